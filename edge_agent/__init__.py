@@ -1,0 +1,1 @@
+"""Everything that runs at a school: frame sources, vision, gallery, tracking, attendance, outbox, MQTT."""

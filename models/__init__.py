@@ -10,7 +10,7 @@ Public API (used by the edge agent and the enrolment tools):
 
 from models.errors import ModelStoreError
 from models.manifest import Manifest, ModelEntry, SampleSet, load_manifest
-from models.store import ModelStore, ModelStatus
+from models.store import ModelStatus, ModelStore
 
 __all__ = [
     "Manifest",

@@ -1,0 +1,267 @@
+"""Attendance rules: recognitions become *proposals*; the teacher decides (see `attendance_teacher.py`).
+
+- A student of the class scheduled in the camera's room, seen inside the period's check-in window, is proposed
+  present (late after the grace); a student of another class is only logged as "seen in room X".
+- Review-band and unknown faces go to the review queue with a small face crop that never leaves the school and
+  is deleted after `review_crop_days`.
+- A gate camera records the day's arrival and departure.
+- `tick(now)`: lessons whose window has opened are created; at the end of a window the unseen students are
+  *proposed* absent (never finalised); a lesson not finalised `flag_unfinalised_after_min` after its end is
+  flagged; old review crops are purged.
+Every change is written together with its outbox event in one SQLite transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+
+from edge_agent.config import AttendanceRules
+from edge_agent.lessons import EventWriter, ensure_lesson, window
+from edge_agent.protocol import EventKind, GateArrivalPayload, Source
+from edge_agent.school_db import audit, transaction
+from edge_agent.timetable import Scheduled, scheduled_on
+
+Decision = Literal["accept", "review", "unknown"]
+Outcome = Literal["proposed_present", "proposed_late", "already_proposed", "teacher_decided", "seen_in_room",
+                  "outside_window", "no_lesson", "gate_arrival", "gate_departure", "gate_seen", "review",
+                  "review_duplicate", "unknown_student", "finalised"]
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """One decided track from one camera."""
+
+    camera: str
+    role: Literal["classroom", "gate"]
+    room: str | None
+    at: datetime                         # aware; when the student was first seen
+    decision: Decision
+    student_id: str | None               # accepted student, or review candidate
+    score: float | None = None
+    track_id: str | None = None
+    crop: np.ndarray | None = None       # BGR face crop for the review queue (never sent anywhere)
+    direction: Literal["in", "out", "both"] = "both"
+
+
+@dataclass
+class TickReport:
+    opened: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    proposed_absent: int = 0
+    flagged: list[int] = field(default_factory=list)
+    crops_purged: int = 0
+
+
+class AttendanceEngine:
+    def __init__(self, conn: sqlite3.Connection, rules: AttendanceRules, school: str, key: bytes,
+                 tz: ZoneInfo | str = "Asia/Ho_Chi_Minh", device_id: str | None = None):
+        self.conn = conn
+        self.rules = rules
+        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.events = EventWriter(conn, school, key, device_id)
+
+    # ---- recognitions ------------------------------------------------------------------------------------------
+    def record(self, rec: Recognition) -> Outcome:
+        if rec.at.tzinfo is None:
+            raise ValueError("Recognition.at must be timezone-aware")
+        if rec.decision != "accept":
+            return self._review(rec)
+        if rec.role == "gate":
+            return self._gate(rec)
+        return self._classroom(rec)
+
+    def _slot(self, room: str, local: datetime) -> tuple[Scheduled | None, bool]:
+        """The slot of `room` whose check-in window contains `local` (True) or, failing that, whose lesson is
+        under way (False)."""
+        during = None
+        for slot in scheduled_on(self.conn, local.date(), room=room):
+            start = datetime.combine(local.date(), slot.start, self.tz)
+            end = datetime.combine(local.date(), slot.end, self.tz)
+            opens, closes = window(start, self.rules.checkin_before_min, self.rules.checkin_after_min)
+            if opens <= local <= closes:
+                return slot, True
+            if start <= local <= end:
+                during = slot
+        return during, False
+
+    def _classroom(self, rec: Recognition) -> Outcome:
+        local = rec.at.astimezone(self.tz)
+        student = self.conn.execute("SELECT class_id, status FROM students WHERE id = ?", (rec.student_id,)).fetchone()
+        if student is None or student["status"] != "active":
+            return "unknown_student"
+        slot, in_window = self._slot(rec.room or "", local)
+        with transaction(self.conn):
+            if slot is None:
+                self._sighting(rec, student["class_id"], None, "outside_window")
+                return "no_lesson"
+            lesson_id = ensure_lesson(self.conn, local.date(), slot)
+            if student["class_id"] != slot.class_id:
+                self._sighting(rec, student["class_id"], lesson_id, "seen_in_room")
+                return "seen_in_room"
+            if not in_window:
+                self._sighting(rec, student["class_id"], lesson_id, "outside_window")
+                return "outside_window"
+            self._sighting(rec, student["class_id"], lesson_id, "in_class")
+            return self._propose(lesson_id, slot, rec, local)
+
+    def _propose(self, lesson_id: int, slot: Scheduled, rec: Recognition, local: datetime) -> Outcome:
+        lesson = self.conn.execute("SELECT * FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
+        if lesson["state"] == "finalised":
+            return "finalised"
+        self.conn.execute("INSERT OR IGNORE INTO marks (lesson_id, student_id) VALUES (?, ?)",
+                          (lesson_id, rec.student_id))
+        mark = self.conn.execute("SELECT * FROM marks WHERE lesson_id = ? AND student_id = ?",
+                                 (lesson_id, rec.student_id)).fetchone()
+        if mark["mark"] is not None:
+            return "teacher_decided"
+        if mark["proposal"] in ("present", "late"):
+            return "already_proposed"
+        start = datetime.combine(local.date(), slot.start, self.tz)
+        status = "late" if local > start + timedelta(minutes=self.rules.late_grace_min) else "present"
+        self.conn.execute("UPDATE marks SET proposal = ?, proposed_at = ?, score = ? WHERE lesson_id = ? "
+                          "AND student_id = ?", (status, rec.at.isoformat(), rec.score, lesson_id, rec.student_id))
+        self.events.attendance(EventKind.ATTENDANCE_PROPOSED, lesson, rec.student_id, status,
+                               Source(kind="camera", camera_id=rec.camera[:64]), rec.at,
+                               previous=mark["proposal"], confidence=rec.score, track_id=rec.track_id)
+        return "proposed_late" if status == "late" else "proposed_present"
+
+    def _sighting(self, rec: Recognition, class_id: str | None, lesson_id: int | None, kind: str) -> None:
+        self.conn.execute("INSERT INTO sightings (at, camera, room, student_id, class_id, lesson_id, kind, score) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (_utc(rec.at), rec.camera, rec.room,
+                                                              rec.student_id, class_id, lesson_id, kind, rec.score))
+
+    # ---- gate --------------------------------------------------------------------------------------------------
+    def _gate(self, rec: Recognition) -> Outcome:
+        local = rec.at.astimezone(self.tz)
+        student = self.conn.execute("SELECT class_id FROM students WHERE id = ?", (rec.student_id,)).fetchone()
+        if student is None:
+            return "unknown_student"
+        day = local.date().isoformat()
+        with transaction(self.conn):
+            row = self.conn.execute("SELECT * FROM gate_log WHERE date = ? AND student_id = ?",
+                                    (day, rec.student_id)).fetchone()
+            direction = rec.direction
+            if direction == "both":
+                direction = "in" if row is None or row["arrival_at"] is None else "out"
+            if direction == "in":
+                if row is not None and row["arrival_at"] is not None:
+                    return "gate_seen"
+                self.conn.execute("INSERT INTO gate_log (date, student_id, arrival_at) VALUES (?, ?, ?) "
+                                  "ON CONFLICT(date, student_id) DO UPDATE SET arrival_at = excluded.arrival_at",
+                                  (day, rec.student_id, rec.at.isoformat()))
+            else:
+                if row is not None and row["departure_at"] is not None and \
+                        datetime.fromisoformat(row["departure_at"]) > rec.at - timedelta(minutes=5):
+                    return "gate_seen"     # the same departure seen again: no new event
+                self.conn.execute("INSERT INTO gate_log (date, student_id, departure_at) VALUES (?, ?, ?) "
+                                  "ON CONFLICT(date, student_id) DO UPDATE SET departure_at = excluded.departure_at",
+                                  (day, rec.student_id, rec.at.isoformat()))
+            payload = GateArrivalPayload(student_id=rec.student_id, class_code=student["class_id"], date=local.date(),
+                                         direction=direction, gate=rec.camera[:64],
+                                         source=Source(kind="camera", camera_id=rec.camera[:64]),
+                                         observed_at=rec.at, track_id=rec.track_id,
+                                         confidence=None if rec.score is None else min(1.0, max(0.0, rec.score)))
+            self.events.outbox.enqueue(EventKind.GATE_ARRIVAL, payload)
+        return "gate_arrival" if direction == "in" else "gate_departure"
+
+    # ---- review queue ------------------------------------------------------------------------------------------
+    def _review(self, rec: Recognition) -> Outcome:
+        local = rec.at.astimezone(self.tz)
+        crop = _small_jpeg(rec.crop, self.rules.review_crop_px) if self.rules.review_crop_days > 0 else None
+        with transaction(self.conn):
+            if rec.track_id is not None and self.conn.execute(
+                    "SELECT 1 FROM review_queue WHERE camera = ? AND track_id = ? AND state = 'pending'",
+                    (rec.camera, rec.track_id)).fetchone():
+                return "review_duplicate"
+            lesson_id = None
+            if rec.role == "classroom" and rec.room:
+                slot, _ = self._slot(rec.room, local)
+                if slot is not None:
+                    lesson_id = ensure_lesson(self.conn, local.date(), slot)
+            self.conn.execute(
+                "INSERT INTO review_queue (at, camera, room, lesson_id, decision, candidate_id, score, track_id, crop)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_utc(rec.at), rec.camera, rec.room, lesson_id, rec.decision,
+                 rec.student_id if rec.decision == "review" else None, rec.score, rec.track_id, crop))
+        return "review"
+
+    # ---- time passes -------------------------------------------------------------------------------------------
+    def tick(self, now: datetime) -> TickReport:
+        """Open lessons whose window has started, propose absences where it has closed, flag, purge."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        local = now.astimezone(self.tz)
+        report = TickReport()
+        with transaction(self.conn):
+            for slot in scheduled_on(self.conn, local.date()):
+                start = datetime.combine(local.date(), slot.start, self.tz)
+                opens, closes = window(start, self.rules.checkin_before_min, self.rules.checkin_after_min)
+                if local < opens:
+                    continue
+                known = self.conn.execute("SELECT id FROM lessons WHERE date = ? AND session = ? AND period = ? "
+                                          "AND class_id = ?", (local.date().isoformat(), slot.session, slot.period,
+                                                               slot.class_id)).fetchone()
+                lesson_id = ensure_lesson(self.conn, local.date(), slot)
+                if known is None:
+                    report.opened.append(lesson_id)
+                if local >= closes:
+                    self._close_window(lesson_id, closes, report)
+            self._flag(local, report)
+            report.crops_purged = self._purge_crops(now)
+        return report
+
+    def _close_window(self, lesson_id: int, closes: datetime, report: TickReport) -> None:
+        lesson = self.conn.execute("SELECT * FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
+        if lesson["state"] != "open":
+            return
+        unseen = [r[0] for r in self.conn.execute(
+            "SELECT student_id FROM marks WHERE lesson_id = ? AND proposal IS NULL AND mark IS NULL "
+            "ORDER BY student_id", (lesson_id,))]
+        for student_id in unseen:
+            self.conn.execute("UPDATE marks SET proposal = 'absent', proposed_at = ? WHERE lesson_id = ? "
+                              "AND student_id = ?", (closes.isoformat(), lesson_id, student_id))
+            self.events.attendance(EventKind.ATTENDANCE_PROPOSED, lesson, student_id, "absent",
+                                   Source(kind="system", device_id=self.events.device_id), closes)
+        self.conn.execute("UPDATE lessons SET state = 'proposed', window_closed_at = ? WHERE id = ?",
+                          (closes.isoformat(), lesson_id))
+        report.closed.append(lesson_id)
+        report.proposed_absent += len(unseen)
+
+    def _flag(self, local: datetime, report: TickReport) -> None:
+        rows = self.conn.execute("SELECT l.id, l.date, b.end_time FROM lessons l JOIN bell_periods b "
+                                 "ON b.session = l.session AND b.period = l.period "
+                                 "WHERE l.state != 'finalised' AND l.flagged_at IS NULL").fetchall()
+        for row in rows:
+            end = datetime.fromisoformat(f"{row['date']}T{row['end_time']}").replace(tzinfo=self.tz)
+            if local >= end + timedelta(minutes=self.rules.flag_unfinalised_after_min):
+                self.conn.execute("UPDATE lessons SET flagged_at = ? WHERE id = ?", (local.isoformat(), row["id"]))
+                audit(self.conn, "system", "lesson.flagged_unfinalised", f"lesson:{row['id']}",
+                      f"not finalised {self.rules.flag_unfinalised_after_min} min after its end")
+                report.flagged.append(row["id"])
+
+    def _purge_crops(self, now: datetime) -> int:
+        cutoff = _utc(now - timedelta(days=self.rules.review_crop_days))
+        cur = self.conn.execute("UPDATE review_queue SET crop = NULL WHERE crop IS NOT NULL AND at < ?", (cutoff,))
+        return cur.rowcount
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _small_jpeg(crop: np.ndarray | None, size: int) -> bytes | None:
+    if crop is None or crop.size == 0:
+        return None
+    h, w = crop.shape[:2]
+    scale = size / max(h, w)
+    if scale < 1:
+        crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return buf.tobytes() if ok else None

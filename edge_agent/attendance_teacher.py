@@ -1,0 +1,201 @@
+"""What the teacher does with the proposals: correct a mark, resolve a review item, finalise (chốt) the period.
+
+Nothing is final until the teacher finalises, and a student the camera did not see is never finalised absent by
+the system: the teacher must choose P (có phép) or K (không phép) for each one first. Every change writes its
+event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from edge_agent.config import AttendanceRules
+from edge_agent.lessons import AttendanceError, EventWriter, Lesson, bells_map, lesson_from_row
+from edge_agent.protocol import EventKind
+from edge_agent.school_db import audit, transaction
+
+MARKS = ("present", "late", "P", "K")
+SyncState = Literal["not_finalised", "waiting", "synced"]
+
+
+@dataclass(frozen=True)
+class StudentRow:
+    student_id: str
+    full_name: str
+    proposal: str | None
+    mark: str | None
+    final: str | None
+    note: str | None
+
+    @property
+    def effective(self) -> str | None:
+        """What the lesson says now: the final mark, else the teacher's, else the camera's proposal."""
+        return self.final or self.mark or self.proposal
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    id: int
+    at: datetime
+    camera: str
+    decision: str
+    candidate_id: str | None
+    candidate_name: str | None
+    score: float | None
+    has_crop: bool
+
+
+class TeacherDesk:
+    def __init__(self, conn: sqlite3.Connection, rules: AttendanceRules, school: str, key: bytes,
+                 tz: ZoneInfo | str = "Asia/Ho_Chi_Minh", device_id: str | None = None):
+        self.conn = conn
+        self.rules = rules
+        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.events = EventWriter(conn, school, key, device_id)
+
+    # ---- reading -----------------------------------------------------------------------------------------------
+    def lesson(self, lesson_id: int) -> Lesson:
+        row = self.conn.execute("SELECT * FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
+        if row is None:
+            raise AttendanceError(f"Không tìm thấy tiết học số {lesson_id}.")
+        return lesson_from_row(row, bells_map(self.conn), self.tz)
+
+    def lessons_around(self, now: datetime, room: str | None = None, hours: int = 12) -> list[Lesson]:
+        """Today's lessons that have started or start within the hour, plus older ones not yet finalised."""
+        local = now.astimezone(self.tz)
+        bells = bells_map(self.conn)
+        rows = self.conn.execute("SELECT * FROM lessons WHERE (date = ? OR state != 'finalised') AND date >= ? "
+                                 + ("AND room = ? " if room else "") + "ORDER BY date DESC, session, period DESC",
+                                 (local.date().isoformat(), (local.date() - timedelta(days=7)).isoformat())
+                                 + ((room,) if room else ())).fetchall()
+        lessons = [lesson_from_row(r, bells, self.tz) for r in rows]
+        return [x for x in lessons if x.start <= local + timedelta(hours=1)
+                and (x.state != "finalised" or x.end >= local - timedelta(hours=hours))]
+
+    def students(self, lesson_id: int) -> list[StudentRow]:
+        rows = self.conn.execute(
+            "SELECT m.*, s.full_name FROM marks m JOIN students s ON s.id = m.student_id WHERE m.lesson_id = ? "
+            "ORDER BY s.full_name COLLATE NOCASE, s.id", (lesson_id,)).fetchall()
+        return [StudentRow(r["student_id"], r["full_name"], r["proposal"], r["mark"], r["final"], r["note"])
+                for r in rows]
+
+    def reviews(self, lesson_id: int | None = None) -> list[ReviewItem]:
+        sql = ("SELECT q.*, s.full_name FROM review_queue q LEFT JOIN students s ON s.id = q.candidate_id "
+               "WHERE q.state = 'pending'")
+        args: tuple = ()
+        if lesson_id is not None:
+            sql += " AND q.lesson_id = ?"
+            args = (lesson_id,)
+        rows = self.conn.execute(sql + " ORDER BY q.at", args).fetchall()
+        return [ReviewItem(r["id"], datetime.fromisoformat(r["at"]), r["camera"], r["decision"], r["candidate_id"],
+                           r["full_name"], r["score"], r["crop"] is not None) for r in rows]
+
+    def review_crop(self, review_id: int) -> bytes | None:
+        row = self.conn.execute("SELECT crop FROM review_queue WHERE id = ?", (review_id,)).fetchone()
+        return None if row is None else row["crop"]
+
+    def sync_state(self, lesson_id: int) -> SyncState:
+        """`synced` when every finalisation event of the lesson has been acknowledged by the broker."""
+        lesson = self.conn.execute("SELECT state FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
+        if lesson is None or lesson["state"] != "finalised":
+            return "not_finalised"
+        waiting = self.conn.execute(
+            "SELECT count(*) FROM lesson_events e JOIN outbox o ON o.event_id = e.event_id "
+            "WHERE e.lesson_id = ? AND o.sent_at IS NULL", (lesson_id,)).fetchone()[0]
+        return "waiting" if waiting else "synced"
+
+    # ---- actions -----------------------------------------------------------------------------------------------
+    def correct(self, lesson_id: int, student_id: str, mark: str, teacher_id: str, note: str | None = None,
+                now: datetime | None = None) -> bool:
+        """Set the teacher's mark (present / late / P / K); returns False when nothing changed."""
+        if mark not in MARKS:
+            raise AttendanceError(f"Trạng thái không hợp lệ: {mark!r}.")
+        note = (note or "").strip()[:500] or None
+        now = now or datetime.now(UTC)
+        with transaction(self.conn):
+            lesson = self._open_lesson(lesson_id)
+            row = self.conn.execute("SELECT * FROM marks WHERE lesson_id = ? AND student_id = ?",
+                                    (lesson_id, student_id)).fetchone()
+            if row is None:
+                raise AttendanceError("Học sinh này không thuộc lớp của tiết học.")
+            previous = row["mark"] or row["proposal"]
+            if row["mark"] == mark and (note is None or note == row["note"]):
+                return False
+            self.conn.execute("UPDATE marks SET mark = ?, note = coalesce(?, note), marked_by = ?, marked_at = ? "
+                              "WHERE lesson_id = ? AND student_id = ?",
+                              (mark, note, teacher_id, now.isoformat(), lesson_id, student_id))
+            self.events.attendance(EventKind.ATTENDANCE_CORRECTED, lesson, student_id, mark,
+                                   self.events.teacher(teacher_id), now, previous=previous, reason=note)
+        return True
+
+    def resolve_review(self, review_id: int, teacher_id: str, student_id: str | None,
+                       now: datetime | None = None) -> str:
+        """Confirm "this is <student_id>" or, with None, "not a student" (the crop is deleted at once)."""
+        now = now or datetime.now(UTC)
+        with transaction(self.conn):
+            item = self.conn.execute("SELECT * FROM review_queue WHERE id = ?", (review_id,)).fetchone()
+            if item is None or item["state"] != "pending":
+                raise AttendanceError("Mục xem xét này đã được xử lý hoặc không tồn tại.")
+            if student_id is None:
+                self.conn.execute("UPDATE review_queue SET state = 'rejected', crop = NULL, resolved_by = ?, "
+                                  "resolved_at = ? WHERE id = ?", (teacher_id, now.isoformat(), review_id))
+                audit(self.conn, teacher_id, "review.rejected", f"review:{review_id}")
+                return "rejected"
+            student = self.conn.execute("SELECT class_id FROM students WHERE id = ?", (student_id,)).fetchone()
+            if student is None:
+                raise AttendanceError(f"Không có học sinh mã {student_id}.")
+            self.conn.execute("UPDATE review_queue SET state = 'confirmed', resolved_student_id = ?, resolved_by = ?,"
+                              " resolved_at = ? WHERE id = ?", (student_id, teacher_id, now.isoformat(), review_id))
+            audit(self.conn, teacher_id, "review.confirmed", f"review:{review_id}", student_id)
+            lesson_row = self.conn.execute("SELECT * FROM lessons WHERE id = ?", (item["lesson_id"],)).fetchone()
+            if lesson_row is None or lesson_row["state"] == "finalised" \
+                    or student["class_id"] != lesson_row["class_id"]:
+                return "confirmed"
+            lesson = lesson_from_row(lesson_row, bells_map(self.conn), self.tz)
+            seen = datetime.fromisoformat(item["at"])
+            status = "late" if seen > lesson.start + timedelta(minutes=self.rules.late_grace_min) else "present"
+            mark = self.conn.execute("SELECT * FROM marks WHERE lesson_id = ? AND student_id = ?",
+                                     (lesson.id, student_id)).fetchone()
+            if mark is not None and mark["mark"] is None:
+                self.conn.execute("UPDATE marks SET mark = ?, marked_by = ?, marked_at = ? WHERE lesson_id = ? "
+                                  "AND student_id = ?", (status, teacher_id, now.isoformat(), lesson.id, student_id))
+                self.events.attendance(EventKind.ATTENDANCE_CORRECTED, lesson_row, student_id, status,
+                                       self.events.teacher(teacher_id), now, previous=mark["proposal"],
+                                       reason="Giáo viên xác nhận từ hàng đợi xem xét")
+            return "confirmed"
+
+    def finalise(self, lesson_id: int, teacher_id: str, now: datetime | None = None) -> int:
+        """Make the marks final; refused while a student has no decision (unseen: the teacher picks P or K)."""
+        now = now or datetime.now(UTC)
+        with transaction(self.conn):
+            lesson = self._open_lesson(lesson_id)
+            rows = self.conn.execute("SELECT m.*, s.full_name FROM marks m JOIN students s ON s.id = m.student_id "
+                                     "WHERE m.lesson_id = ? ORDER BY s.full_name", (lesson_id,)).fetchall()
+            undecided = [r["full_name"] for r in rows
+                         if r["mark"] is None and r["proposal"] not in ("present", "late")]
+            if undecided:
+                raise AttendanceError("Chưa thể chốt: hãy chọn P (có phép) hoặc K (không phép) cho "
+                                      f"{len(undecided)} học sinh: " + ", ".join(undecided))
+            for r in rows:
+                final = r["mark"] or r["proposal"]
+                self.conn.execute("UPDATE marks SET final = ? WHERE lesson_id = ? AND student_id = ?",
+                                  (final, lesson_id, r["student_id"]))
+                event_id = self.events.attendance(EventKind.ATTENDANCE_FINALISED, lesson, r["student_id"], final,
+                                                  self.events.teacher(teacher_id), now, reason=r["note"])
+            self.conn.execute("UPDATE lessons SET state = 'finalised', finalised_at = ?, finalised_by = ?, "
+                              "final_event_id = ? WHERE id = ?",
+                              (now.isoformat(), teacher_id, event_id if rows else None, lesson_id))
+            audit(self.conn, teacher_id, "lesson.finalised", f"lesson:{lesson_id}", f"{len(rows)} students")
+        return len(rows)
+
+    def _open_lesson(self, lesson_id: int) -> sqlite3.Row:
+        lesson = self.conn.execute("SELECT * FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
+        if lesson is None:
+            raise AttendanceError(f"Không tìm thấy tiết học số {lesson_id}.")
+        if lesson["state"] == "finalised":
+            raise AttendanceError("Tiết học đã được chốt; muốn sửa cần quản trị viên mở khoá.")
+        return lesson

@@ -1,0 +1,248 @@
+"""`make demo` end to end on one machine: a demo school, its gallery from the sample photos that ship in a
+registry package (obama*.jpg, biden.jpg), a generated walk-by video played through `edge-agent run`, and the
+proposed attendance on the teacher kiosk (URL and PIN printed).
+
+Barack Obama (10A1) walks past the camera of room A101 during 10A1's period: proposed present. Joe Biden
+(10A2) walks past too: only "seen in room A101". Lâm Thị Bích (10A1, no consent, never enrolled) is not seen:
+proposed absent once the check-in window closes; the teacher decides P or K on the kiosk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+
+from edge_agent import school_db
+from edge_agent.school_keys import write_keys
+
+TZ = "Asia/Ho_Chi_Minh"
+OBAMA, BIDEN, BICH = "094210000001", "094210000002", "094210000003"
+TEACHER_ID, TEACHER_PIN = "GV001", "123456"
+ROOM = "A101"
+
+
+@dataclass(frozen=True)
+class DemoSchool:
+    workdir: Path
+    config: Path
+    db: Path
+    video: Path
+    kiosk_port: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build(workdir: Path, *, kiosk_port: int | None = None, now: datetime | None = None, store=None,
+          broker: bool = False) -> DemoSchool:
+    """Create everything under `workdir`: keys, config, database, gallery and the walk-by video."""
+    from edge_agent.kiosk.pins import hash_pin
+    from edge_agent.timetable import import_timetable
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in ("school.sqlite3", "school.sqlite3-wal", "school.sqlite3-shm", "health.json"):
+        (workdir / stale).unlink(missing_ok=True)
+    if not (workdir / "keys" / "event-hmac.key").exists():
+        write_keys(workdir / "keys")
+    tz = ZoneInfo(TZ)
+    now = (now or datetime.now(tz)).astimezone(tz)
+    start = (now - timedelta(minutes=2)).replace(second=0, microsecond=0)
+    if start.date() != now.date() or start.hour >= 23:  # keep the demo period inside one day
+        start = now.replace(hour=7, minute=0, second=0, microsecond=0)
+    port = kiosk_port or free_port()
+    video = workdir / "walkby.avi"
+    config = workdir / "edge.toml"
+    config.write_text(f"""school_code = "THPT-DEMO"
+school_name = "Trường THPT Demo"
+timezone = "{TZ}"
+[paths]
+data_dir = "."
+keys_dir = "keys"
+[bells]
+morning_start = {start.strftime('%H:%M:00')}
+morning_periods = 1
+afternoon_periods = 0
+[kiosk]
+host = "127.0.0.1"
+port = {port}
+[broker]
+enabled = {'true' if broker else 'false'}
+[cpu]
+budget_cores = 1.5
+[[cameras]]
+name = "a101-door"
+source = "{video.name}"
+role = "classroom"
+room = "{ROOM}"
+max_fps = 12
+""", encoding="utf-8")
+    db = workdir / "school.sqlite3"
+    _school_db(db, hash_pin(TEACHER_PIN))
+    tkb = workdir / "tkb.csv"
+    weekday = now.isoweekday()
+    tkb.write_text("Lớp,Thứ,Buổi,Tiết,Môn học,Phòng,Mã GV\n"
+                   f"10A1,{'CN' if weekday == 7 else weekday + 1},Sáng,1,Toán,{ROOM},{TEACHER_ID}\n", encoding="utf-8")
+    conn = school_db.connect(db)
+    from edge_agent.config import load_settings
+    from edge_agent.timetable import bell_schedule, save_bells
+    save_bells(conn, bell_schedule(load_settings(config).bells))
+    import_timetable(conn, tkb)
+    school_db.close(conn)
+    crops = _enrol_and_crops(workdir / "gallery.npz", store, db)
+    _walk_by_video(video, crops)
+    return DemoSchool(workdir, config, db, video, port)
+
+
+def _school_db(db: Path, pin_hash: str) -> None:
+    conn = school_db.connect(db)
+    now = school_db.now_iso()
+    with school_db.transaction(conn):
+        conn.executemany("INSERT INTO classes (id, name, grade, school_year) VALUES (?, ?, 10, '2025-2026')",
+                         [("10A1", "10A1"), ("10A2", "10A2")])
+        for sid, name, cls in ((OBAMA, "Barack Obama", "10A1"), (BIDEN, "Joe Biden", "10A2"),
+                               (BICH, "Lâm Thị Bích", "10A1")):
+            conn.execute("INSERT INTO students (id, full_name, class_id, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (sid, name, cls, now, now))
+        for sid in (OBAMA, BIDEN):      # Bích's parents did not consent: she is never enrolled
+            conn.execute("INSERT INTO consents (student_id, purpose, given_by, given_at) "
+                         "VALUES (?, 'attendance', 'parent', ?)", (sid, now))
+        conn.execute("INSERT INTO teachers (id, full_name, pin_hash) VALUES (?, ?, ?)",
+                     (TEACHER_ID, "Nguyễn Văn An", pin_hash))
+    school_db.close(conn)
+
+
+def _enrol_and_crops(gallery_path: Path, store, db: Path) -> dict[str, list[np.ndarray]]:
+    """Templates from obama.jpg, obama2.jpg (Obama) and biden.jpg (Biden) for consenting students; returns the
+    face crops that walk past the camera: obama3.jpg (never enrolled) and biden.jpg."""
+    from edge_agent.gallery import Gallery, GalleryMeta
+    from edge_agent.synthetic_stream import face_crop
+    from edge_agent.vision.analyzer import FaceAnalyzer
+    from edge_agent.vision.image_io import load_image
+    from models import ModelStore
+
+    store = store or ModelStore()
+    photos = store.samples("face_recognition")
+    analyzer = FaceAnalyzer.from_store(store)
+    conn = school_db.connect(db)
+    consented = {r[0] for r in conn.execute("SELECT student_id FROM consents WHERE purpose = 'attendance' "
+                                            "AND withdrawn_at IS NULL")}
+    school_db.close(conn)
+    embeddings, ids = [], []
+    for name, sid in (("obama.jpg", OBAMA), ("obama2.jpg", OBAMA), ("biden.jpg", BIDEN)):
+        if sid not in consented:
+            continue
+        faces = analyzer.analyze(load_image(photos[name]))
+        if not faces:
+            raise RuntimeError(f"no face found in the sample photo {name}")
+        embeddings.append(faces[0].embedding)
+        ids.append(sid)
+    entry = store.default("embedder")
+    Gallery(np.stack(embeddings), ids, GalleryMeta(entry.name, entry.final.sha256 or "")).save(gallery_path)
+    crops = {}
+    for name in ("obama3.jpg", "biden.jpg"):
+        img = load_image(photos[name])
+        crops[name] = [face_crop(img, analyzer.detect(img)[0])]
+    return crops
+
+
+def _walk_by_video(path: Path, crops: dict[str, list[np.ndarray]], fps: float = 12.0, seconds: float = 4.0) -> None:
+    from edge_agent.synthetic_stream import MovingFace, MovingFacesStream
+
+    stream = MovingFacesStream([
+        MovingFace(crops["obama3.jpg"], 120, (110.0, 200.0), (7.0, 0.8), bounce=False),
+        MovingFace(crops["biden.jpg"], 110, (540.0, 300.0), (-7.0, -0.8), bounce=False),
+    ])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, stream.frame_size)
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot write {path}")
+    for i in range(int(fps * seconds)):
+        writer.write(stream.frame(i))
+    writer.release()
+
+
+def start_service(demo: DemoSchool) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "from edge_agent.cli import app; app()", "run", "--config",
+                             str(demo.config)],
+                            cwd=demo.workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_until_played(demo: DemoSchool, proc: subprocess.Popen, timeout: float = 120.0) -> dict:
+    """Wait for the health file to say the video camera has ended (every frame went through the pipeline)."""
+    health_path = demo.workdir / "health.json"
+    deadline = time.monotonic() + timeout
+    health: dict = {}
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"edge-agent run exited early with status {proc.returncode}")
+        try:
+            health = json.loads(health_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            health = {}
+        cams = health.get("cameras") or []
+        if cams and all(c["state"] == "ended" for c in cams) and health.get("recognition", {}).get("outcomes"):
+            return health
+        time.sleep(0.5)
+    raise RuntimeError(f"the walk-by video was not played within {timeout:.0f} s; last health: {health}")
+
+
+def proposed(db: Path) -> list[tuple[str, str, str | None]]:
+    conn = school_db.connect(db)
+    try:
+        rows = conn.execute("SELECT s.full_name, l.class_id, m.proposal FROM marks m JOIN students s "
+                            "ON s.id = m.student_id JOIN lessons l ON l.id = m.lesson_id ORDER BY s.full_name")
+        return [tuple(r) for r in rows]
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("var/demo"))
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--hold", action=argparse.BooleanOptionalAction, default=sys.stdin.isatty(),
+                        help="keep the kiosk running until Ctrl-C (default: when run from a terminal)")
+    args = parser.parse_args(argv)
+    print("Building the demo school (models, sample photos, gallery, walk-by video)…", flush=True)
+    demo = build(args.workdir.resolve(), kiosk_port=args.port)
+    proc = start_service(demo)
+    try:
+        health = wait_until_played(demo, proc)
+        print(f"\nedge-agent run played {demo.video.name}: outcomes {health['recognition']['outcomes']}")
+        print("\nProposed attendance (the teacher confirms on the kiosk):")
+        for name, cls, status in proposed(demo.db):
+            print(f"  {cls:5} {name:<15} {status or 'not seen yet (proposed absent when the window closes)'}")
+        cam = health["cameras"][0]
+        print(f"camera {cam['name']}: {cam['frames']} frames, state {cam['state']}")
+        print(f"\nKiosk: http://127.0.0.1:{demo.kiosk_port}/   teacher {TEACHER_ID}, PIN {TEACHER_PIN}")
+        if args.hold:
+            print("Press Ctrl-C to stop.")
+            while proc.poll() is None:
+                time.sleep(0.5)
+        ok = any(name == "Barack Obama" and status == "present" for name, _, status in proposed(demo.db))
+        return 0 if ok else 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The teacher kiosk: a small FastAPI app on the edge agent (Vietnamese, tablet-friendly), local database only."""

@@ -1,0 +1,298 @@
+"""`edge-agent run`: cameras → recognition pipeline → attendance rules, with the kiosk and the MQTT link.
+
+One loop thread visits the cameras in turn, analyses at most `max_fps` frames per second per camera, and
+pauses whenever the process exceeds its CPU budget. SIGTERM/SIGINT stop it gracefully: the current frame is
+finished, open tracks are decided and recorded, the kiosk and the link stop, and the database is checkpointed
+and closed. Health is written as JSON to `paths.health_path` every few seconds (`edge-agent status` reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge_agent import school_db
+from edge_agent.attendance import AttendanceEngine, Recognition
+from edge_agent.cameras import Camera
+from edge_agent.config import EdgeSettings
+from edge_agent.cpu_budget import CpuGovernor
+from edge_agent.school_keys import read_key
+from edge_agent.timetable import bell_schedule, save_bells, scheduled_on
+
+log = logging.getLogger(__name__)
+HEALTH_EVERY_S = 2.0
+TICK_EVERY_S = 5.0
+
+
+class CameraWorker:
+    """One camera with its own tracking/voting pipeline and the face crops of its open tracks."""
+
+    def __init__(self, camera: Camera, pipeline):
+        self.camera = camera
+        self.pipeline = pipeline
+        self.last_seq = 0
+        self.next_at = 0.0
+        self.crops: dict[int, object] = {}
+        self.finished = False
+
+    @property
+    def cfg(self):
+        return self.camera.cfg
+
+
+class EdgeService:
+    def __init__(self, settings: EdgeSettings, *, with_kiosk: bool | None = None, with_link: bool | None = None):
+        self.s = settings
+        self.with_kiosk = settings.kiosk.enabled if with_kiosk is None else with_kiosk
+        self.with_link = settings.broker.enabled if with_link is None else with_link
+        self.stop_event = threading.Event()
+        self.key = read_key(settings.paths.keys_dir)
+        self.conn = school_db.connect(settings.paths.db_path)
+        save_bells(self.conn, bell_schedule(settings.bells))
+        self.engine = AttendanceEngine(self.conn, settings.attendance, settings.school_code, self.key, settings.tz,
+                                       device_id=f"edge-{settings.school_code}"[:64])
+        self.governor = CpuGovernor(settings.cpu.budget_cores)
+        self.outcomes: Counter[str] = Counter()
+        self.started_at = datetime.now(UTC)
+        self.gallery_note = ""
+        self.workers: list[CameraWorker] = []
+        self._kiosk_server = None
+        self._link = None
+        self._threads: list[threading.Thread] = []
+
+    # ---- building the pipeline ---------------------------------------------------------------------------------
+    def _build_workers(self) -> None:
+        from edge_agent.gallery import Gallery, GalleryError
+        from edge_agent.pipeline import PipelineConfig, RecognitionPipeline
+        from edge_agent.recognizer import DecisionThresholds, Recognizer, TrackVoter
+        from edge_agent.thresholds import ThresholdsError, load_thresholds
+        from edge_agent.vision.analyzer import FaceAnalyzer
+
+        try:
+            gallery = Gallery.load(self.s.paths.gallery_path)
+        except GalleryError as exc:
+            self.gallery_note = f"no gallery: {exc}; cameras run, nobody is recognised"
+            log.warning(self.gallery_note)
+            gallery = None
+        thresholds = None
+        try:
+            thresholds = DecisionThresholds.from_calibration(load_thresholds(self.s.paths.thresholds))
+        except ThresholdsError as exc:
+            self.gallery_note = f"no calibrated thresholds: {exc}; cameras run, nobody is recognised"
+            log.warning(self.gallery_note)
+            gallery = None
+        for cfg in self.s.cameras:
+            camera = Camera(cfg)
+            pipeline = None
+            if gallery is not None:
+                analyzer = FaceAnalyzer.from_store(threads=self.s.cpu.threads,
+                                                   score_threshold=PipelineConfig().detect_score)
+                voter = TrackVoter(Recognizer(gallery, thresholds))
+                pipeline = RecognitionPipeline(analyzer.detector, analyzer.embedder, voter)
+            self.workers.append(CameraWorker(camera, pipeline))
+
+    def _update_rosters(self, now: datetime) -> None:
+        """Roster-first matching: each classroom camera searches the class scheduled in its room first."""
+        local = now.astimezone(self.s.tz)
+        for w in self.workers:
+            if w.pipeline is None or w.cfg.role != "classroom":
+                continue
+            roster = None
+            for slot in scheduled_on(self.conn, local.date(), room=w.cfg.room):
+                start = datetime.combine(local.date(), slot.start, self.s.tz)
+                end = datetime.combine(local.date(), slot.end, self.s.tz)
+                if start.timestamp() - self.s.attendance.checkin_before_min * 60 <= local.timestamp() \
+                        <= end.timestamp():
+                    roster = [r[0] for r in self.conn.execute(
+                        "SELECT id FROM students WHERE class_id = ? AND status = 'active'", (slot.class_id,))]
+            w.pipeline.voter.recognizer.set_roster(roster)
+
+    # ---- running -----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._build_workers()
+        for w in self.workers:
+            w.camera.start()
+        if self.with_kiosk:
+            self._start_kiosk()
+        if self.with_link:
+            self._start_link()
+
+    def _start_kiosk(self) -> None:
+        import uvicorn
+
+        from edge_agent.kiosk.app import KioskContext, create_kiosk_app
+
+        rooms = [c.room for c in self.s.cameras if c.role == "classroom" and c.room]
+        ctx = KioskContext(self.s.paths.db_path, self.s.school_code, self.key, self.s.attendance, self.s.kiosk,
+                           self.s.tz, room=rooms[0] if len(rooms) == 1 else None)
+        config = uvicorn.Config(create_kiosk_app(ctx), host=self.s.kiosk.host, port=self.s.kiosk.port,
+                                log_level="warning", lifespan="off")
+        self._kiosk_server = uvicorn.Server(config)
+        self._kiosk_server.install_signal_handlers = lambda: None     # our own handler stops everything
+        t = threading.Thread(target=self._kiosk_server.run, name="kiosk", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _start_link(self) -> None:
+        from edge_agent.mqtt_link import Link, MqttLinkSettings
+
+        b = self.s.broker
+        self._link = Link(MqttLinkSettings(school=self.s.school_code, key_hex=self.key.hex(),
+                                           db_path=self.s.paths.db_path, host=b.host, port=b.port,
+                                           username=b.username, password=b.password, tls_ca=b.ca_file))
+        t = threading.Thread(target=self._link.run, args=(self.stop_event,), name="mqtt-link", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def run(self, *, until_idle: bool = False) -> int:
+        """The main loop; returns when stopped (or, with `until_idle`, when every video file has ended)."""
+        self.start()
+        last_tick = last_health = 0.0
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if now - last_tick >= TICK_EVERY_S:
+                    wall = datetime.now(UTC)
+                    self.engine.tick(wall)
+                    self._update_rosters(wall)
+                    last_tick = now
+                worked = any([self._step(w) for w in self.workers])
+                if now - last_health >= HEALTH_EVERY_S:
+                    self.write_health("running")
+                    last_health = now
+                if until_idle and all(w.finished for w in self.workers):
+                    break
+                if worked:
+                    self.governor.throttle()
+                else:
+                    self.stop_event.wait(0.01)
+        finally:
+            self.shutdown()
+        return 0
+
+    def _step(self, w: CameraWorker) -> bool:
+        if w.finished:
+            return False
+        frame = w.camera.latest(w.last_seq)
+        if frame is None:
+            if w.camera.health().state == "ended":
+                self._record(w, w.pipeline.finish() if w.pipeline else [])
+                w.finished = True
+            return False
+        if time.monotonic() < w.next_at:
+            return False
+        w.next_at = time.monotonic() + 1.0 / w.cfg.max_fps
+        w.last_seq = frame.seq
+        if w.pipeline is None:
+            return True
+        decisions = w.pipeline.process(frame.image, frame.ts)
+        self._keep_crops(w, frame.image)
+        self._record(w, decisions)
+        return True
+
+    def _keep_crops(self, w: CameraWorker, image) -> None:
+        from edge_agent.synthetic_stream import face_crop
+
+        active = {t.track_id: t for t in w.pipeline.tracker.tracks}
+        for tid in list(w.crops):
+            if tid not in active:
+                w.crops.pop(tid)
+        for tid, track in active.items():
+            if track.detection is not None and not w.pipeline.voter.is_decided(tid):
+                w.crops[tid] = face_crop(image, track.detection, margin=0.2)
+
+    def _record(self, w: CameraWorker, decisions) -> None:
+        for d in decisions:
+            rec = Recognition(camera=w.cfg.name, role=w.cfg.role, room=w.cfg.room,
+                              at=datetime.fromtimestamp(d.first_ts, UTC), decision=d.outcome,
+                              student_id=d.student_id, score=None if d.score != d.score else float(d.score),
+                              track_id=f"{w.cfg.name}-{int(d.first_ts)}-{d.track_id}",
+                              crop=w.crops.get(d.track_id), direction=w.cfg.direction)
+            try:
+                outcome = self.engine.record(rec)
+            except Exception:          # one bad record must not stop the school's attendance
+                log.exception("camera %s: could not record a decision", w.cfg.name)
+                outcome = "error"
+            self.outcomes[outcome] += 1
+            log.info("camera %s: %s %s -> %s", w.cfg.name, d.outcome, d.student_id, outcome)
+
+    def request_stop(self, *_args) -> None:
+        self.stop_event.set()
+
+    def shutdown(self) -> None:
+        self.stop_event.set()
+        for w in self.workers:
+            w.camera.stop()
+            if w.pipeline is not None and not w.finished:
+                self._record(w, w.pipeline.finish())
+                w.finished = True
+        if self._kiosk_server is not None:
+            self._kiosk_server.should_exit = True
+        for t in self._threads:
+            t.join(timeout=10)
+        self.write_health("stopped")
+        school_db.close(self.conn)
+
+    # ---- health ------------------------------------------------------------------------------------------------
+    def health(self, state: str) -> dict:
+        from edge_agent.outbox import Outbox
+
+        backlog = Outbox(self.conn).backlog() if state != "stopped" else None
+        return {
+            "school": self.s.school_code, "state": state, "pid": os.getpid(),
+            "started_at": self.started_at.isoformat(), "updated_at": datetime.now(UTC).isoformat(),
+            "cameras": [w.camera.health().as_dict() for w in self.workers],
+            "recognition": {"gallery": self.gallery_note or "loaded", "outcomes": dict(self.outcomes),
+                            "frames": sum(w.pipeline.stats.frames for w in self.workers if w.pipeline)},
+            "cpu": {"budget_cores": self.s.cpu.budget_cores, "used_cores": round(self.governor.usage(), 3),
+                    "throttled_s": round(self.governor.slept_s, 2)},
+            "outbox": None if backlog is None else {"unsent": backlog.unsent, "oldest_age_s": backlog.oldest_age_s,
+                                                    "alerts": backlog.alerts},
+            "kiosk": f"http://{self.s.kiosk.host}:{self.s.kiosk.port}/" if self.with_kiosk else None,
+        }
+
+    def write_health(self, state: str) -> None:
+        path = self.s.paths.health_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.health(state), ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def run_service(settings: EdgeSettings, *, until_idle: bool = False) -> int:
+    service = EdgeService(settings)
+    signal.signal(signal.SIGTERM, service.request_stop)
+    signal.signal(signal.SIGINT, service.request_stop)
+    return service.run(until_idle=until_idle)
+
+
+def read_health(path: Path, stale_after_s: float = 30.0) -> tuple[int, dict]:
+    """(exit code, health) for `edge-agent status`: 0 running and fresh, 1 stopped or stale, 2 no health file."""
+    try:
+        health = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return 2, {"state": "unknown", "error": f"{path} not found: is edge-agent running?"}
+    except json.JSONDecodeError as exc:
+        return 2, {"state": "unknown", "error": f"{path}: unreadable health file ({exc})"}
+    age = (datetime.now(UTC) - datetime.fromisoformat(health["updated_at"])).total_seconds()
+    health["age_s"] = round(age, 1)
+    if health.get("state") == "running" and not _alive(health.get("pid")):
+        health["state"] = "dead"
+    elif health.get("state") == "running" and age > stale_after_s:
+        health["state"] = "stale"
+    return (0 if health["state"] == "running" else 1), health
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,126 @@
+"""`edge-agent run`, `edge-agent status` and `edge-agent init`: the service's command-line entry points."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edge_agent.config import ConfigError, load_settings
+from edge_agent.school_keys import KeyError_, write_keys
+
+CONFIG_TEMPLATE = """# Edge agent of school {school} (written by `edge-agent init`).
+# Environment variables EDGE_* override these values, e.g. EDGE_KIOSK__PORT=8081.
+# Relative paths are relative to this file.
+school_code = "{school}"
+school_name = ""
+timezone = "Asia/Ho_Chi_Minh"
+
+[paths]
+data_dir = "{data_dir}"
+keys_dir = "{keys_dir}"
+
+[attendance]
+checkin_before_min = 10        # the check-in window opens before the period starts
+checkin_after_min = 15         # ... and closes after it starts
+late_grace_min = 5             # seen later than start + grace => proposed late
+flag_unfinalised_after_min = 5 # a period not finalised 5 minutes after its end is flagged
+review_crop_days = 7           # review-queue face crops are deleted after this many days
+
+[bells]
+morning_start = 07:00:00
+afternoon_start = 13:30:00
+period_minutes = 45
+
+[broker]
+host = "127.0.0.1"
+port = 1883
+# tls = true
+# ca_file = "/etc/soctrang-edu/ca.pem"
+# username = "{school}"
+
+[kiosk]
+port = 8080
+
+[cpu]
+budget_cores = 1.5             # average CPU the agent may use (a 4-core mini-PC keeps 2.5 cores free)
+threads = 1
+
+# One block per camera. source: USB index (0), rtsp://user:pass@ip/stream, or a video file.
+# [[cameras]]
+# name = "a101-door"
+# source = "rtsp://192.168.10.21/stream1"
+# role = "classroom"
+# room = "A101"
+# max_fps = 5
+#
+# [[cameras]]
+# name = "main-gate"
+# source = "rtsp://192.168.10.2/stream1"
+# role = "gate"
+# direction = "in"
+"""
+
+
+def run(config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")] = Path("edge.toml"),
+        until_idle: Annotated[bool, typer.Option(help="stop when every video-file camera has ended")] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the school's service: cameras, recognition, attendance rules, teacher kiosk and MQTT link."""
+    from edge_agent.service import run_service
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(config)
+        code = run_service(settings, until_idle=until_idle)
+    except (ConfigError, KeyError_) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+def status(config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")] = Path("edge.toml")) -> None:
+    """Print the service's health as JSON (exit 0 running, 1 stopped/stale, 2 unknown)."""
+    from edge_agent.service import read_health
+
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        typer.echo(json.dumps({"state": "unknown", "error": str(exc)}, ensure_ascii=False))
+        raise typer.Exit(2) from None
+    code, health = read_health(settings.paths.health_path)
+    typer.echo(json.dumps(health, ensure_ascii=False, indent=2))
+    raise typer.Exit(code)
+
+
+def init(school: Annotated[str, typer.Option("--school", help="the school's code, e.g. THPT-LDT")],
+         out: Annotated[Path, typer.Option("--out", help="config file to write")] = Path("edge.toml"),
+         data_dir: Annotated[Path, typer.Option(help="where the database and health file live")] = Path("var/edge"),
+         force: Annotated[bool, typer.Option("--force", help="overwrite the config and rotate the keys")] = False,
+         ) -> None:
+    """Provision a school's box: write its config and generate its secret keys (event signing, gallery)."""
+    from edge_agent.config import EdgeSettings
+
+    try:
+        EdgeSettings(school_code=school)
+    except Exception:
+        typer.echo(f"error: invalid school code {school!r} (2-20 letters, digits, - or _)", err=True)
+        raise typer.Exit(2) from None
+    if out.exists() and not force:
+        typer.echo(f"error: {out} already exists (use --force to overwrite)", err=True)
+        raise typer.Exit(1)
+    keys_dir = data_dir / "keys"
+    text = CONFIG_TEMPLATE.format(school=school, data_dir=data_dir.as_posix(), keys_dir=keys_dir.as_posix())
+    base = out.resolve().parent
+    try:
+        keys = write_keys(keys_dir if keys_dir.is_absolute() else base / keys_dir, overwrite=force)
+    except KeyError_ as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    load_settings(out)                  # what we wrote must load
+    typer.echo(json.dumps({"config": str(out), "keys": {k: str(v) for k, v in keys.items()}}, indent=2))

@@ -1,0 +1,23 @@
+"""The admissions module's routes: public pages (tuyen-sinh) and staff pages (/admissions)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from central_server.core.templating import add_nav
+
+from . import public_routes, staff_routes
+from .config import AdmissionsSettings
+from .lookup import RateLimiter, ResultsCache
+
+router = APIRouter()
+router.include_router(public_routes.router)
+router.include_router(staff_routes.router)
+
+
+def setup(app: FastAPI) -> None:
+    settings = getattr(app.state, "adm_settings", None) or AdmissionsSettings()
+    app.state.adm_settings = settings
+    app.state.adm_cache = ResultsCache(settings, app.state.sessionmaker)
+    app.state.adm_limiter = RateLimiter(settings.lookup_per_minute, settings.lookup_failures_per_hour)
+    add_nav("/admissions", "Tuyển sinh 10", ("province_admin", "province_staff", "school_admin"))

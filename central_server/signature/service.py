@@ -1,0 +1,245 @@
+"""Record workflow (no HTTP): enter → lock → (records: homeroom verifies) → principal signs → school signs.
+
+* ``attendance``: the teacher enters/edits, locks, then signs the rendered PDF (field ``GiaoVien``).
+* ``record`` (sổ điểm / học bạ extract): the teacher enters and locks; the homeroom teacher verifies
+  (the PDF is rendered then, naming the verifier); the principal signs with a personal certificate
+  (``HieuTruong``, certifying DocMDP level 2); the school signs with its organisation certificate
+  (``NhaTruong``).
+
+Any change after locking needs an admin unlock: a NEW version (draft, content copied) is created, the
+unlock and every later edit are logged (who, when, old value, new value, reason); the earlier version
+keeps its signed PDF, which stays verifiable. Every step is audited through ``core.audit``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central_server.core.audit import audit
+from central_server.core.db import utcnow
+from central_server.core.tables import User
+
+from .errors import SignatureFailure
+from .pades import SignOptions, sign_pdf
+from .pdf_render import SignableDocument, SignatureSlot, render_pdf
+from .settings import SignatureSettings
+from .signers import SignerSource
+from .tables import SignatureApplied, SignatureChange, SignatureDocument, SignatureVersion
+
+KINDS = ("attendance", "record")
+ADMIN_ROLES = ("school_admin", "province_admin")
+# field -> (kind, status before, status after, roles allowed, label)
+SIGN_STEPS = {
+    "GiaoVien": ("attendance", "locked", "completed", ("teacher",), "Giáo viên"),
+    "HieuTruong": ("record", "verified", "principal_signed", ("school_admin",), "Hiệu trưởng"),
+    "NhaTruong": ("record", "principal_signed", "completed", ("school_admin",), "Nhà trường"),
+}
+STATUS_LABELS = {"draft": "Đang nhập", "locked": "Đã khoá", "verified": "GVCN đã kiểm tra",
+                 "principal_signed": "Hiệu trưởng đã ký", "completed": "Hoàn tất", "superseded": "Đã thay thế"}
+
+
+class WorkflowError(SignatureFailure):
+    """A step out of order or by the wrong person (HTTP 409 / 403)."""
+
+
+@dataclass(frozen=True)
+class Content:
+    info_lines: list[str]
+    columns: list[str]
+    rows: list[list[str]]
+
+    def as_dict(self) -> dict:
+        return {"info_lines": self.info_lines, "columns": self.columns, "rows": self.rows}
+
+
+def _check_scope(user: User, doc: SignatureDocument) -> None:
+    if user.role in ("province_admin", "province_staff"):
+        return
+    if doc.school_id is None or user.school_id != doc.school_id:
+        raise WorkflowError("Tài liệu này thuộc trường khác.", "forbidden")
+
+
+def load(session: Session, user: User, doc_id: str) -> tuple[SignatureDocument, SignatureVersion]:
+    doc = session.get(SignatureDocument, doc_id)
+    if doc is None:
+        raise WorkflowError("Không tìm thấy tài liệu.", "not_found")
+    _check_scope(user, doc)
+    return doc, current_version(session, doc)
+
+
+def current_version(session: Session, doc: SignatureDocument, for_update: bool = False) -> SignatureVersion:
+    q = select(SignatureVersion).where(SignatureVersion.document_id == doc.id,
+                                       SignatureVersion.version == doc.current_version)
+    return session.scalars(q.with_for_update() if for_update else q).one()
+
+
+def versions(session: Session, doc_id: str) -> list[SignatureVersion]:
+    return list(session.scalars(select(SignatureVersion).where(SignatureVersion.document_id == doc_id)
+                                .order_by(SignatureVersion.version)))
+
+
+def create(session: Session, user: User, kind: str, title: str, school_name: str, content: Content,
+           school_id: int | None = None) -> SignatureDocument:
+    if kind not in KINDS:
+        raise WorkflowError(f"Loại tài liệu không hợp lệ: {kind}.", "bad_kind")
+    if user.role not in ("teacher", "school_admin"):
+        raise WorkflowError("Chỉ giáo viên hoặc quản trị trường tạo được tài liệu.", "forbidden")
+    if any(len(r) != len(content.columns) for r in content.rows):
+        raise WorkflowError("Mỗi dòng phải có đúng số cột của tiêu đề.", "bad_content")
+    doc = SignatureDocument(id=str(uuid.uuid4()), kind=kind, school_id=school_id or user.school_id,
+                            school_name=school_name, title=title, current_version=1, created_by=user.id)
+    session.add(doc)
+    session.flush()
+    session.add(SignatureVersion(document_id=doc.id, version=1, status="draft", content=content.as_dict(),
+                                 created_by=user.id))
+    audit(session, user, "signature.create", f"signature_document:{doc.id}", {"kind": kind, "title": title})
+    return doc
+
+
+def edit_cells(session: Session, user: User, doc_id: str, edits: list[tuple[int, int, str]],
+               reason: str = "") -> SignatureVersion:
+    doc, ver = load(session, user, doc_id)
+    if ver.status != "draft":
+        raise WorkflowError("Tài liệu đã khoá; cần quản trị mở khoá (tạo phiên bản mới) trước khi sửa.", "locked")
+    if user.id not in (ver.created_by, doc.created_by) and user.role not in ADMIN_ROLES:
+        raise WorkflowError("Chỉ người nhập hoặc quản trị được sửa.", "forbidden")
+    rows = [list(r) for r in ver.content["rows"]]
+    for row, col, value in edits:
+        if not (0 <= row < len(rows) and 0 <= col < len(ver.content["columns"])):
+            raise WorkflowError(f"Ô ({row}, {col}) không tồn tại.", "bad_cell")
+        old = rows[row][col]
+        if old == value:
+            continue
+        rows[row][col] = value
+        session.add(SignatureChange(document_id=doc.id, version=ver.version, action="edit",
+                                    location=f"rows[{row}][{col}]", old_value=old, new_value=value,
+                                    reason=reason[:500], changed_by=user.id))
+    ver.content = {**ver.content, "rows": rows}
+    audit(session, user, "signature.edit", f"signature_document:{doc.id}", {"version": ver.version,
+                                                                           "cells": len(edits)})
+    return ver
+
+
+def _slots(doc: SignatureDocument, session: Session) -> list[SignatureSlot]:
+    if doc.kind == "attendance":
+        creator = session.get(User, doc.created_by)
+        return [SignatureSlot("GiaoVien", "Giáo viên", creator.full_name if creator else "")]
+    return [SignatureSlot("HieuTruong", "Hiệu trưởng"), SignatureSlot("NhaTruong", "Nhà trường")]
+
+
+def _render(session: Session, doc: SignatureDocument, ver: SignatureVersion, settings: SignatureSettings,
+            extra_lines: list[str]) -> None:
+    now = utcnow()
+    pdf = render_pdf(SignableDocument(
+        doc_id=doc.id, version=ver.version, title=doc.title, authority=settings.authority_name,
+        school_name=doc.school_name, place_date=f"{settings.place_name}, ngày {now:%d} tháng {now.month} năm {now:%Y}",
+        info_lines=[*ver.content["info_lines"], *extra_lines], columns=ver.content["columns"],
+        rows=ver.content["rows"], verify_url=f"{settings.public_base_url.rstrip('/')}/signature/d/{doc.id}",
+        slots=_slots(doc, session)))
+    ver.pdf, ver.pdf_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
+
+
+def lock(session: Session, user: User, doc_id: str, settings: SignatureSettings) -> SignatureVersion:
+    doc, ver = load(session, user, doc_id)
+    if ver.status != "draft":
+        raise WorkflowError("Tài liệu đã được khoá.", "out_of_order")
+    if user.id not in (ver.created_by, doc.created_by) and user.role not in ADMIN_ROLES:
+        raise WorkflowError("Chỉ người nhập hoặc quản trị được khoá.", "forbidden")
+    ver.status, ver.locked_at = "locked", utcnow()
+    if doc.kind == "attendance":
+        _render(session, doc, ver, settings, [])
+    audit(session, user, "signature.lock", f"signature_document:{doc.id}", {"version": ver.version})
+    return ver
+
+
+def verify_record(session: Session, user: User, doc_id: str, settings: SignatureSettings) -> SignatureVersion:
+    """The homeroom teacher confirms the locked record; the PDF to be signed is rendered now."""
+    doc, ver = load(session, user, doc_id)
+    if doc.kind != "record" or ver.status != "locked":
+        raise WorkflowError("Chỉ kiểm tra được hồ sơ đã khoá và chưa kiểm tra.", "out_of_order")
+    if user.role != "teacher":
+        raise WorkflowError("Việc kiểm tra do giáo viên chủ nhiệm thực hiện.", "forbidden")
+    ver.status, ver.verified_by, ver.verified_at = "verified", user.id, utcnow()
+    _render(session, doc, ver, settings, [f"Giáo viên chủ nhiệm đã kiểm tra: {user.full_name}, "
+                                          f"{ver.verified_at:%d/%m/%Y %H:%M} (UTC)."])
+    audit(session, user, "signature.verify_record", f"signature_document:{doc.id}", {"version": ver.version})
+    return ver
+
+
+def sign(session: Session, user: User, doc_id: str, field: str, source: SignerSource,
+         settings: SignatureSettings, level: str | None = None) -> SignatureApplied:
+    """Apply the signature of step ``field`` to the current version (row-locked while signing)."""
+    if field not in SIGN_STEPS:
+        raise WorkflowError(f"Không có bước ký '{field}'.", "bad_field")
+    kind, before, after, roles, label = SIGN_STEPS[field]
+    doc, _ = load(session, user, doc_id)
+    ver = current_version(session, doc, for_update=True)
+    if doc.kind != kind or ver.status != before:
+        raise WorkflowError(f"Chưa đến bước ký '{label}' (trạng thái hiện tại: "
+                            f"{STATUS_LABELS.get(ver.status, ver.status)}).", "out_of_order")
+    if user.role not in roles or (field == "GiaoVien" and user.id != doc.created_by):
+        raise WorkflowError(f"Bạn không có quyền ký ở ô '{label}'.", "forbidden")
+    level = level or settings.default_level
+    opts = SignOptions(field_name=field, trust_roots=settings.load_trust_roots(), level=level,
+                       tsa_url=settings.effective_tsa_url(), reason=f"{label} ký xác nhận",
+                       location=settings.place_name, signer_title=label, online_revocation=settings.online_revocation)
+    try:
+        signed = sign_pdf(ver.pdf, source, opts)
+    except SignatureFailure as exc:
+        audit(session, user, "signature.sign", f"signature_document:{doc.id}", {"field": field, "code": exc.code},
+              outcome="refused")
+        session.commit()
+        raise
+    from .validation import verify_pdf
+
+    report = verify_pdf(signed, opts.trust_roots, online=False)
+    mine = report.signatures[-1]
+    ver.pdf, ver.pdf_sha256, ver.status = signed, hashlib.sha256(signed).hexdigest(), after
+    applied = SignatureApplied(version_id=ver.id, field_name=field, signer_cn=mine.signer[:200],
+                               cert_serial=mine.serial, cert_issuer=mine.issuer[:400], method=source.kind,
+                               level=level, timestamp=mine.timestamp, pdf_sha256=ver.pdf_sha256, signed_by=user.id)
+    session.add(applied)
+    audit(session, user, "signature.sign", f"signature_document:{doc.id}",
+          {"field": field, "version": ver.version, "serial": mine.serial, "method": source.kind})
+    return applied
+
+
+def unlock(session: Session, user: User, doc_id: str, reason: str) -> SignatureVersion:
+    """Admin unlock: a new draft version; the old one (and its signed PDF) is kept, marked superseded."""
+    if user.role not in ADMIN_ROLES:
+        raise WorkflowError("Chỉ quản trị trường hoặc Sở được mở khoá.", "forbidden")
+    if not reason.strip():
+        raise WorkflowError("Cần ghi lý do mở khoá.", "no_reason")
+    doc, ver = load(session, user, doc_id)
+    if ver.status == "draft":
+        raise WorkflowError("Tài liệu đang ở trạng thái nhập, không cần mở khoá.", "out_of_order")
+    old_status = ver.status
+    ver.superseded_at = utcnow()
+    if old_status != "completed":
+        ver.status = "superseded"
+    new = SignatureVersion(document_id=doc.id, version=ver.version + 1, status="draft", content=dict(ver.content),
+                           created_by=user.id)
+    doc.current_version = new.version
+    session.add(new)
+    session.add(SignatureChange(document_id=doc.id, version=new.version, action="unlock", location="status",
+                                old_value=f"v{ver.version}:{old_status}", new_value=f"v{new.version}:draft",
+                                reason=reason[:500], changed_by=user.id))
+    audit(session, user, "signature.unlock", f"signature_document:{doc.id}",
+          {"from_version": ver.version, "to_version": new.version, "reason": reason[:200]})
+    return new
+
+
+def changes(session: Session, doc_id: str) -> list[SignatureChange]:
+    return list(session.scalars(select(SignatureChange).where(SignatureChange.document_id == doc_id)
+                                .order_by(SignatureChange.id)))
+
+
+def find_registered(session: Session, pdf: bytes) -> SignatureVersion | None:
+    """The registered version whose stored PDF is exactly this file (a copy issued by the system)."""
+    digest = hashlib.sha256(pdf).hexdigest()
+    return session.scalars(select(SignatureVersion).where(SignatureVersion.pdf_sha256 == digest)).first()

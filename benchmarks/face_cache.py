@@ -1,0 +1,100 @@
+"""Embeddings of data-set images, computed once with the project's vision stack and cached on disk.
+
+Each image goes through the production code (load_image → detect_padded → norm_crop → embedder); the
+raw features of the face and of its mirror are both kept so that flip and no-flip can be compared
+without a second pass. The cache file is keyed by the sha256 of both models and the image list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edge_agent.vision.align import align_face
+from edge_agent.vision.analyzer import FaceAnalyzer
+from edge_agent.vision.embedder import normalise
+from edge_agent.vision.image_io import ImageError, load_image
+from edge_agent.vision.quality import assess
+
+PIPELINE_VERSION = "1"  # bump when the detect/align/select code changes
+
+
+def pick_central(dets, shape):
+    """The face the photo is about: large and near the centre (insightface FaceAnalysis' rule)."""
+    h, w = shape[:2]
+    def value(d):
+        cx, cy = (d.box[0] + d.box[2]) / 2 - w / 2, (d.box[1] + d.box[3]) / 2 - h / 2
+        return d.width * d.height - 2.0 * (cx * cx + cy * cy)
+    return max(dets, key=value)
+
+
+class FaceCache:
+    def __init__(self, root: Path, store=None, analyzer: FaceAnalyzer | None = None):
+        from models import ModelStore
+
+        self.store = store or ModelStore()
+        self.analyzer = analyzer or FaceAnalyzer.from_store(self.store, threads=1, flip=False)
+        det, emb = self.store.default("detector"), self.store.default("embedder")
+        self.key = hashlib.sha256(f"{det.final.sha256}|{emb.final.sha256}|{PIPELINE_VERSION}".encode()).hexdigest()
+        self.models = {"detector": det.name, "embedder": emb.name,
+                       "detector_sha256": det.final.sha256, "embedder_sha256": emb.final.sha256}
+        self.folder = Path(root) / self.key[:16]
+
+    def get(self, name: str, paths: list[Path]) -> dict[str, np.ndarray]:
+        listing = hashlib.sha256("\n".join(str(p) for p in paths).encode()).hexdigest()[:16]
+        file = self.folder / f"{name}-{listing}.npz"
+        if file.is_file():
+            with np.load(file) as z:
+                return {k: z[k] for k in z.files}
+        data = self._compute(name, paths)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(".tmp.npz")
+        np.savez(tmp, **data)
+        tmp.replace(file)
+        return data
+
+    def _compute(self, name: str, paths: list[Path]) -> dict[str, np.ndarray]:
+        n, d = len(paths), self.analyzer.dim
+        raw, raw_flip = np.zeros((n, d), np.float32), np.zeros((n, d), np.float32)
+        found = np.zeros(n, bool)
+        padded_retry = np.zeros(n, bool)
+        n_faces = np.zeros(n, np.int16)
+        det_score, quality = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        landmarks = np.zeros((n, 5, 2), np.float32)
+        detector, embedder = self.analyzer.detector, self.analyzer.embedder
+        start = time.perf_counter()
+        for i, path in enumerate(paths):
+            try:
+                img = load_image(path)
+            except ImageError as exc:
+                print(f"  {exc}", file=sys.stderr)
+                continue
+            dets = detector.detect(img)
+            if not dets:
+                dets = detector.detect_padded(img)
+                padded_retry[i] = bool(dets)
+            n_faces[i] = len(dets)
+            if dets:
+                det = pick_central(dets, img.shape)
+                crop = align_face(img, det.landmarks)
+                feats = embedder.features(np.stack([crop, crop[:, ::-1]]))
+                raw[i], raw_flip[i], found[i] = feats[0], feats[1], True
+                det_score[i], quality[i] = det.score, assess(img, det).score
+                landmarks[i] = det.landmarks
+            if (i + 1) % 1000 == 0:
+                rate = (i + 1) / (time.perf_counter() - start)
+                print(f"  {name}: {i + 1}/{n} images ({rate:.0f}/s)", file=sys.stderr)
+        return {"paths": np.array([str(p) for p in paths]), "raw": raw, "raw_flip": raw_flip, "found": found,
+                "padded_retry": padded_retry, "n_faces": n_faces, "det_score": det_score, "quality": quality,
+                "landmarks": landmarks,
+                "seconds": np.float64(time.perf_counter() - start)}
+
+
+def embeddings(data: dict[str, np.ndarray], flip: bool) -> np.ndarray:
+    """L2-normalised embeddings as production computes them (zeros where no face was found)."""
+    feats = data["raw"] + data["raw_flip"] if flip else data["raw"]
+    return normalise(feats) * data["found"][:, None]

@@ -1,0 +1,1 @@
+"""Face vision shared by recognition and enrolment: detect → align → embed, plus a quality score."""

@@ -1,0 +1,61 @@
+"""detect → align → embed → quality in one object, the same for enrolment and recognition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_agent.vision.align import align_faces
+from edge_agent.vision.detector import YuNetDetector
+from edge_agent.vision.embedder import Embedder
+from edge_agent.vision.quality import Quality, QualityGate, assess
+from edge_agent.vision.types import Detection
+
+
+@dataclass(frozen=True)
+class AnalyzedFace:
+    detection: Detection
+    embedding: np.ndarray  # (D,) float32, L2-normalised
+    quality: Quality
+
+
+class FaceAnalyzer:
+    def __init__(self, detector: YuNetDetector, embedder: Embedder, gate: QualityGate | None = None):
+        self.detector = detector
+        self.embedder = embedder
+        self.gate = gate or QualityGate()
+
+    @classmethod
+    def from_store(cls, store=None, threads: int = 1, flip: bool = True, detector_name: str | None = None,
+                   embedder_name: str | None = None, **detector_kwargs) -> FaceAnalyzer:
+        """The default (or named) detector and embedder of the model store, verified by sha256."""
+        if store is None:
+            from models import ModelStore
+
+            store = ModelStore()
+        det_entry = store.entry(detector_name) if detector_name else store.default("detector")
+        emb_entry = store.entry(embedder_name) if embedder_name else store.default("embedder")
+        detector = YuNetDetector(store.path(det_entry.name), threads=threads, **detector_kwargs)
+        embedder = Embedder(store.path(emb_entry.name), emb_entry, threads=threads, flip=flip)
+        return cls(detector, embedder)
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    def detect(self, image_bgr: np.ndarray, padded: bool = False) -> list[Detection]:
+        return self.detector.detect_padded(image_bgr) if padded else self.detector.detect(image_bgr)
+
+    def embed_faces(self, image_bgr: np.ndarray, detections: list[Detection]) -> np.ndarray:
+        if not detections:
+            return np.zeros((0, self.dim), np.float32)
+        return self.embedder.embed(align_faces(image_bgr, [d.landmarks for d in detections]))
+
+    def analyze(self, image_bgr: np.ndarray, all_faces: bool = False, padded: bool = True) -> list[AnalyzedFace]:
+        """Every face (or only the largest), embedded and scored; `padded` retries tight crops."""
+        found = self.detect(image_bgr, padded=padded)
+        if not all_faces and found:
+            found = [max(found, key=lambda d: d.width * d.height)]
+        embeddings = self.embed_faces(image_bgr, found)
+        return [AnalyzedFace(d, e, assess(image_bgr, d, self.gate)) for d, e in zip(found, embeddings, strict=True)]

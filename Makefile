@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint models install browser clean
+.PHONY: demo test lint models install system-deps clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -24,16 +24,19 @@ models: install
 demo: models
 	$(PY) -m edge_agent.demo
 
-# Headless Chromium for the web-page tests (Debian packages; CI runs as root).
-browser:
-	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else echo "web-page tests need: sudo apt-get install chromium chromium-driver"; fi; }
+# System packages the tests use (Debian; CI runs as root): headless Chromium for the web pages,
+# SoftHSM2/OpenSC/poppler/NSS tools and DejaVu fonts for the signatures, logrotate for the hardware units.
+SYSTEM_PKGS := chromium chromium-driver softhsm2 opensc poppler-utils libnss3-tools fonts-dejavu-core logrotate
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "the tests need: sudo apt-get install $$missing"; exit 1; fi; fi
 
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: models lint browser
+test: models lint system-deps
 	$(PY) -m pytest
 
 clean:

@@ -1,0 +1,35 @@
+"""Typed settings of the `enroll` CLI (environment `ENROLL_*`) and the calibrated duplicate threshold."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from edge_agent.config import EdgeSettings
+from edge_agent.thresholds import ThresholdsError, load_thresholds
+from enrollment_tools.context import EnrollError
+
+
+class EnrollSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENROLL_", extra="ignore")
+
+    # Only for a school whose thresholds are not calibrated yet; the calibrated value is the default.
+    duplicate_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+def duplicate_threshold(edge: EdgeSettings) -> float:
+    override = EnrollSettings().duplicate_threshold
+    if override is not None:
+        return override
+    try:
+        thresholds = load_thresholds(edge.paths.thresholds)
+    except ThresholdsError as exc:
+        raise EnrollError(f"chưa có ngưỡng nhận dạng đã hiệu chỉnh ({exc}); chạy hiệu chỉnh "
+                          "(benchmarks/accuracy.py --calibrate) hoặc đặt ENROLL_DUPLICATE_THRESHOLD", code=2) from None
+    from enrollment_tools.templates import embedder_id
+
+    model = embedder_id()
+    if thresholds.embedder_sha256 and model.sha256 and thresholds.embedder_sha256 != model.sha256:
+        raise EnrollError(f"ngưỡng được hiệu chỉnh cho mô hình {thresholds.embedder}, không phải {model.name}: "
+                          "hiệu chỉnh lại trước khi đăng ký", code=2)
+    return thresholds.duplicate

@@ -1,5 +1,132 @@
-"""`central-server`: run the province application."""
+"""`central-server`: run the province application, migrate its database, create the first admin."""
+
+from __future__ import annotations
+
+import getpass
 
 import typer
 
 app = typer.Typer(help="The province's central server.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations (Alembic, one branch per module).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+          port: int = typer.Option(8000, help="TCP port."),
+          workers: int = typer.Option(1, help="Worker processes."),
+          reload: bool = typer.Option(False, help="Reload on code changes (development).")) -> None:
+    """Serve the web UI and the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("central_server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                reload=reload, log_config=None, proxy_headers=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(target: str = typer.Argument("heads", help="Revision (default: every module's head)."),
+               url: str = typer.Option(None, help="Database URL (default: CENTRAL_DATABASE_URL).")) -> None:
+    """Apply migrations (``alembic upgrade heads``)."""
+    from .core.config import get_settings
+    from .core.migrate import upgrade
+
+    database_url = url or get_settings().database_url
+    upgrade(database_url, target)
+    typer.echo(f"database at {_safe(database_url)} is at {target}")
+
+
+@db_app.command("current")
+def db_current(url: str = typer.Option(None, help="Database URL (default: CENTRAL_DATABASE_URL).")) -> None:
+    """Show the applied revision of every branch."""
+    from alembic import command
+
+    from .core.config import get_settings
+    from .core.migrate import alembic_config
+
+    command.current(alembic_config(url or get_settings().database_url))
+
+
+@app.command("create-admin")
+def create_admin(username: str = typer.Argument(..., help="Login name."),
+                 full_name: str = typer.Option("", help="Full name."),
+                 role: str = typer.Option("province_admin", help="Role of the new account."),
+                 school_id: int = typer.Option(None, help="School id (school_admin / teacher)."),
+                 password: str = typer.Option(None, envvar="CENTRAL_ADMIN_PASSWORD",
+                                              help="Password (default: asked twice on the terminal).")) -> None:
+    """Create a user account (by default the first province administrator)."""
+    from sqlalchemy import select
+
+    from .app import import_tables
+    from .core import passwords
+    from .core.auth import create_user
+    from .core.config import get_settings
+    from .core.db import make_engine, make_sessionmaker
+    from .core.tables import User
+
+    settings = get_settings()
+    passwords.configure(settings)
+    import_tables()
+    if password is None:
+        password = getpass.getpass("Mật khẩu: ")
+        if getpass.getpass("Nhập lại mật khẩu: ") != password:
+            raise typer.BadParameter("Hai lần nhập mật khẩu không khớp.")
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            if session.scalars(select(User).where(User.username == username.strip().lower())).first():
+                typer.echo(f"Tài khoản {username!r} đã tồn tại.", err=True)
+                raise typer.Exit(1)
+            try:
+                user = create_user(session, username, password, role, full_name=full_name, school_id=school_id)
+            except ValueError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(2) from None
+            session.commit()
+            typer.echo(f"created {user.role} {user.username} (id {user.id})")
+    finally:
+        engine.dispose()
+
+
+@app.command("demo-data")
+def demo_data(schools: int = typer.Option(39, help="Number of schools."),
+              classes: int = typer.Option(4, help="Classes per school."),
+              students: int = typer.Option(30, help="Students per class."),
+              days: int = typer.Option(22, help="School days of marks (about a month)."),
+              password: str = typer.Option(..., envvar="CENTRAL_DEMO_PASSWORD",
+                                           help="Password of the demo accounts so_admin, so_canbo, admin_t01.")
+              ) -> None:
+    """Fill an EMPTY, migrated database with generated schools, students and attendance (never real data)."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from .app import import_tables
+    from .attendance.demo import DemoSize, generate
+    from .core import passwords
+    from .core.config import get_settings
+    from .core.db import make_engine
+    from .masterdata.tables import School
+
+    settings = get_settings()
+    passwords.configure(settings)
+    import_tables(settings.modules)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(select(func.count()).select_from(School)):
+                typer.echo("Cơ sở dữ liệu đã có dữ liệu; chỉ tạo dữ liệu mẫu trên cơ sở dữ liệu trống.", err=True)
+                raise typer.Exit(1)
+        counts = generate(engine, DemoSize(schools, classes, students, days), dt.date.today(), password=password)
+        typer.echo(f"demo data: {counts}")
+    finally:
+        engine.dispose()
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Attendance: marks from the schools (current state + full history), the absence engine (buổi), reports."""

@@ -1,0 +1,126 @@
+"""A generated demo dataset: schools, classes, students, users and weeks of attendance (bulk insert).
+
+Not real people: names are composed from common Vietnamese and Khmer name parts; ids are random.
+Marks are whole-session marks (period 0), finalised, with realistic absence rates per student.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, case, delete, func, insert, literal_column, select
+from sqlalchemy.orm import Session
+
+from central_server.core.auth import create_user
+from central_server.core.db import utcnow
+from central_server.masterdata.service import school_year_of
+from central_server.masterdata.tables import School, SchoolClass, Student
+
+from .service import ATTENDED_SESSIONS
+from .tables import AttendanceDaily, AttendanceHistory, AttendanceMark, AttendanceSession
+
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Huỳnh", "Thạch", "Lâm", "Sơn", "Danh", "Kim", "Trương", "Lý"]
+MIDDLE = ["Văn", "Thị", "Minh", "Ngọc", "Hoàng", "Thanh", "Sô", "Sa"]
+GIVEN = ["An", "Bình", "Chi", "Dũng", "Hà", "Khánh", "Linh", "Mai", "Nam", "Phúc", "Rin", "Sóc", "Thảo", "Vy"]
+CHUNK = 5000
+
+
+@dataclass
+class DemoSize:
+    schools: int = 39
+    classes_per_school: int = 4
+    students_per_class: int = 30
+    days: int = 30  # school days (Monday–Friday) back from `end`
+    sessions_per_day: int = 2
+
+
+def school_days(end: dt.date, n: int) -> list[dt.date]:
+    days, d = [], end
+    while len(days) < n:
+        if d.weekday() < 5:
+            days.append(d)
+        d -= dt.timedelta(days=1)
+    return sorted(days)
+
+
+def rebuild_daily(engine: Engine) -> None:
+    """Recompute `attendance_daily` from `attendance_sessions` (after a bulk load)."""
+    s = AttendanceSession
+    attended = func.sum(case((s.status.in_(ATTENDED_SESSIONS), 1), else_=0))
+    cid = func.coalesce(s.class_id, literal_column("0"))
+    counts = select(s.school_id, cid, s.day, func.count(), attended,
+                    func.sum(case((s.status == "P", 1), else_=0)), func.sum(case((s.status == "K", 1), else_=0)),
+                    func.sum(case((s.finalised.is_(False), 1), else_=0))
+                    ).group_by(s.school_id, cid, s.day)
+    with engine.begin() as conn:
+        conn.execute(delete(AttendanceDaily))
+        conn.execute(insert(AttendanceDaily).from_select(
+            ["school_id", "class_id", "day", "total", "attended", "excused", "unexcused", "unfinalised"], counts))
+
+
+def generate(engine: Engine, size: DemoSize, end: dt.date, seed: int = 7, password: str | None = None) -> dict:
+    """Fill an empty database (schema already created); returns counts. Users get `password` when given."""
+    rng = random.Random(seed)
+    days = school_days(end, size.days)
+    year = school_year_of(days[0])
+    with Session(engine) as session:
+        schools = [School(code=f"9400{i + 1:04d}", name=f"THPT Demo {i + 1:02d}", province_code="92",
+                          former_province_code="94") for i in range(size.schools)]
+        session.add_all(schools)
+        session.flush()
+        classes = [SchoolClass(school_id=s.id, school_year=year, code=f"{10 + c % 3}A{c // 3 + 1}", grade=10 + c % 3)
+                   for s in schools for c in range(size.classes_per_school)]
+        session.add_all(classes)
+        session.flush()
+        ids = iter(rng.sample(range(10**9), len(classes) * size.students_per_class))
+        session.execute(insert(Student), [
+            {"personal_id": f"094{next(ids):09d}", "full_name":
+             f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}", "school_id": c.school_id,
+             "class_id": c.id, "gender": rng.choice(["Nam", "Nữ"]), "ethnicity": "", "status": "Đang học"}
+            for c in classes for _ in range(size.students_per_class)])
+        if password:
+            create_user(session, "so_admin", password, "province_admin", full_name="Quản trị Sở (demo)")
+            create_user(session, "so_canbo", password, "province_staff", full_name="Cán bộ Sở (demo)")
+            create_user(session, "admin_t01", password, "school_admin", school_id=schools[0].id)
+        session.commit()
+        students = session.execute(select(Student.id, Student.school_id, Student.class_id)).all()
+    sessions = ["morning", "afternoon"][:size.sessions_per_day]
+    now = utcnow()
+    marks, states, history = [], [], []
+    counts = {"marks": 0}
+
+    def flush() -> None:
+        with engine.begin() as conn:
+            conn.execute(insert(AttendanceMark), marks)
+            conn.execute(insert(AttendanceSession), states)
+            conn.execute(insert(AttendanceHistory), history)
+        counts["marks"] += len(marks)
+        marks.clear(), states.clear(), history.clear()
+
+    for sid, school_id, class_id in students:
+        p_absent = rng.choice([0.01, 0.02, 0.03, 0.05, 0.12, 0.3])
+        for day in days:
+            for sess in sessions:
+                r = rng.random()
+                status = ("P" if rng.random() < 0.6 else "K") if r < p_absent else "present"
+                eid = str(uuid.uuid4())
+                at = dt.datetime.combine(day, dt.time(7 if sess == "morning" else 13), dt.UTC)
+                marks.append({"student_id": sid, "school_id": school_id, "class_id": class_id, "day": day,
+                              "session": sess, "period": 0, "status": status, "stage": "finalised", "stage_rank": 2,
+                              "source": "teacher", "event_id": eid, "observed_at": at, "updated_at": now})
+                states.append({"student_id": sid, "day": day, "session": sess, "school_id": school_id,
+                               "class_id": class_id, "status": status, "finalised": True})
+                history.append({"event_id": eid, "student_id": sid, "day": day, "session": sess, "period": 0,
+                                "status": status, "stage": "finalised", "source": "teacher", "actor": "GV-DEMO",
+                                "reason": "", "class_code": "", "observed_at": at, "received_at": now,
+                                "applied": True})
+                if len(marks) >= CHUNK:
+                    flush()
+    if marks:
+        flush()
+    rebuild_daily(engine)
+    return {"schools": len(schools), "classes": len(classes), "students": len(students), "days": len(days),
+            "marks": counts["marks"]}

@@ -1,0 +1,24 @@
+"""The generated demo dataset loads into a migrated database and renders in the province pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from central_server.attendance.demo import DemoSize, generate
+from central_server.attendance.tables import AttendanceSession
+
+
+def test_demo_dataset_renders(app, db, client, login_as):
+    counts = generate(app.state.engine, DemoSize(schools=3, classes_per_school=2, students_per_class=5, days=10),
+                      dt.date.today(), password="Demo-2025-pass")
+    assert counts == {"schools": 3, "classes": 6, "students": 30, "days": 10, "marks": 600}
+    assert db.scalar(select(func.count()).select_from(AttendanceSession)) == 600
+    login_as(client, "so_canbo", "Demo-2025-pass")
+    page = client.get("/overview")
+    assert page.status_code == 200 and page.text.count("THPT Demo") == 3 and "<polyline" in page.text
+    data = client.get("/api/attendance/overview").json()
+    assert len(data["schools"]) == 3 and all(0.5 < s["rate_week"] <= 1.0 for s in data["schools"])
+    school = data["schools"][0]["school_id"]
+    assert client.get(f"/schools/{school}").status_code == 200

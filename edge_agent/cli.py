@@ -2,6 +2,11 @@
 
 import typer
 
+from edge_agent.embed_cli import embed
+from edge_agent.gallery_cli import gallery_app
+from edge_agent.recognize_cli import recognize
+from edge_agent.service_cli import init, run, status
+
 app = typer.Typer(help="Edge agent of a school: recognition, attendance, outbox and MQTT link.",
                   no_args_is_help=True)
 
@@ -12,3 +17,11 @@ def demo() -> None:
     from edge_agent.demo import main
 
     raise typer.Exit(main())
+
+
+app.command("embed")(embed)
+app.command("recognize")(recognize)
+app.command("run")(run)
+app.command("status")(status)
+app.command("init")(init)
+app.add_typer(gallery_app, name="gallery")

@@ -1,0 +1,110 @@
+"""`edge-agent recognize`: who walks past a camera, one decision per face track.
+
+With `--json`, each decision is one JSON line on stdout:
+  {"track_id", "student_id" (the student, or "unknown" / "review"), "candidate_id" (for review),
+   "outcome", "score", "margin", "scope" ("roster"/"school"), "other_class", "frames_used",
+   "first_ts", "last_ts"}
+Without it, one Vietnamese line per decision. A summary goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def read_roster(spec: str | None) -> list[str] | None:
+    """Student ids from a file (one per line) or a comma-separated list; None without a roster."""
+    if not spec:
+        return None
+    path = Path(spec)
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise typer.BadParameter(f"không đọc được danh sách lớp {path}: {exc}", param_hint="--roster") from exc
+        ids = [ln.split(",")[0].strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    else:
+        ids = [s.strip() for s in spec.split(",") if s.strip()]
+    if not ids:
+        raise typer.BadParameter("danh sách lớp rỗng", param_hint="--roster")
+    return ids
+
+
+def describe(d) -> str:
+    span = f"{d.first_ts:.1f}-{d.last_ts:.1f} s"
+    if d.outcome == "accept":
+        where = " (học sinh lớp khác)" if d.other_class else ""
+        return (f"Vệt {d.track_id}: nhận diện {d.student_id}{where}, điểm {d.score:.2f}, chênh {d.margin:.2f}, "
+                f"{d.frames_used} khung hình, {span}")
+    if d.outcome == "review":
+        return (f"Vệt {d.track_id}: cần giáo viên xác nhận (gần giống {d.student_id}, điểm {d.score:.2f}), "
+                f"{d.frames_used} khung hình, {span}")
+    return f"Vệt {d.track_id}: người lạ, {d.frames_used} khung hình, {span}"
+
+
+def recognize(
+    source: Annotated[str, typer.Option("--source", help="Video file, camera index (0, 1...) or rtsp:// URL.")],
+    gallery: Annotated[Path, typer.Option("--gallery", help="Gallery file (.npz) of enrolled students.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON line per track decision.")] = False,
+    roster: Annotated[str | None, typer.Option(
+        "--roster", help="Students of the class in the room: a file (one id per line) or ids separated by "
+                         "commas. Without it the whole school is searched with the strict threshold.")] = None,
+    threads: Annotated[int, typer.Option("--threads", min=1, max=8,
+                                         help="Detection workers (alternate frames).")] = 1,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", min=1,
+                                                   help="Stop after this many frames.")] = None,
+    width: Annotated[int, typer.Option("--width", min=160, help="Frames wider than this are scaled down.")] = 640,
+    thresholds_file: Annotated[Path | None, typer.Option(
+        "--thresholds", help="Thresholds TOML (default: the calibrated one).")] = None,
+) -> None:
+    """Recognise the faces passing a camera: one decision per track (accept / review / unknown)."""
+    from edge_agent.gallery import Gallery, GalleryError
+    from edge_agent.pipeline import RecognitionPipeline, make_detectors, run_stream
+    from edge_agent.recognizer import DecisionThresholds, Recognizer, TrackVoter
+    from edge_agent.sources import SourceError, VideoSource
+    from edge_agent.thresholds import ThresholdsError, load_thresholds
+    from edge_agent.vision.embedder import Embedder
+    from models import ModelStore
+
+    ids = read_roster(roster)
+    store = ModelStore()
+    entry = store.default("embedder")
+    try:
+        calibration = load_thresholds(thresholds_file)
+        thresholds = DecisionThresholds.from_calibration(calibration)
+        if calibration.embedder_sha256 != entry.final.sha256:
+            raise ValueError(f"ngưỡng được hiệu chỉnh cho mô hình {calibration.embedder} "
+                             f"({calibration.embedder_sha256[:12]}), không phải mô hình đang dùng {entry.name} "
+                             f"({entry.final.sha256[:12]}): chạy lại benchmarks/accuracy.py --calibrate")
+        school = Gallery.load(gallery, expect_model_sha256=entry.final.sha256)
+    except (GalleryError, ThresholdsError, ValueError) as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from exc
+    embedder = Embedder(store.path(entry.name), entry, threads=1)
+    if school.dim != embedder.dim:
+        print(f"LỖI: thư viện khuôn mặt có {school.dim} chiều, mô hình {embedder.dim}", file=sys.stderr)
+        raise typer.Exit(2)
+    detectors = make_detectors(store.path(store.default("detector").name), threads)
+    pipeline = RecognitionPipeline(detectors[0], embedder,
+                                   TrackVoter(Recognizer(school, thresholds, roster=ids)))
+    start = time.perf_counter()
+    try:
+        frames = VideoSource(source, max_width=width).frames(max_frames)
+        for d in run_stream(frames, pipeline, detectors):
+            print(json.dumps(d.to_json_dict(), ensure_ascii=False) if json_out else describe(d), flush=True)
+    except SourceError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        for d in pipeline.finish():
+            print(json.dumps(d.to_json_dict(), ensure_ascii=False) if json_out else describe(d), flush=True)
+    elapsed = max(time.perf_counter() - start, 1e-9)
+    s = pipeline.stats
+    print(f"{s.frames} khung hình ({s.frames / elapsed:.1f} khung/giây), {s.decisions} quyết định, "
+          f"{s.embeddings} lần trích đặc trưng", file=sys.stderr)

@@ -1,0 +1,151 @@
+"""End to end: real faces moving through frames → detector → tracker → voting → one decision per track,
+through the pipeline and through `edge-agent recognize`."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+from matching_data import ENROLLED
+from typer.testing import CliRunner
+
+from edge_agent.cli import app
+from edge_agent.pipeline import RecognitionPipeline, run_stream
+from edge_agent.recognizer import Recognizer, TrackVoter
+from edge_agent.synthetic_stream import MovingFace, MovingFacesStream, face_crop
+from edge_agent.vision.detector import YuNetDetector
+from edge_agent.vision.image_io import load_image
+
+pytestmark = pytest.mark.datasets
+N_FRAMES = 60
+
+
+def crops_of(analyzer, photos):
+    out = []
+    for p in photos:
+        img = load_image(p.path)
+        out.append(face_crop(img, analyzer.detect(img)[0]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def stream(analyzer, nuaa_photos):
+    """S0004 (photos of a session it was NOT enrolled from) and stranger 0012 walking past."""
+    first = min(p.session for p in nuaa_photos["0004"])
+    student = crops_of(analyzer, [p for p in nuaa_photos["0004"] if p.session != first])
+    stranger = crops_of(analyzer, nuaa_photos["0012"])
+    return MovingFacesStream([
+        MovingFace(student, 110, (120.0, 170.0), (6.0, 1.0), bounce=False),
+        MovingFace(stranger, 100, (520.0, 330.0), (-5.0, -1.0), bounce=False),
+    ])
+
+
+def check_decisions(decisions, stream):
+    by_track = {}
+    for d in decisions:
+        assert d["track_id"] not in by_track, "more than one decision for a track"
+        by_track[d["track_id"]] = d
+    accepted = [d for d in by_track.values() if d["outcome"] == "accept"]
+    assert [d["student_id"] for d in accepted] == ["S0004"]  # the student, once; nobody else
+    student = accepted[0]
+    assert student["frames_used"] >= 3 and student["margin"] > 0
+    assert student["first_ts"] <= 0.1 and student["last_ts"] < 1.0  # decided within a second
+    unknown = [d for d in by_track.values() if d["outcome"] == "unknown"]
+    assert len(unknown) >= 1  # the stranger's track
+    assert all(d["student_id"] == "unknown" and d["candidate_id"] is None for d in unknown)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pipeline_decides_once_per_track(stream, school, thresholds, analyzer, model_store, workers):
+    voter = TrackVoter(Recognizer(school, thresholds, roster=[f"S{s}" for s in ENROLLED]))
+    detectors = [YuNetDetector(model_store.path("yunet"), score_threshold=0.5) for _ in range(workers)]
+    pipe = RecognitionPipeline(detectors[0], analyzer.embedder, voter)
+    frames = ((stream.frame(i), i / 25) for i in range(N_FRAMES))
+    decisions = list(run_stream(frames, pipe, detectors))
+    check_decisions([d.to_json_dict() for d in decisions], stream)
+    # tracking pays off: far fewer embeddings than faces detected
+    assert pipe.stats.frames == N_FRAMES
+    assert pipe.stats.embeddings * 4 < pipe.stats.detections
+
+
+@pytest.fixture(scope="module")
+def video_file(stream, tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "corridor.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, stream.frame_size)
+    assert writer.isOpened()
+    for i in range(N_FRAMES):
+        writer.write(stream.frame(i))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def gallery_file(enrolment, gallery_meta, tmp_path_factory):
+    from edge_agent.gallery import Gallery
+
+    embs, ids = enrolment
+    return Gallery(embs, ids, gallery_meta).save(tmp_path_factory.mktemp("g") / "school.npz")
+
+
+def test_recognize_cli_prints_one_json_line_per_track(video_file, gallery_file):
+    roster = ",".join(f"S{s}" for s in ENROLLED)
+    result = CliRunner().invoke(app, ["recognize", "--source", str(video_file), "--gallery", str(gallery_file),
+                                      "--roster", roster, "--json", "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.stdout.splitlines() if ln.strip()]
+    decisions = [json.loads(ln) for ln in lines]
+    assert decisions and all({"track_id", "student_id", "score", "margin", "frames_used", "first_ts",
+                              "last_ts"} <= d.keys() for d in decisions)
+    check_decisions(decisions, None)
+    assert f"{N_FRAMES} khung hình" in result.stderr
+
+
+def test_recognize_cli_human_output_is_vietnamese(video_file, gallery_file):
+    result = CliRunner().invoke(app, ["recognize", "--source", str(video_file), "--gallery", str(gallery_file),
+                                      "--roster", ",".join(f"S{s}" for s in ENROLLED)])
+    assert result.exit_code == 0, result.output
+    assert "nhận diện S0004" in result.stdout and "người lạ" in result.stdout
+
+
+def test_recognize_cli_bad_inputs_are_clear_errors(video_file, gallery_file, tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(app, ["recognize", "--source", str(tmp_path / "none.mp4"), "--gallery",
+                                  str(gallery_file)])
+    assert missing.exit_code == 2 and "không tìm thấy tệp video" in missing.stderr
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("this is not a video")
+    bad_video = runner.invoke(app, ["recognize", "--source", str(not_video), "--gallery", str(gallery_file)])
+    assert bad_video.exit_code == 2 and "LỖI" in bad_video.stderr
+    bad_gallery = tmp_path / "g.npz"
+    bad_gallery.write_bytes(b"garbage")
+    res = runner.invoke(app, ["recognize", "--source", str(video_file), "--gallery", str(bad_gallery)])
+    assert res.exit_code == 2 and "unreadable gallery file" in res.stderr
+    # thresholds calibrated for another embedder are refused, not silently applied
+    from edge_agent.thresholds import DEFAULT_PATH
+
+    other = tmp_path / "thresholds.toml"
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    sha = text.split('embedder_sha256 = "')[1].split('"')[0]
+    other.write_text(text.replace(sha, "0" * 64), encoding="utf-8")
+    res = runner.invoke(app, ["recognize", "--source", str(video_file), "--gallery", str(gallery_file),
+                              "--thresholds", str(other)])
+    assert res.exit_code == 2 and "accuracy.py --calibrate" in res.stderr
+
+
+def test_unreachable_stream_and_missing_camera_are_clear_errors():
+    from edge_agent.sources import SourceError, VideoSource
+
+    with pytest.raises(SourceError, match="không mở được nguồn video: rtsp://127.0.0.1:1/none"):
+        VideoSource("rtsp://127.0.0.1:1/none")
+    with pytest.raises(SourceError, match="không mở được nguồn video: 63"):
+        VideoSource("63")
+
+
+def test_video_file_frames_are_scaled_and_timestamped(video_file):
+    from edge_agent.sources import VideoSource
+
+    frames = list(VideoSource(str(video_file), max_width=320).frames(max_frames=5))
+    assert len(frames) == 5
+    assert all(f.shape == (240, 320, 3) for f, _ in frames)
+    assert [round(ts, 2) for _, ts in frames] == [0.0, 0.04, 0.08, 0.12, 0.16]

@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
-        if _wants_html(request) and exc.status_code in (403, 404, 413, 422):
+        if _wants_html(request) and exc.status_code in (403, 404, 409, 413, 422):
             return templates.TemplateResponse(request, "core/error.html",
                                               {"status": exc.status_code, "message": exc.detail,
                                                "user": getattr(request.state, "user", None)},

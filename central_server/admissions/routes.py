@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from central_server.core.templating import add_nav
 
 from . import public_routes, staff_routes
 from .config import AdmissionsSettings
 from .lookup import RateLimiter, ResultsCache
+from .service import AdmissionsError
 
 router = APIRouter()
 router.include_router(public_routes.router)
@@ -21,3 +22,10 @@ def setup(app: FastAPI) -> None:
     app.state.adm_cache = ResultsCache(settings, app.state.sessionmaker)
     app.state.adm_limiter = RateLimiter(settings.lookup_per_minute, settings.lookup_failures_per_hour)
     add_nav("/admissions", "Tuyển sinh 10", ("province_admin", "province_staff", "school_admin"))
+
+    async def refused(request: Request, exc: AdmissionsError):
+        # A refusal that no page handled itself (e.g. no admission plan yet) is a 409 with its
+        # Vietnamese message, shown by the core's error page; never a server error.
+        return await app.exception_handlers[HTTPException](request, HTTPException(409, " ".join(exc.messages)))
+
+    app.add_exception_handler(AdmissionsError, refused)

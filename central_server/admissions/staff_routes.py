@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from central_server.core.auth import client_ip, require_roles
 from central_server.core.db import get_session
+from central_server.core.params import RowId
 from central_server.core.templating import templates
 
 from . import runs as runs_svc
@@ -65,7 +66,7 @@ async def upload_plan(request: Request, session: DB, user=ADMIN):
 
 
 @router.get("/plans/{plan_id}.json")
-def plan_json(plan_id: int, session: DB, user=REVIEWERS):
+def plan_json(plan_id: RowId, session: DB, user=REVIEWERS):
     row = session.get(AdmPlan, plan_id) or _404()
     return row.document
 
@@ -84,7 +85,7 @@ def applications(request: Request, session: DB, user=REVIEWERS, q: str = ""):
 
 
 @router.get("/applications/{app_id}", response_class=HTMLResponse)
-def application(request: Request, app_id: int, session: DB, user=REVIEWERS):
+def application(request: Request, app_id: RowId, session: DB, user=REVIEWERS):
     app = session.get(AdmApplication, app_id) or _404()
     _, plan = active_plan(session, app.year)
     evidence = session.execute(select(AdmEvidence.id, AdmEvidence.kind, AdmEvidence.filename, AdmEvidence.size)
@@ -95,7 +96,7 @@ def application(request: Request, app_id: int, session: DB, user=REVIEWERS):
 
 
 @router.post("/applications/{app_id}/review")
-async def review(request: Request, app_id: int, session: DB, user=REVIEWERS):
+async def review(request: Request, app_id: RowId, session: DB, user=REVIEWERS):
     app = session.get(AdmApplication, app_id) or _404()
     form = await request.form()
     try:
@@ -107,7 +108,7 @@ async def review(request: Request, app_id: int, session: DB, user=REVIEWERS):
 
 
 @router.get("/evidence/{ev_id}")
-def evidence(ev_id: int, session: DB, user=REVIEWERS):
+def evidence(ev_id: RowId, session: DB, user=REVIEWERS):
     ev = session.get(AdmEvidence, ev_id) or _404()
     return Response(ev.data, media_type=ev.content_type,
                     headers={"Content-Disposition": f'attachment; filename="evidence-{ev.id}"'})
@@ -175,7 +176,7 @@ async def new_run(request: Request, session: DB, user=ADMIN):
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def show_run(request: Request, run_id: int, session: DB, user=STAFF):
+def show_run(request: Request, run_id: RowId, session: DB, user=STAFF):
     run = session.get(AdmRun, run_id) or _404()
     plan = parse_plan(session.get(AdmPlan, run.plan_id).document)
     units = runs_svc.inspect(session, run, plan) if run.kind == "main" else []
@@ -183,7 +184,7 @@ def show_run(request: Request, run_id: int, session: DB, user=STAFF):
 
 
 @router.post("/runs/{run_id}/publish", response_class=HTMLResponse)
-def publish_run(request: Request, run_id: int, session: DB, user=ADMIN):
+def publish_run(request: Request, run_id: RowId, session: DB, user=ADMIN):
     run = session.get(AdmRun, run_id) or _404()
     try:
         runs_svc.publish(session, request.app.state.adm_settings, user, run, now(request))
@@ -196,7 +197,7 @@ def publish_run(request: Request, run_id: int, session: DB, user=ADMIN):
 
 
 @router.post("/runs/{run_id}/supplementary")
-def supplementary_run(request: Request, run_id: int, session: DB, user=ADMIN):
+def supplementary_run(request: Request, run_id: RowId, session: DB, user=ADMIN):
     run = session.get(AdmRun, run_id) or _404()
     try:
         new = runs_svc.supplementary(session, request.app.state.adm_settings, user, run)

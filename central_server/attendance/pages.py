@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from central_server.core.audit import audit
 from central_server.core.auth import client_ip, current_user
 from central_server.core.db import get_session
+from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.core.templating import add_nav, templates
 from central_server.masterdata import access
@@ -22,7 +23,6 @@ from . import views
 from .svg import trend_svg
 
 router = APIRouter(include_in_schema=False)
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DbSession = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(current_user)]
 Day = Annotated[dt.date | None, Query()]

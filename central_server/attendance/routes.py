@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from central_server.core.audit import audit
 from central_server.core.auth import client_ip, current_user
 from central_server.core.db import get_session
+from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.masterdata import access
 
@@ -32,7 +33,6 @@ from .schemas import (
 
 router = APIRouter()
 router.include_router(pages_router)
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DbSession = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(current_user)]
 Day = Annotated[dt.date | None, Query(description="Ngày (YYYY-MM-DD); mặc định hôm nay")]

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
+from central_server.core.params import RowId
 from central_server.core.templating import add_nav
 
 from . import marc, service
@@ -70,12 +71,12 @@ def create_item(data: ItemIn, session: DbSession, user: Staff):
 
 
 @api.get("/items/{item_id}", response_model=ItemOut)
-def get_item(item_id: int, session: DbSession, user: MaybeUser):
+def get_item(item_id: RowId, session: DbSession, user: MaybeUser):
     return load_item(session, item_id, user)
 
 
 @api.put("/items/{item_id}", response_model=ItemOut)
-def update_item(item_id: int, data: ItemIn, session: DbSession, user: Staff):
+def update_item(item_id: RowId, data: ItemIn, session: DbSession, user: Staff):
     item = load_item(session, item_id, user)
     try:
         service.update_item(session, item, data, user)
@@ -86,7 +87,7 @@ def update_item(item_id: int, data: ItemIn, session: DbSession, user: Staff):
 
 
 @api.delete("/items/{item_id}", status_code=204)
-def delete_item(item_id: int, session: DbSession, user: Staff):
+def delete_item(item_id: RowId, session: DbSession, user: Staff):
     item = load_item(session, item_id, user)
     try:
         service.delete_draft(session, item, user)
@@ -97,7 +98,7 @@ def delete_item(item_id: int, session: DbSession, user: Staff):
 
 
 @api.post("/items/{item_id}/actions", response_model=ItemOut)
-def item_action(item_id: int, data: ActionIn, session: DbSession, user: Staff):
+def item_action(item_id: RowId, data: ActionIn, session: DbSession, user: Staff):
     item = load_item(session, item_id, user)
     try:
         service.apply_action(session, item, data.action, data.comment.strip(), user)
@@ -108,7 +109,7 @@ def item_action(item_id: int, data: ActionIn, session: DbSession, user: Staff):
 
 
 @api.post("/items/{item_id}/file", response_model=FileOut, status_code=201)
-def upload_file(item_id: int, file: Annotated[UploadFile, File()], session: DbSession, user: Staff, rt: Runtime):
+def upload_file(item_id: RowId, file: Annotated[UploadFile, File()], session: DbSession, user: Staff, rt: Runtime):
     item = load_item(session, item_id, user)
     try:
         staged = stage(rt.store, file.file, file.filename or "", service.limits_from(rt.settings))
@@ -120,7 +121,7 @@ def upload_file(item_id: int, file: Annotated[UploadFile, File()], session: DbSe
 
 
 @api.get("/items/{item_id}/download")
-def download(item_id: int, session: DbSession, user: MaybeUser, rt: Runtime):
+def download(item_id: RowId, session: DbSession, user: MaybeUser, rt: Runtime):
     item = load_item(session, item_id, user)
     row = session.get(LibraryFile, item.file_sha256) if item.file_sha256 else None
     if row is None or not rt.store.exists(row.sha256):
@@ -134,7 +135,7 @@ def download(item_id: int, session: DbSession, user: MaybeUser, rt: Runtime):
 
 
 @api.get("/items/{item_id}/thumbnail")
-def thumbnail(item_id: int, session: DbSession, user: MaybeUser, rt: Runtime):
+def thumbnail(item_id: RowId, session: DbSession, user: MaybeUser, rt: Runtime):
     item = load_item(session, item_id, user)
     row = session.get(LibraryFile, item.file_sha256) if item.file_sha256 else None
     if row is None or not row.thumb_sha256:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from central_server.core.audit import audit
 from central_server.core.auth import client_ip, current_user, require_roles
 from central_server.core.db import get_session
+from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.core.templating import add_nav, templates
 
@@ -36,7 +37,6 @@ from .schemas import (
 from .tables import Enrolment, ImportBatch, School, Teacher
 
 router = APIRouter()
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DbSession = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(current_user)]
 Manager = Annotated[User, Depends(require_roles("province_admin", "school_admin"))]

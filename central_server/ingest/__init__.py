@@ -1,0 +1,1 @@
+"""Ingest: verified, idempotent intake of the schools' MQTT events (see `worker.py`)."""

@@ -1,0 +1,61 @@
+"""`central-server ingest ...` commands (the lead registers `app` with `add_typer(app, name="ingest")`)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import typer
+
+app = typer.Typer(help="Nhận dữ liệu điểm danh từ các trường (MQTT) / MQTT ingest.", no_args_is_help=True)
+
+
+def _sessions():
+    from central_server.core.config import get_settings
+    from central_server.core.db import make_engine, make_sessionmaker
+    from central_server.ingest.config import IngestSettings
+
+    url = IngestSettings().database_url or get_settings().database_url
+    return make_sessionmaker(make_engine(url))
+
+
+@app.command()
+def run() -> None:
+    """Run the ingest worker (persistent MQTT session, ack after commit)."""
+    from central_server.ingest.worker import main
+
+    raise typer.Exit(main())
+
+
+@app.command("add-school")
+def add_school(school: str, key_hex: str = typer.Option("", help="existing key (hex); a new one if empty")) -> None:
+    """Register (or rotate) a school's HMAC signing key and print it for the school's edge agent."""
+    from central_server.ingest.service import set_school_key
+    from edge_agent.protocol import SCHOOL_CODE_RE
+
+    if not SCHOOL_CODE_RE.match(school):
+        raise typer.BadParameter(f"mã trường không hợp lệ: {school!r}")
+    try:
+        key = bytes.fromhex(key_hex) if key_hex else os.urandom(32)
+    except ValueError:
+        raise typer.BadParameter("khóa phải ở dạng hex") from None
+    if len(key) < 32:
+        raise typer.BadParameter("khóa phải dài ít nhất 32 byte")
+    with _sessions().begin() as session:
+        set_school_key(session, school, key)
+    typer.echo(f"EDGE_MQTT_SCHOOL={school}\nEDGE_MQTT_KEY_HEX={key.hex()}")
+
+
+@app.command()
+def erase(school: str, student_id: str, request_id: str = typer.Option("", help="data-subject request id")) -> None:
+    """Send an erasure request to the school's edge agent (removes the student's templates within seconds)."""
+    from central_server.ingest.config import IngestSettings
+    from central_server.ingest.control import ControlPublisher, erasure_message
+    from central_server.ingest.service import KeyStore
+
+    key = KeyStore(_sessions()).get(school)
+    if key is None:
+        typer.echo(f"Chưa có khóa cho trường {school}", err=True)
+        raise typer.Exit(2)
+    ControlPublisher(IngestSettings()).send([erasure_message(school, key, student_id, request_id or uuid.uuid4().hex)])
+    typer.echo(f"Đã gửi yêu cầu xóa {student_id} tới {school}")

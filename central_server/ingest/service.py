@@ -1,0 +1,221 @@
+"""Ingest logic without MQTT: verify a batch of messages and store it idempotently in one transaction.
+
+For each message: schema version and schema, topic school == payload school, the school's key, the
+HMAC signature (all in `edge_agent.protocol.decode_event`); then the event id decides:
+- new id and new (school, seq)          -> stored once, then `apply_event` (attendance) in the same transaction;
+- known id with the same signature      -> a redelivery (or a byte-identical replay): not stored again,
+                                           `deliveries` counts it, nothing is applied twice;
+- known id with a different signature   -> quarantined (`event_id_conflict`);
+- new id but a (school, seq) already held -> quarantined (`seq_reused`: a replay under a new id, or an
+                                           edge restored from an old backup).
+Invalid messages go to `ingest_quarantine` with the reason; nothing here raises for bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from central_server.core.db import utcnow
+from central_server.ingest.tables import IngestEvent, IngestQuarantine, SchoolKey
+from edge_agent.protocol import MAX_PAYLOAD_BYTES, Event, ProtocolError, ReconcileResponse, decode_event
+
+log = logging.getLogger(__name__)
+ApplyFn = Callable[[Session, Event], object]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str                 # stored | duplicate | quarantined
+    reason: str | None = None
+    event_id: str | None = None
+
+
+class ApplyFailed(RuntimeError):
+    pass
+
+
+def resolve_apply_event() -> ApplyFn | None:
+    """`central_server.attendance.service.apply_event` when the attendance module provides it."""
+    try:
+        module = importlib.import_module("central_server.attendance.service")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("central_server.attendance"):
+            return None
+        raise
+    return getattr(module, "apply_event", None)
+
+
+class KeyStore:
+    """School keys from `ingest_school_keys`, cached; a miss looks the one school up (new schools work at once).
+
+    `reload()` drops the cache (call it after a key is rotated or revoked)."""
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+        self._keys: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def reload(self) -> None:
+        with self._lock:
+            self._keys = {}
+
+    def get(self, school: str) -> bytes | None:
+        key = self._keys.get(school)
+        if key is None:
+            with self._sessions() as session:
+                hex_key = session.scalar(select(SchoolKey.key_hex).where(SchoolKey.school == school,
+                                                                         SchoolKey.active))
+            if hex_key is not None:
+                key = bytes.fromhex(hex_key)
+                with self._lock:
+                    self._keys[school] = key
+        return key
+
+
+def set_school_key(session: Session, school: str, key: bytes) -> None:
+    row = session.get(SchoolKey, school)
+    if row is None:
+        session.add(SchoolKey(school=school, key_hex=key.hex(), active=True))
+    else:
+        row.key_hex, row.active = key.hex(), True
+
+
+def _quarantine_row(item: Incoming, reason: str, detail: str, school: str | None = None,
+                    event_id: str | None = None) -> dict:
+    if school is None:
+        parts = item.topic.split("/")
+        school = parts[2][:64] if len(parts) > 2 else None
+    return {"received_at": item.received_at, "topic": item.topic[:255], "reason": reason, "detail": detail[:2000],
+            "school": school, "event_id": event_id, "payload": bytes(item.payload[:MAX_PAYLOAD_BYTES]),
+            "payload_size": len(item.payload)}
+
+
+def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[str], bytes | None],
+                apply: ApplyFn | None = None, isolate_apply: bool = False) -> list[Outcome]:
+    """Verify and store `items` in the caller's transaction (the caller commits, then acknowledges).
+
+    With `isolate_apply` each `apply` runs in a savepoint and a failure is recorded in `apply_error`
+    instead of failing the batch (the worker retries a batch that way after an `ApplyFailed`).
+    """
+    outcomes: list[Outcome | None] = [None] * len(items)
+    quarantine: list[dict] = []
+    valid: list[tuple[int, Event, Incoming]] = []
+    for i, item in enumerate(items):
+        try:
+            valid.append((i, decode_event(item.topic, item.payload, key_for), item))
+        except ProtocolError as exc:
+            quarantine.append(_quarantine_row(item, exc.reason, exc.message))
+            outcomes[i] = Outcome("quarantined", exc.reason)
+        except Exception as exc:  # noqa: BLE001 - whatever a fuzzed payload provokes, it is quarantined
+            quarantine.append(_quarantine_row(item, "invalid", f"{type(exc).__name__}: {exc}"))
+            outcomes[i] = Outcome("quarantined", "invalid")
+
+    # fast path: one multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING; only the rows it skipped are examined
+    stored_at = utcnow()
+    rows = [{"event_id": str(ev.event_id), "school": ev.school, "seq": ev.seq, "kind": ev.kind.value,
+             "student_id": getattr(ev.payload, "student_id", None), "created_at": ev.created_at,
+             "stored_at": stored_at, "sig": ev.sig, "body": item.payload.decode("utf-8"), "deliveries": 1}
+            for _, ev, item in valid]
+    inserted: set[str] = set()
+    if rows:
+        insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = insert_(IngestEvent.__table__).on_conflict_do_nothing().returning(IngestEvent.__table__.c.event_id)
+        inserted = set(session.execute(stmt, rows).scalars())
+    skipped = [(i, ev, item) for i, ev, item in valid if str(ev.event_id) not in inserted]
+    known_sig: dict[str, str] = {}
+    if skipped:
+        known_sig = dict(session.execute(select(IngestEvent.event_id, IngestEvent.sig).where(
+            IngestEvent.event_id.in_([str(ev.event_id) for _, ev, _ in skipped]))).all())
+    new_events: list[Event] = []
+    redelivered: dict[str, int] = {}
+    batch_sig: dict[str, str] = {}
+    for i, ev, item in valid:
+        eid = str(ev.event_id)
+        if eid in inserted and eid not in batch_sig:
+            batch_sig[eid] = ev.sig
+            new_events.append(ev)
+            outcomes[i] = Outcome("stored", None, eid)
+            continue
+        held = batch_sig.get(eid) or known_sig.get(eid)
+        if held == ev.sig:
+            redelivered[eid] = redelivered.get(eid, 0) + 1  # the same event again (within or across batches)
+            outcomes[i] = Outcome("duplicate", None, eid)
+        elif held is not None:
+            quarantine.append(_quarantine_row(item, "event_id_conflict",
+                                              "an event with this id but other content is stored", ev.school, eid))
+            outcomes[i] = Outcome("quarantined", "event_id_conflict", eid)
+        else:
+            quarantine.append(_quarantine_row(item, "seq_reused",
+                                              f"sequence {ev.seq} of {ev.school} is already held by another event",
+                                              ev.school, eid))
+            outcomes[i] = Outcome("quarantined", "seq_reused", eid)
+    for eid, n in redelivered.items():
+        session.execute(update(IngestEvent).where(IngestEvent.event_id == eid)
+                        .values(deliveries=IngestEvent.deliveries + n))
+    if quarantine:
+        session.execute(insert(IngestQuarantine), quarantine)
+    if apply is not None:
+        _apply_all(session, new_events, apply, isolate_apply)
+    return [o for o in outcomes if o is not None]
+
+
+def _apply_all(session: Session, events: Iterable[Event], apply: ApplyFn, isolate: bool) -> None:
+    for ev in events:
+        if not isolate:
+            try:
+                apply(session, ev)
+            except Exception as exc:
+                raise ApplyFailed(f"apply_event failed for {ev.event_id}: {exc}") from exc
+            continue
+        try:
+            with session.begin_nested():
+                apply(session, ev)
+        except (OperationalError, ProgrammingError):
+            raise  # the database itself is unwell (down, not migrated): fail the batch, retry, never ack
+        except Exception as exc:  # noqa: BLE001 - this event's data: stored, flagged, re-applied later
+            log.warning("apply_event failed for %s: %s", ev.event_id, exc)
+            session.execute(update(IngestEvent).where(IngestEvent.event_id == str(ev.event_id))
+                            .values(apply_error=f"{type(exc).__name__}: {exc}"[:2000]))
+
+
+def reconcile(session: Session, school: str, from_seq: int, to_seq: int, max_missing: int = 10_000
+              ) -> ReconcileResponse:
+    """Which of the school's sequence numbers in [from_seq, to_seq] are held, as ranges, and which are not."""
+    seqs = session.execute(select(IngestEvent.seq).where(
+        IngestEvent.school == school, IngestEvent.seq >= from_seq, IngestEvent.seq <= to_seq
+    ).order_by(IngestEvent.seq)).scalars().all()
+    held: list[tuple[int, int]] = []
+    missing: list[int] = []
+    expect = from_seq
+    for s in seqs:
+        if s > expect and len(missing) < max_missing:
+            missing.extend(range(expect, min(s, expect + max_missing - len(missing))))
+        if held and held[-1][1] == s - 1:
+            held[-1] = (held[-1][0], s)
+        else:
+            held.append((s, s))
+        expect = s + 1
+    if expect <= to_seq and len(missing) < max_missing:
+        missing.extend(range(expect, min(to_seq + 1, expect + max_missing - len(missing))))
+    top = session.execute(select(IngestEvent.seq).where(IngestEvent.school == school)
+                          .order_by(IngestEvent.seq.desc()).limit(1)).scalar()
+    return ReconcileResponse(school=school, from_seq=from_seq, to_seq=to_seq, held=held, missing=missing,
+                             max_seq=top)

@@ -1,0 +1,37 @@
+"""Edge status: keep the latest heartbeat / last will of each school (the operations centre reads it)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from central_server.core.db import utcnow
+from central_server.ingest.tables import EdgeStatus
+from edge_agent.protocol import Heartbeat, ProtocolError, parse_status, parse_topic
+
+log = logging.getLogger(__name__)
+
+
+def store_status(session: Session, messages: list[tuple[str, bytes]]) -> int:
+    """Upsert status rows; a malformed status is logged and skipped (it carries no attendance)."""
+    n = 0
+    for topic, payload in messages:
+        try:
+            school, channel = parse_topic(topic)
+            if not payload:  # a cleared retained message
+                continue
+            status = parse_status(payload)
+            if channel != "status" or status.school != school:
+                raise ProtocolError("topic_mismatch", f"status of {status.school!r} on {topic!r}")
+        except ProtocolError as exc:
+            log.warning("ignored status message on %s: %s", topic, exc)
+            continue
+        row = session.get(EdgeStatus, school) or EdgeStatus(school=school)
+        row.state = status.state
+        row.last_seen_at = status.sent_at if isinstance(status, Heartbeat) else utcnow()
+        row.outbox_backlog = status.outbox_backlog if isinstance(status, Heartbeat) else row.outbox_backlog
+        row.payload = payload.decode("utf-8")
+        session.add(row)
+        n += 1
+    return n

@@ -1,0 +1,192 @@
+"""The transactional outbox in the school's SQLite database.
+
+The attendance code writes its own rows and calls `Outbox.enqueue` on the *same* connection, inside the
+same transaction: either the attendance change and its event are both committed, or neither is. The
+outbox never commits; the caller does. The publisher (`edge_agent.mqtt_link`) reads unsent rows over
+its own connection and marks a row sent only when the broker has acknowledged it (PUBACK).
+
+Nothing is ever dropped: past the soft bounds (row count, oldest age) the outbox raises alerts that the
+heartbeat carries; past the hard bound `enqueue` raises `OutboxFull`, so the caller's transaction fails
+loudly instead of losing an event silently.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_agent.protocol import AttendancePayload, Event, EventKind, GateArrivalPayload, new_event
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq        INTEGER PRIMARY KEY,          -- per-school monotonic sequence number
+    event_id   TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    body       BLOB NOT NULL,                -- the signed event, canonical JSON
+    created_at REAL NOT NULL,                -- unix seconds
+    sent_at    REAL,                         -- set on PUBACK, NULL = still to deliver
+    attempts   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
+CREATE TABLE IF NOT EXISTS outbox_state (
+    school   TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL                -- never decreases, even when old rows are purged
+);
+"""
+
+
+class OutboxError(RuntimeError):
+    pass
+
+
+class OutboxFull(OutboxError):
+    """The hard backlog bound is reached: the caller's transaction must fail, nothing is dropped."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    soft_rows: int = 100_000               # ~ a week of a large school's events
+    soft_age_s: float = 24 * 3600          # a day offline
+    hard_rows: int = 2_000_000
+
+
+@dataclass(frozen=True)
+class Backlog:
+    unsent: int
+    oldest_age_s: float | None
+    last_seq: int
+    alerts: list[str] = field(default_factory=list)
+
+
+def connect(path: str | Path, **kwargs) -> sqlite3.Connection:
+    """Open the school database the way the outbox needs it: WAL, synchronous=FULL, busy timeout, and
+    implicit transactions that start with BEGIN IMMEDIATE (a deferred transaction that reads first and then
+    writes can fail with "database is locked" in WAL mode without waiting for the busy timeout)."""
+    kwargs.setdefault("isolation_level", "IMMEDIATE")
+    conn = sqlite3.connect(str(path), timeout=30, **kwargs)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the outbox tables (DDL only: never commits a caller's pending transaction)."""
+    for stmt in SCHEMA.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+class Outbox:
+    def __init__(self, conn: sqlite3.Connection, school: str | None = None, key: bytes | None = None,
+                 limits: Limits | None = None):
+        self.conn = conn
+        self.school = school
+        self.key = key
+        self.limits = limits or Limits()
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise OutboxError(f"the outbox needs WAL mode, the database is in {mode!r}; open it with outbox.connect()")
+        if not conn.in_transaction:
+            conn.execute("PRAGMA synchronous=FULL")  # per connection: the caller's commits must reach the disk
+        if conn.execute("PRAGMA synchronous").fetchone()[0] < 2:
+            raise OutboxError("the outbox needs PRAGMA synchronous=FULL on this connection")
+        ensure_schema(conn)
+
+    # ------------------------------------------------------------ writing (caller's transaction)
+    def enqueue(self, item: Event | EventKind | str,
+                payload: AttendancePayload | GateArrivalPayload | None = None) -> Event:
+        """Add one event inside the caller's open transaction; returns the signed event.
+
+        `enqueue(kind, payload)` allocates the next sequence number and signs with the school key;
+        `enqueue(event)` stores an already signed event (its `seq` must be the next one).
+        """
+        if self.conn.isolation_level is None and not self.conn.in_transaction:
+            raise OutboxError("enqueue must run inside the caller's transaction (BEGIN first)")
+        if isinstance(item, Event):
+            school = item.school
+        else:
+            if self.school is None or self.key is None or payload is None:
+                raise OutboxError("enqueue(kind, payload) needs an Outbox(conn, school, key)")
+            school = self.school
+        seq = self._next_seq(school)
+        if isinstance(item, Event):
+            if not item.sig:
+                raise OutboxError("enqueue(event) needs a signed event")
+            if item.seq != seq:
+                raise OutboxError(f"event seq {item.seq} is not the next sequence number {seq}")
+            event = item
+        else:
+            event = new_event(school, seq, item, payload, self.key)
+        self._check_hard_bound()
+        self.conn.execute(
+            "INSERT INTO outbox (seq, event_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
+            (seq, str(event.event_id), event.kind.value, event.to_bytes(), time.time()))
+        return event
+
+    def _next_seq(self, school: str) -> int:
+        row = self.conn.execute(
+            "INSERT INTO outbox_state (school, last_seq) VALUES (?, 1) "
+            "ON CONFLICT(school) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq", (school,)).fetchone()
+        return int(row[0])
+
+    def _check_hard_bound(self) -> None:
+        # cheap: only count when the sequence says the table might be that large
+        last = self.conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
+        if last < self.limits.hard_rows:
+            return
+        unsent = self.conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
+        if unsent >= self.limits.hard_rows:
+            raise OutboxFull(f"outbox holds {unsent} undelivered events (hard bound {self.limits.hard_rows}); "
+                             "the MQTT link has been down too long")
+
+    # ------------------------------------------------------------ reading / delivery (publisher side)
+    def pending(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
+        return self.conn.execute(
+            "SELECT seq, body FROM outbox WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit)).fetchall()
+
+    def mark_sent(self, seqs: list[int], when: float | None = None) -> None:
+        """Record PUBACKs (own short transaction)."""
+        if not seqs:
+            return
+        when = time.time() if when is None else when
+        with self.conn:
+            self.conn.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL",
+                                  [(when, s) for s in seqs])
+
+    def note_attempt(self, seqs: list[int]) -> None:
+        if seqs:
+            with self.conn:
+                self.conn.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", [(s,) for s in seqs])
+
+    def mark_unsent(self, seqs: list[int]) -> int:
+        """Reconciliation: the central server lacks these sequence numbers; deliver them again."""
+        with self.conn:
+            cur = self.conn.executemany("UPDATE outbox SET sent_at = NULL WHERE seq = ?", [(s,) for s in seqs])
+        return cur.rowcount
+
+    def sent_range(self) -> tuple[int, int] | None:
+        row = self.conn.execute("SELECT min(seq), max(seq) FROM outbox WHERE sent_at IS NOT NULL").fetchone()
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    def purge_sent(self, older_than_s: float = 30 * 86400) -> int:
+        """Delete delivered rows past the reconciliation window; the sequence counter is kept."""
+        with self.conn:
+            cur = self.conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+                                    (time.time() - older_than_s,))
+        return cur.rowcount
+
+    def backlog(self) -> Backlog:
+        unsent, oldest = self.conn.execute(
+            "SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL").fetchone()
+        last = self.conn.execute("SELECT max(last_seq) FROM outbox_state").fetchone()[0] or 0
+        age = None if oldest is None else max(0.0, time.time() - oldest)
+        alerts = []
+        if unsent >= self.limits.soft_rows:
+            alerts.append(f"outbox backlog {unsent} >= {self.limits.soft_rows}")
+        if age is not None and age >= self.limits.soft_age_s:
+            alerts.append(f"oldest undelivered event is {age / 3600:.1f} h old")
+        return Backlog(unsent=int(unsent), oldest_age_s=age, last_seq=int(last), alerts=alerts)

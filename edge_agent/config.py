@@ -95,6 +95,13 @@ class BrokerConfig(_Strict):
     password: SecretStr | None = None
 
 
+class CentralConfig(_Strict):
+    """The central server, for down-sync of gallery / roster / timetable packages (HTTPS, signed requests)."""
+
+    url: str | None = None                  # e.g. https://edu.cantho.example; unset: packages are not fetched
+    ca_file: Path | None = None             # pilot CA of the central server's certificate
+
+
 class KioskConfig(_Strict):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -120,6 +127,7 @@ class EdgeSettings(BaseSettings):
     bells: BellConfig = Field(default_factory=BellConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    central: CentralConfig = Field(default_factory=CentralConfig)
     kiosk: KioskConfig = Field(default_factory=KioskConfig)
     cpu: CpuConfig = Field(default_factory=CpuConfig)
 

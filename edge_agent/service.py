@@ -65,6 +65,9 @@ class EdgeService:
         self.workers: list[CameraWorker] = []
         self._kiosk_server = None
         self._link = None
+        self.gallery = None
+        self.downsync = None
+        self._erased_locally: set[str] = set()
         self._threads: list[threading.Thread] = []
 
     # ---- building the pipeline ---------------------------------------------------------------------------------
@@ -88,6 +91,7 @@ class EdgeService:
             self.gallery_note = f"no calibrated thresholds: {exc}; cameras run, nobody is recognised"
             log.warning(self.gallery_note)
             gallery = None
+        self.gallery = gallery
         for cfg in self.s.cameras:
             camera = Camera(cfg)
             pipeline = None
@@ -144,12 +148,45 @@ class EdgeService:
         from edge_agent.mqtt_link import Link, MqttLinkSettings
 
         b = self.s.broker
+        self._start_downsync()
         self._link = Link(MqttLinkSettings(school=self.s.school_code, key_hex=self.key.hex(),
                                            db_path=self.s.paths.db_path, host=b.host, port=b.port,
-                                           username=b.username, password=b.password, tls_ca=b.ca_file))
+                                           username=b.username, password=b.password, tls_ca=b.ca_file),
+                          on_control=self.downsync.handle if self.downsync else None)
         t = threading.Thread(target=self._link.run, args=(self.stop_event,), name="mqtt-link", daemon=True)
         t.start()
         self._threads.append(t)
+
+    def _start_downsync(self) -> None:
+        """Control messages from the central server: erasures reach the live gallery at once, packages are
+        fetched from the central server (when its URL is set), verified and swapped in."""
+        if self.gallery is None:
+            return
+        from edge_agent.downsync import Downsync, DownsyncSettings
+
+        self.downsync = Downsync(DownsyncSettings(school=self.s.school_code, key_hex=self.key.hex(),
+                                                  central_url=self.s.central.url or "",
+                                                  data_dir=self.s.paths.gallery_path.parent,
+                                                  ca_file=self.s.central.ca_file),
+                                 self.gallery)
+        if self.s.central.url:
+            self.downsync.start()
+
+    def apply_local_erasures(self) -> int:
+        """Erasures made at the school (`enroll remove`, consent withdrawal) leave the running gallery too;
+        they stay queued in the school database for propagation to the central server."""
+        if self.gallery is None:
+            return 0
+        from edge_agent import erasure_queue
+
+        removed = 0
+        for request in erasure_queue.pending(self.conn):
+            if request.student_id in self._erased_locally:
+                continue
+            removed += self.downsync.erase(request.student_id) if self.downsync \
+                else self.gallery.remove(request.student_id)
+            self._erased_locally.add(request.student_id)
+        return removed
 
     def run(self, *, until_idle: bool = False) -> int:
         """The main loop; returns when stopped (or, with `until_idle`, when every video file has ended)."""
@@ -162,6 +199,7 @@ class EdgeService:
                     wall = datetime.now(UTC)
                     self.engine.tick(wall)
                     self._update_rosters(wall)
+                    self.apply_local_erasures()
                     last_tick = now
                 worked = any([self._step(w) for w in self.workers])
                 if now - last_health >= HEALTH_EVERY_S:
@@ -235,6 +273,8 @@ class EdgeService:
                 w.finished = True
         if self._kiosk_server is not None:
             self._kiosk_server.should_exit = True
+        if self.downsync is not None:
+            self.downsync.stop()
         for t in self._threads:
             t.join(timeout=10)
         self.write_health("stopped")

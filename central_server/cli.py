@@ -7,6 +7,7 @@ import getpass
 import typer
 
 from .admissions.cli import app as admissions_cli
+from .ingest.cli import app as ingest_cli
 from .signature.cli import app as signature_cli
 
 app = typer.Typer(help="The province's central server.", no_args_is_help=True)
@@ -14,6 +15,7 @@ db_app = typer.Typer(help="Database migrations (Alembic, one branch per module).
 app.add_typer(db_app, name="db")
 app.add_typer(admissions_cli, name="admissions")
 app.add_typer(signature_cli, name="signature")
+app.add_typer(ingest_cli, name="ingest")
 
 
 @app.command()

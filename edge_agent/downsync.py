@@ -43,6 +43,7 @@ class DownsyncSettings(BaseSettings):
     central_url: str                    # e.g. https://edu.example.vn
     data_dir: Path                      # gallery.npz, roster.json, timetable.json, erasures.txt, pending/
     ca_file: Path | None = None         # pilot CA for the central server's certificate
+    gallery_key_hex: SecretStr | None = None  # opens sealed packages from `enroll export` (edge_agent.gallery_package)
     timeout_s: float = 30.0
     max_package_bytes: int = 512 * 1024 * 1024
 
@@ -142,7 +143,7 @@ class Downsync:
             with tempfile.NamedTemporaryFile(dir=self.dir, suffix=".npz", delete=False) as tmp:
                 tmp.write(data)
             try:
-                new = Gallery.load(tmp.name, expect_model_sha256=self.expect_model_sha256)
+                new = self._open_gallery(data, tmp.name)
                 with self._lock:
                     for sid in self.erased & set(new.student_ids):
                         new.remove(sid)
@@ -162,6 +163,22 @@ class Downsync:
             self.on_package(kind, target, ref.version)
         log.info("%s version %s installed", kind.value, ref.version)
         return target
+
+    def _open_gallery(self, data: bytes, path: str) -> Gallery:
+        """A sealed package of `enroll export` (the central server only relays it) or a plain gallery file."""
+        from edge_agent.gallery_package import MAGIC, PackageError, read_package
+
+        if not data.startswith(MAGIC):
+            return Gallery.load(path, expect_model_sha256=self.expect_model_sha256)
+        if self.s.gallery_key_hex is None:
+            raise DownsyncError("a sealed gallery package arrived but this agent has no gallery key")
+        try:
+            package = read_package(data, self.s.school, bytes.fromhex(self.s.gallery_key_hex.get_secret_value()))
+        except PackageError as exc:
+            raise DownsyncError(str(exc)) from None
+        if self.expect_model_sha256 and package.header["model_sha256"] != self.expect_model_sha256:
+            raise DownsyncError("gallery package was made with another embedder than the one this agent runs")
+        return package.to_gallery()
 
     def fetch(self, ref: PackageRef) -> bytes:
         if ref.size > self.s.max_package_bytes:

@@ -163,11 +163,14 @@ class EdgeService:
         if self.gallery is None:
             return
         from edge_agent.downsync import Downsync, DownsyncSettings
+        from edge_agent.school_keys import GALLERY_KEY
 
+        gallery_key = read_key(self.s.paths.keys_dir, GALLERY_KEY)
         self.downsync = Downsync(DownsyncSettings(school=self.s.school_code, key_hex=self.key.hex(),
                                                   central_url=self.s.central.url or "",
                                                   data_dir=self.s.paths.gallery_path.parent,
-                                                  ca_file=self.s.central.ca_file),
+                                                  ca_file=self.s.central.ca_file,
+                                                  gallery_key_hex=gallery_key.hex()),
                                  self.gallery)
         if self.s.central.url:
             self.downsync.start()

@@ -162,3 +162,49 @@ def test_gallery_and_roster_packages_verified_and_swapped(tmp_path, broker, cent
     finally:
         link.stop()
         ds.stop()
+
+
+def test_sealed_package_from_enroll_export_is_opened_with_the_gallery_key(tmp_path, broker, central, enrolled):
+    """The central server only relays the package `enroll export` sealed; the edge opens it with its gallery key,
+    and refuses one sealed for another school."""
+    import os
+
+    from edge_agent.gallery_package import build_package
+
+    sessions, settings, url = central
+    school, key = new_school()
+    register(sessions, school, key)
+    broker.add_user(school, "pw")
+    emb, ids, _, meta = enrolled
+    gallery_key = os.urandom(32)
+    gallery = Gallery(emb, ids, meta)
+    ds = Downsync(DownsyncSettings(school=school, key_hex=key.hex(), central_url=url, data_dir=tmp_path / "edge",
+                                   gallery_key_hex=gallery_key.hex()), gallery)
+    site = EdgeSite(tmp_path / "edge.sqlite3", school, key)
+    keep = [i for i, s in enumerate(ids) if s != "094207000001"]
+
+    def sealed(for_school: str, version: int) -> Path:
+        path = tmp_path / f"{for_school}-{version}.pkg"
+        path.write_bytes(build_package(for_school, gallery_key, embeddings=emb[keep],
+                                       student_ids=[ids[i] for i in keep], class_ids=["10A1"] * len(keep),
+                                       model_name=meta.model_name,
+                                       model_sha256=meta.model_sha256, gallery_version=version,
+                                       created_at="2026-11-29T08:00:00+07:00"))
+        return path
+
+    ds.start()
+    link = RunningLink(link_settings(site, broker.port, "pw"), on_control=ds.handle)
+    assert link.link.wait_connected(10)
+    try:
+        ControlPublisher(settings).send([publish_package(settings, school, key, "gallery.available", "5",
+                                                         sealed(school, 5))])
+        wait_until(lambda: ds.versions.get("gallery.available") == "5", 30, msg="sealed package installed")
+        assert "094207000001" not in gallery and "094207000000" in gallery
+        ControlPublisher(settings).send([publish_package(settings, school, key, "gallery.available", "6",
+                                                         sealed("OTHER-SCHOOL", 6))])
+        wait_until(lambda: ds.errors, 30, msg="refusal of another school's package")
+        assert "belongs to school 'OTHER-SCHOOL'" in ds.errors[-1]
+        assert ds.versions["gallery.available"] == "5" and "094207000000" in gallery
+    finally:
+        link.stop()
+        ds.stop()

@@ -21,8 +21,12 @@ models: install
 	$(PY) -m models fetch
 	$(PY) -m models samples
 
+# The main job on the embedded defaults: who matches whom on the sample photos, then a demo school:
+# enrol the sample students, play a generated walk-by video through `edge-agent run` and show the
+# proposed attendance on the teacher's kiosk page (URL printed; kept open when run from a terminal).
 demo: models
 	$(PY) -m edge_agent.demo
+	$(PY) -m edge_agent.demo_e2e
 
 # System packages the tests use (Debian; CI runs as root): headless Chromium for the web pages,
 # SoftHSM2/OpenSC/poppler/NSS tools and DejaVu fonts for the signatures, logrotate for the hardware units.

@@ -1,8 +1,8 @@
 """Embeddings of data-set images, computed once with the project's vision stack and cached on disk.
 
-Each image goes through the production code (load_image → detect_padded → norm_crop → embedder); the
-raw features of the face and of its mirror are both kept so that flip and no-flip can be compared
-without a second pass. The cache file is keyed by the sha256 of both models and the image list.
+Each image goes through the production code (load_image → detect_padded → YuNetDetector.refine →
+norm_crop → embedder); the raw features of the face and of its mirror are both kept so that flip and
+no-flip can be compared without a second pass. The cache file is keyed by the sha256 of both models and the image list.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from edge_agent.vision.embedder import normalise
 from edge_agent.vision.image_io import ImageError, load_image
 from edge_agent.vision.quality import assess
 
-PIPELINE_VERSION = "1"  # bump when the detect/align/select code changes
+PIPELINE_VERSION = "2"  # bump when the detect/align/select code changes (2: refined landmarks)
 
 
 def pick_central(dets, shape):
@@ -79,7 +79,7 @@ class FaceCache:
                 padded_retry[i] = bool(dets)
             n_faces[i] = len(dets)
             if dets:
-                det = pick_central(dets, img.shape)
+                det = detector.refine(img, pick_central(dets, img.shape))
                 crop = align_face(img, det.landmarks)
                 feats = embedder.features(np.stack([crop, crop[:, ::-1]]))
                 raw[i], raw_flip[i], found[i] = feats[0], feats[1], True

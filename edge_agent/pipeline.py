@@ -32,13 +32,15 @@ Frame = tuple[np.ndarray, float]  # (BGR image, timestamp in seconds)
 class PipelineConfig:
     detect_score: float = 0.5  # detector threshold: low enough for the tracker's second association
     min_face_px: float = 20.0
+    refine_landmarks: bool = True  # re-measure landmarks of the faces about to be embedded (see YuNetDetector.refine)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
 def make_detectors(model_path, count: int, config: PipelineConfig | None = None) -> list[YuNetDetector]:
     """`count` detectors (one per worker thread), each with its own single-threaded session."""
     cfg = config or PipelineConfig()
-    return [YuNetDetector(model_path, score_threshold=cfg.detect_score, min_face_px=cfg.min_face_px, threads=1)
+    return [YuNetDetector(model_path, score_threshold=cfg.detect_score, min_face_px=cfg.min_face_px, threads=1,
+                          refine_landmarks=cfg.refine_landmarks)
             for _ in range(max(1, count))]
 
 
@@ -82,7 +84,9 @@ class RecognitionPipeline:
             if self.voter.wants_embedding(track.track_id, update.frame, quality):
                 to_embed.append((track.track_id, quality, det))
         if to_embed:
-            embeddings = self.embedder.embed(align_faces(frame, [d.landmarks for _, _, d in to_embed]))
+            # only the few faces embedded this frame are refined; enrolment aligns the same way
+            refined = [self.detector.refine(frame, d) if self.config.refine_landmarks else d for _, _, d in to_embed]
+            embeddings = self.embedder.embed(align_faces(frame, [d.landmarks for d in refined]))
             self.stats.embeddings += len(to_embed)
             for (tid, quality, _), emb in zip(to_embed, embeddings, strict=True):
                 decision = self.voter.add(tid, update.frame, ts, quality, emb)

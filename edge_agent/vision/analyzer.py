@@ -47,9 +47,16 @@ class FaceAnalyzer:
     def detect(self, image_bgr: np.ndarray, padded: bool = False) -> list[Detection]:
         return self.detector.detect_padded(image_bgr) if padded else self.detector.detect(image_bgr)
 
-    def embed_faces(self, image_bgr: np.ndarray, detections: list[Detection]) -> np.ndarray:
+    def refine(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Detection]:
+        """Detections with landmarks refined for alignment (unchanged when the detector's refinement is off)."""
+        return self.detector.refine_all(image_bgr, detections)
+
+    def embed_faces(self, image_bgr: np.ndarray, detections: list[Detection], refined: bool = False) -> np.ndarray:
+        """Embeddings of `detections`; their landmarks are refined first unless `refined` says it was done."""
         if not detections:
             return np.zeros((0, self.dim), np.float32)
+        if not refined:
+            detections = self.refine(image_bgr, detections)
         return self.embedder.embed(align_faces(image_bgr, [d.landmarks for d in detections]))
 
     def analyze(self, image_bgr: np.ndarray, all_faces: bool = False, padded: bool = True) -> list[AnalyzedFace]:
@@ -57,5 +64,6 @@ class FaceAnalyzer:
         found = self.detect(image_bgr, padded=padded)
         if not all_faces and found:
             found = [max(found, key=lambda d: d.width * d.height)]
-        embeddings = self.embed_faces(image_bgr, found)
+        found = self.refine(image_bgr, found)  # the refined landmarks serve alignment and pose alike
+        embeddings = self.embed_faces(image_bgr, found, refined=True)
         return [AnalyzedFace(d, e, assess(image_bgr, d, self.gate)) for d, e in zip(found, embeddings, strict=True)]

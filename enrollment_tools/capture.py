@@ -60,7 +60,7 @@ def guided_frames(analyzer, cap: cv2.VideoCapture, k: int, gate: QualityGate, *,
         if code == "exposure" and q is not None:
             hint = "dark" if q.exposure < gate.exposure_range[0] else "bright"
         if code == "ok":
-            emb = analyzer.embed_faces(frame, [det])[0]
+            emb = analyzer.embed_faces(frame, [det], refined=True)[0]
             if taken and max(float(np.dot(emb, t.embedding)) for t in taken) >= variety:
                 hint = "similar"
             else:

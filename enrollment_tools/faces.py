@@ -96,7 +96,7 @@ def analyze_image(analyzer, image: np.ndarray, gate: QualityGate) -> tuple[str, 
         return "no_face", [("no_face", MESSAGES["no_face"])], None, None
     if len(found) > 1:
         return "multi_face", [("multi_face", MESSAGES["multi_face"].format(n=len(found)))], None, None
-    det = found[0]
+    det = analyzer.refine(image, found[0:1])[0]  # pose and alignment on the same landmarks as recognition
     q = assess(image, det, gate)
     reasons = gate_reasons(q, gate)
     return (reasons[0][0] if reasons else "ok"), reasons, det, q
@@ -115,7 +115,7 @@ def analyze_photo(analyzer, path: str, student_id: str, gate: QualityGate, keep_
     code, reasons, det, q = analyze_image(analyzer, image, gate)
     result = PhotoResult(path, student_id, sha, code, reasons, quality=q.score if q else 0.0)
     if code == "ok":
-        result.embedding = analyzer.embed_faces(image, [det])[0]
+        result.embedding = analyzer.embed_faces(image, [det], refined=True)[0]
         if keep_thumbnail:
             result.thumbnail = thumbnail(image, det)
     return result

@@ -7,7 +7,7 @@ import importlib.util
 import logging
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from .core import passwords
 from .core.auth import NotAuthenticated
 from .core.config import Settings, get_settings
+from .core.csrf import CsrfCookieMiddleware, verify_csrf
 from .core.db import make_engine, make_sessionmaker
 from .core.logging import AccessLogMiddleware, setup_logging
 from .core.templating import STATIC_DIR, templates
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.home_path = "/account"
     app.state.modules = []
+    app.add_middleware(CsrfCookieMiddleware, settings=settings)
     app.add_middleware(AccessLogMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
@@ -97,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for name in available_modules(settings.modules):
         module = importlib.import_module(f"central_server.{name}.routes")
-        app.include_router(module.router)
+        # Every unsafe cookie-authenticated (or page-form) request needs the CSRF token: core/csrf.py.
+        app.include_router(module.router, dependencies=[Depends(verify_csrf)])
         setup = getattr(module, "setup", None)
         if callable(setup):  # optional hook: a module may set app.state entries (e.g. home_path)
             setup(app)

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     session_ttl_minutes: int = Field(default=8 * 60, ge=5)
     api_token_ttl_minutes: int = Field(default=60, ge=1)
     cookie_secure: bool = False  # set true behind TLS
+    csrf_cookie_name: str = "cs_csrf"  # anonymous visitors' CSRF secret (signed-in people: the session cookie)
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
     # login lockout

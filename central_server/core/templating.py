@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from .csrf import install_template_globals
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -25,6 +27,8 @@ templates.env.filters["pct"] = _pct
 templates.env.filters["vndate"] = _vn_date
 # Modules add their own navigation entries: (url, label, roles or None for everyone).
 templates.env.globals["nav_items"] = []
+# {{ csrf_field() }} in every POST form, {{ csrf_token() }} for scripts (see core/csrf.py).
+install_template_globals(templates.env)
 
 
 def add_nav(url: str, label: str, roles: tuple[str, ...] | None = None) -> None:

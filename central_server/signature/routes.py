@@ -13,6 +13,7 @@ from sqlalchemy import select
 from central_server.core.templating import add_nav, templates
 
 from . import service
+from .attendance_routes import router as attendance_router
 from .deps import CurrentUser, DbSession, Settings, configure, http_error, read_upload, source_from_form
 from .errors import SignatureFailure
 from .pages import router as pages_router
@@ -28,6 +29,7 @@ api = APIRouter(prefix="/api/signature")
 def setup(app: FastAPI) -> None:
     configure(app)
     add_nav("/signature", "Ký số", ("teacher", "school_admin", "province_staff", "province_admin"))
+    add_nav("/signature/attendance", "Ký bảng điểm danh", ("teacher", "school_admin"))
 
 
 def document_out(session, doc: SignatureDocument, settings) -> DocumentOut:
@@ -170,6 +172,7 @@ def jsonable(value):
 
 
 router.include_router(api)
+router.include_router(attendance_router)
 router.include_router(pages_router)
 router.include_router(make_pki_router(lambda r: r.app.state.signature_ca, lambda r: r.app.state.signature_tsa),
                       prefix="/signature/pki")

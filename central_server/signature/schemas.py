@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from central_server.core.params import ROW_ID_MAX
+
 
 class DocumentIn(BaseModel):
     kind: str = Field(pattern="^(attendance|record)$")
@@ -76,3 +78,25 @@ class ChangeOut(BaseModel):
     reason: str
     changed_by: int
     changed_at: dt.datetime
+
+
+class AttendancePeriodIn(BaseModel):
+    """A finalised period of a class, from the attendance module."""
+    class_id: int = Field(ge=1, le=ROW_ID_MAX)
+    day: dt.date
+    period: int = Field(ge=1, le=10)
+    session: str | None = Field(default=None, pattern="^(morning|afternoon|day)$")
+
+
+class AttendanceMonthIn(BaseModel):
+    """A finalised month of a class (``YYYY-MM``), from the attendance module."""
+    class_id: int = Field(ge=1, le=ROW_ID_MAX)
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+
+
+class AttendancePreviewOut(BaseModel):
+    title: str
+    info_lines: list[str]
+    columns: list[str]
+    rows: list[list[str]]
+    source: dict

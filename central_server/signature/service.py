@@ -144,12 +144,21 @@ def _render(session: Session, doc: SignatureDocument, ver: SignatureVersion, set
     ver.pdf, ver.pdf_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
 
 
+def _ensure_source_current(session: Session, doc: SignatureDocument, ver: SignatureVersion) -> None:
+    """A table built from the attendance module must still match the finalised marks (attendance_source)."""
+    if doc.kind == "attendance" and "source" in ver.content:
+        from .attendance_source import ensure_current
+
+        ensure_current(session, ver.content)
+
+
 def lock(session: Session, user: User, doc_id: str, settings: SignatureSettings) -> SignatureVersion:
     doc, ver = load(session, user, doc_id)
     if ver.status != "draft":
         raise WorkflowError("Tài liệu đã được khoá.", "out_of_order")
     if user.id not in (ver.created_by, doc.created_by) and user.role not in ADMIN_ROLES:
         raise WorkflowError("Chỉ người nhập hoặc quản trị được khoá.", "forbidden")
+    _ensure_source_current(session, doc, ver)
     ver.status, ver.locked_at = "locked", utcnow()
     if doc.kind == "attendance":
         _render(session, doc, ver, settings, [])
@@ -184,6 +193,7 @@ def sign(session: Session, user: User, doc_id: str, field: str, source: SignerSo
                             f"{STATUS_LABELS.get(ver.status, ver.status)}).", "out_of_order")
     if user.role not in roles or (field == "GiaoVien" and user.id != doc.created_by):
         raise WorkflowError(f"Bạn không có quyền ký ở ô '{label}'.", "forbidden")
+    _ensure_source_current(session, doc, ver)
     level = level or settings.default_level
     opts = SignOptions(field_name=field, trust_roots=settings.load_trust_roots(), level=level,
                        tsa_url=settings.effective_tsa_url(), reason=f"{label} ký xác nhận",

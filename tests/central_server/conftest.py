@@ -4,8 +4,12 @@ Usage in a module's tests (tests/central_server/<module>/test_*.py):
 
     def test_something(app, db, make_user, client_for, bearer_for):
         user = make_user("cb_so", "province_staff")
-        c = client_for(user)                     # TestClient with a session cookie
+        c = client_for(user)                     # TestClient with a session cookie (+ its CSRF token header)
         h = bearer_for(user)                     # {"Authorization": "Bearer ..."} for the API
+
+CSRF (central_server/core/csrf.py): every unsafe request authenticated by the session cookie, and every page form
+(signed in or not), must carry the token. `client`, `client_for(user)` and `login_as` send it in the header
+X-CSRF-Token (taken from a real rendered form); a fresh TestClient needs `arm_csrf(client)` first.
 
 Every test that uses `db_url` (directly or through `app`) runs twice: [sqlite] and [postgresql].
 Test files have no __init__.py here, so give them unique basenames (test_<module>_<topic>.py).
@@ -13,6 +17,7 @@ Test files have no __init__.py here, so give them unique basenames (test_<module
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -65,10 +70,28 @@ def db(app) -> Iterator[Session]:
         yield session
 
 
+_CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">')
+
+
+def csrf_token_of(client: TestClient, page: str = "/login") -> str:
+    """The CSRF token that the real form on `page` carries (rendering it sets the anonymous cookie if needed)."""
+    r = client.get(page)
+    m = _CSRF_INPUT.search(r.text)
+    assert m, f"no CSRF field in the form of {page}: {r.status_code} {r.text[:200]}"
+    return m.group(1)
+
+
+def arm_csrf(client: TestClient, page: str = "/login") -> TestClient:
+    """Make `client` send its current CSRF token (header X-CSRF-Token) on every request."""
+    client.headers["X-CSRF-Token"] = csrf_token_of(client, page)
+    return client
+
+
 @pytest.fixture()
 def client(app) -> Iterator[TestClient]:
+    """An anonymous TestClient that sends the CSRF token of its anonymous cookie (like the public forms do)."""
     with TestClient(app) as c:
-        yield c
+        yield arm_csrf(c)
 
 
 @pytest.fixture()
@@ -85,11 +108,14 @@ def make_user(db) -> Callable[..., User]:
 
 
 def login(client: TestClient, username: str, password: str = DEFAULT_PASSWORD) -> TestClient:
-    """Sign `client` in through the web form; fails the test if sign-in is refused."""
-    r = client.post("/login", data={"username": username, "password": password, "next": "/account"},
-                    follow_redirects=False)
+    """Sign `client` in through the web form (with its CSRF token); fails the test if sign-in is refused.
+
+    Afterwards the client sends the CSRF token of its new session in the X-CSRF-Token header."""
+    token = csrf_token_of(client, "/login")
+    r = client.post("/login", data={"username": username, "password": password, "next": "/account",
+                                     "csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, f"login of {username} failed: {r.status_code} {r.text[:200]}"
-    return client
+    return arm_csrf(client, "/account")
 
 
 @pytest.fixture()

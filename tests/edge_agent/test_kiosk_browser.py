@@ -11,13 +11,13 @@ import pytest
 from kiosk_browser import chromium, colour_pixels, serve, shot
 from school_testkit import KEY, RULES, SCHOOL, STUDENTS, TEACHER, TZ, at, make_school
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from edge_agent import school_db
 from edge_agent.attendance import AttendanceEngine, Recognition
 from edge_agent.config import KioskConfig
 from edge_agent.kiosk.app import KioskContext, create_kiosk_app
+from tests.browser_wait import page_replaced
 
 BICH, CUONG, DUYEN, PHIA = list(STUDENTS)
 RED_BANNER, P_CHIP, WAITING, SYNCED = "#fce8e6", "#ede7f6", "#f29900", "#1e8e3e"
@@ -62,7 +62,7 @@ def click(driver, css):
     """Click a submit button or link and wait until the next page has loaded."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(driver, 15).until(EC.staleness_of(page))
+    WebDriverWait(driver, 15).until(page_replaced(page))
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 

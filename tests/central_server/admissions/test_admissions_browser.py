@@ -58,6 +58,7 @@ def browser(tmp_path):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(30)
+    driver.implicitly_wait(10)  # a click that submits a form returns before the next page is there
     yield driver
     driver.quit()
 

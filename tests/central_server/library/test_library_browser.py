@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser_wait import page_replaced
 from tests.central_server.conftest import DEFAULT_PASSWORD
 
 
@@ -50,7 +51,7 @@ def _submit(driver, by, value) -> None:
     """Click something that loads a new page, and wait until the old page is gone."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(by, value).click()
-    WebDriverWait(driver, 15).until(ec.staleness_of(old))
+    WebDriverWait(driver, 15).until(page_replaced(old))
 
 
 def _text(driver, element_id) -> str:

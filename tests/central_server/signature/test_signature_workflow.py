@@ -13,6 +13,7 @@ from sqlalchemy import select
 from central_server.core.tables import AuditLog
 from central_server.signature.settings import SignatureSettings
 from central_server.signature.validation import verify_pdf
+from tests.central_server.conftest import arm_csrf
 
 SIG_TABLES = {"signature_documents", "signature_versions", "signature_applied", "signature_changes"}
 RECORD = {"kind": "record", "title": "TRÍCH SỔ ĐIỂM HỌC KỲ I — LỚP 10A1 — MÔN NGỮ VĂN",
@@ -107,6 +108,7 @@ def test_record_workflow_sign_unlock_and_verify(sig_app, db, people, bearer_for,
     assert log[1]["changed_by"] == people["principal"].id and log[1]["reason"] == "Phúc khảo điểm cuối kỳ"
     # the old signed version is kept and still verifies; the public endpoint says it was superseded
     with TestClient(sig_app) as public:  # public endpoints: no login
+        arm_csrf(public, "/signature/verify")  # the public form's CSRF token (anonymous cookie)
         res = public.post("/signature/verify", files={"file": ("v1.pdf", v1, "application/pdf")},
                           headers={"accept": "application/json"})
         assert res.status_code == 200, res.text

@@ -13,17 +13,15 @@ Every change is written together with its outbox event in one SQLite transaction
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
 
 from edge_agent.config import AttendanceRules
-from edge_agent.lessons import EventWriter, ensure_lesson, window
+from edge_agent.lessons import LessonDesk, ensure_lesson, window
 from edge_agent.protocol import EventKind, GateArrivalPayload, Source
 from edge_agent.school_db import audit, transaction
 from edge_agent.timetable import Scheduled, scheduled_on
@@ -59,13 +57,8 @@ class TickReport:
     crops_purged: int = 0
 
 
-class AttendanceEngine:
-    def __init__(self, conn: sqlite3.Connection, rules: AttendanceRules, school: str, key: bytes,
-                 tz: ZoneInfo | str = "Asia/Ho_Chi_Minh", device_id: str | None = None):
-        self.conn = conn
-        self.rules = rules
-        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
-        self.events = EventWriter(conn, school, key, device_id)
+class AttendanceEngine(LessonDesk):
+    rules: AttendanceRules
 
     # ---- recognitions ------------------------------------------------------------------------------------------
     def record(self, rec: Recognition) -> Outcome:

@@ -11,10 +11,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from edge_agent.config import AttendanceRules
-from edge_agent.lessons import AttendanceError, EventWriter, Lesson, bells_map, lesson_from_row
+from edge_agent.lessons import AttendanceError, Lesson, LessonDesk, bells_map, lesson_from_row
 from edge_agent.protocol import EventKind
 from edge_agent.school_db import audit, transaction
 
@@ -49,13 +48,8 @@ class ReviewItem:
     has_crop: bool
 
 
-class TeacherDesk:
-    def __init__(self, conn: sqlite3.Connection, rules: AttendanceRules, school: str, key: bytes,
-                 tz: ZoneInfo | str = "Asia/Ho_Chi_Minh", device_id: str | None = None):
-        self.conn = conn
-        self.rules = rules
-        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
-        self.events = EventWriter(conn, school, key, device_id)
+class TeacherDesk(LessonDesk):
+    rules: AttendanceRules
 
     # ---- reading -----------------------------------------------------------------------------------------------
     def lesson(self, lesson_id: int) -> Lesson:

@@ -74,6 +74,18 @@ def window(start: datetime, before_min: int, after_min: int) -> tuple[datetime, 
     return start - timedelta(minutes=before_min), start + timedelta(minutes=after_min)
 
 
+class LessonDesk:
+    """What the camera's rules and the teacher's desk share: the school database, the rules, the time zone and
+    the event writer for the outbox."""
+
+    def __init__(self, conn: sqlite3.Connection, rules, school: str, key: bytes,
+                 tz: ZoneInfo | str = "Asia/Ho_Chi_Minh", device_id: str | None = None):
+        self.conn = conn
+        self.rules = rules
+        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.events = EventWriter(conn, school, key, device_id)
+
+
 class EventWriter:
     """Builds attendance payloads for a lesson and enqueues them in the caller's transaction."""
 

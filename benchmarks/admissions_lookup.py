@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -85,36 +86,50 @@ async def load(port: int, creds, seconds: float, concurrency: int, max_requests:
     sent = {"n": 0}
     stop_at = time.perf_counter() + seconds
 
+    async def exchange(reader, writer, req: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
+        writer.write(req)
+        await writer.drain()
+        status_line = await reader.readline()
+        headers: dict[bytes, bytes] = {}
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        body = await reader.readexactly(int(headers.get(b"content-length", b"0")))
+        return int(status_line.split()[1]), headers, body
+
+    async def form_token(reader, writer) -> tuple[str, str]:
+        """Like a browser: load the lookup page once for its CSRF cookie and the form's hidden token."""
+        code, headers, body = await exchange(reader, writer, f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        cookie = headers.get(b"set-cookie", b"").split(b";")[0].decode()
+        match = re.search(rb'name="csrf_token" value="([^"]+)"', body)
+        if code != 200 or not cookie or not match:
+            raise RuntimeError(f"GET {path}: no CSRF cookie/token (status {code})")
+        return cookie, match.group(1).decode()
+
     async def worker(seed_: int):
         rng = random.Random(seed_)
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
+            cookie, token = await form_token(reader, writer) if html else ("", "")
             while time.perf_counter() < stop_at and sent["n"] < max_requests:
                 sent["n"] += 1
                 cno, pid = rng.choice(creds)
                 wrong = rng.random() < 0.1
                 if html:
-                    body = f"candidate_no={cno}&personal_id={'000000000000' if wrong else pid}".encode()
-                    ctype = "application/x-www-form-urlencoded"
+                    body = (f"candidate_no={cno}&personal_id={'000000000000' if wrong else pid}"
+                            f"&csrf_token={token}").encode()
+                    ctype = f"application/x-www-form-urlencoded\r\nCookie: {cookie}"
                 else:
                     body = json.dumps({"candidate_no": cno, "personal_id": "000000000000" if wrong else pid}).encode()
                     ctype = "application/json"
                 req = (f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: {ctype}\r\n"
                        f"Content-Length: {len(body)}\r\n\r\n").encode() + body
                 t = time.perf_counter()
-                writer.write(req)
-                await writer.drain()
-                status_line = await reader.readline()
-                length = 0
-                while True:
-                    line = await reader.readline()
-                    if line in (b"\r\n", b""):
-                        break
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                code, _, _ = await exchange(reader, writer, req)
                 lat.append(time.perf_counter() - t)
-                code = int(status_line.split()[1])
                 if code != (404 if wrong else 200):
                     errors["count"] += 1
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -143,15 +144,24 @@ def student_marks(session: Session, student_id: int, start: dt.date, end: dt.dat
         .order_by(AttendanceMark.day.desc(), AttendanceMark.session, AttendanceMark.period)))
 
 
+class EdgeState(NamedTuple):
+    state: str                        # online | offline | unknown
+    last_seen: dt.datetime | None     # the last heartbeat (or the last will's arrival), UTC
+
+
 def edge_status(session: Session, settings: Settings, schools: list[School], now: dt.datetime
-                ) -> dict[int, str]:
-    """school_id -> "online" / "offline" / "unknown" from the ingest module's heartbeats, when it is installed."""
+                ) -> dict[int, EdgeState]:
+    """school_id -> state of its edge agent, from the statuses the ingest worker stores (`ingest/status.py`).
+
+    "offline": the agent's last will arrived, or its last heartbeat is older than
+    `settings.edge_offline_after_minutes` (an agent that vanished without the broker noticing);
+    "unknown": no status yet, or the ingest module is not installed."""
     if settings.modules is not None and "ingest" not in settings.modules:
-        return {s.id: "unknown" for s in schools}
+        return {s.id: EdgeState("unknown", None) for s in schools}
     try:
         from central_server.ingest.tables import EdgeStatus
     except ImportError:
-        return {s.id: "unknown" for s in schools}
+        return {s.id: EdgeState("unknown", None) for s in schools}
     rows = {r.school: r for r in session.scalars(select(EdgeStatus).where(
         EdgeStatus.school.in_([s.code for s in schools])))}
     limit = now - dt.timedelta(minutes=settings.edge_offline_after_minutes)
@@ -159,9 +169,9 @@ def edge_status(session: Session, settings: Settings, schools: list[School], now
     for s in schools:
         r = rows.get(s.code)
         if r is None:
-            out[s.id] = "unknown"
+            out[s.id] = EdgeState("unknown", None)
         elif r.state != "online" or r.last_seen_at < limit:
-            out[s.id] = "offline"
+            out[s.id] = EdgeState("offline", r.last_seen_at)
         else:
-            out[s.id] = "online"
+            out[s.id] = EdgeState("online", r.last_seen_at)
     return out

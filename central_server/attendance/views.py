@@ -48,8 +48,11 @@ def overview(session: Session, user: User, settings: Settings, day: dt.date) -> 
     week = reports.school_rates(session, monday, min(sunday, day), ids, classes)
     open_sessions = reports.not_finalised(session, monday, day - dt.timedelta(days=1), ids)
     edge = reports.edge_status(session, settings, schools, utcnow())
+    tz = ZoneInfo(settings.timezone)
     rows = [{"school": s, "today": rate(today.get(s.id)), "today_n": today.get(s.id, (0, 0))[1],
-             "week": rate(week.get(s.id)), "edge": edge[s.id], "not_finalised": open_sessions.get(s.id, 0)}
+             "week": rate(week.get(s.id)), "edge": edge[s.id].state,
+             "edge_seen": edge[s.id].last_seen.astimezone(tz) if edge[s.id].last_seen else None,
+             "not_finalised": open_sessions.get(s.id, 0)}
             for s in schools]
     series = reports.daily_series(session, day - dt.timedelta(days=29), day, ids, classes)
     total_today = (sum(a for a, _ in today.values()), sum(n for _, n in today.values()))

@@ -24,12 +24,16 @@ def store_status(session: Session, messages: list[tuple[str, bytes]]) -> int:
             status = parse_status(payload)
             if channel != "status" or status.school != school:
                 raise ProtocolError("topic_mismatch", f"status of {status.school!r} on {topic!r}")
+            if isinstance(status, Heartbeat) and status.sent_at.tzinfo is None:
+                raise ProtocolError("schema", "heartbeat sent_at carries no UTC offset")
         except ProtocolError as exc:
             log.warning("ignored status message on %s: %s", topic, exc)
             continue
         row = session.get(EdgeStatus, school) or EdgeStatus(school=school)
         row.state = status.state
-        row.last_seen_at = status.sent_at if isinstance(status, Heartbeat) else utcnow()
+        # the edge's clock, so that a retained old heartbeat stays old; never later than now, so that an edge
+        # clock running ahead cannot keep a dead agent "online" past the overview's offline threshold
+        row.last_seen_at = min(status.sent_at, utcnow()) if isinstance(status, Heartbeat) else utcnow()
         row.outbox_backlog = status.outbox_backlog if isinstance(status, Heartbeat) else row.outbox_backlog
         row.payload = payload.decode("utf-8")
         session.add(row)

@@ -1,4 +1,4 @@
-"""Master-data API (`/api/masterdata/...`) and the import pages (`/masterdata/import`)."""
+"""Master-data API (`/api/masterdata/...`) and the import pages (`/masterdata/import`, students and teachers)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from central_server.core.audit import audit
 from central_server.core.auth import client_ip, current_user, require_roles
-from central_server.core.db import get_session
+from central_server.core.db import get_session, utcnow
 from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.core.templating import add_nav, templates
@@ -30,8 +30,10 @@ from .schemas import (
     SchoolOut,
     StudentDetail,
     StudentOut,
+    TeacherImportPreviewOut,
     TeacherIn,
     TeacherOut,
+    TeacherPreviewRowOut,
     check_school_year,
 )
 from .tables import Enrolment, ImportBatch, School, Teacher
@@ -166,8 +168,29 @@ async def api_import_preview(request: Request, school_id: Id, user: Manager, ses
                             rows=[PreviewRowOut(**r.__dict__) for r in rows])
 
 
+def _current_year(request: Request) -> str:
+    return service.school_year_of(utcnow().date(), request.app.state.settings.year_start_month)
+
+
+@router.post("/api/masterdata/schools/{school_id}/teacher-imports", response_model=TeacherImportPreviewOut,
+             tags=["masterdata"],
+             responses={413: {"description": "Tệp quá lớn"}, 422: {"description": "Tệp không hợp lệ"}})
+async def api_teacher_import_preview(request: Request, school_id: Id, user: Manager, session: DbSession,
+                                     file: Annotated[UploadFile, File()]):
+    """Upload the MOET staff (cán bộ, giáo viên) Excel file of a school: nothing is written yet, only a preview.
+
+    Apply with `POST /api/masterdata/imports/{batch_id}/apply`: it writes the valid rows and skips the invalid."""
+    school = access.get_school(session, user, school_id)
+    data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
+    batch, rows = imports.create_batch(session, user, school, _current_year(request), file.filename or "", data,
+                                       client_ip(request), kind="teachers")
+    return TeacherImportPreviewOut(batch_id=batch.id, school_id=school.id, summary=batch.summary,
+                                   rows=[TeacherPreviewRowOut(**r.__dict__) for r in rows])
+
+
 @router.post("/api/masterdata/imports/{batch_id}/apply", response_model=ImportApplyOut, tags=["masterdata"])
 def api_import_apply(request: Request, batch_id: Id, user: Manager, session: DbSession):
+    """Apply a previewed batch: students all or nothing, teachers the valid rows only."""
     batch = session.get(ImportBatch, batch_id)
     if batch is None:
         raise HTTPException(404, "Không tìm thấy lượt nhập.")
@@ -194,8 +217,25 @@ async def import_upload(request: Request, user: Manager, session: DbSession, fil
     school = access.get_school(session, user, school_id)
     data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
     batch, rows = imports.create_batch(session, user, school, year, file.filename or "", data, client_ip(request))
-    return templates.TemplateResponse(request, "masterdata/preview.html",
-                                      {"user": user, "batch": batch, "school": school, "rows": rows})
+    return _preview_page(request, user, batch, school, rows)
+
+
+@router.post("/masterdata/import/teachers", response_class=HTMLResponse, include_in_schema=False)
+async def teacher_import_upload(request: Request, user: Manager, session: DbSession,
+                                file: Annotated[UploadFile, File()],
+                                school_id: Annotated[int, Form(ge=1, le=2**31 - 1)]):
+    school = access.get_school(session, user, school_id)
+    data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
+    batch, rows = imports.create_batch(session, user, school, _current_year(request), file.filename or "", data,
+                                       client_ip(request), kind="teachers")
+    return _preview_page(request, user, batch, school, rows)
+
+
+def _preview_page(request: Request, user: User, batch: ImportBatch, school: School, rows: list):
+    importer = imports.IMPORTERS[batch.kind]
+    return templates.TemplateResponse(request, "masterdata/preview.html", {
+        "user": user, "batch": batch, "school": school, "rows": rows, "all_or_nothing": importer.all_or_nothing,
+        "labels": importer.template.labels})
 
 
 @router.post("/masterdata/import/{batch_id}/apply", response_class=HTMLResponse, include_in_schema=False)

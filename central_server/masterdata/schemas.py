@@ -102,6 +102,25 @@ class ImportPreviewOut(BaseModel):
     rows: list[PreviewRowOut]
 
 
+class TeacherPreviewRowOut(BaseModel):
+    row_number: int
+    kind: str
+    personal_id: str
+    full_name: str
+    staff_code: str
+    subject: str
+    errors: list[str]
+    changes: dict[str, list]
+    from_school: str | None
+
+
+class TeacherImportPreviewOut(BaseModel):
+    batch_id: int
+    school_id: int
+    summary: dict[str, int]
+    rows: list[TeacherPreviewRowOut]
+
+
 class ImportApplyOut(BaseModel):
     batch_id: int
     summary: dict[str, int]

@@ -72,6 +72,13 @@ class Teacher(Base):
     full_name: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
                                                 unique=True)
+    # from the MOET staff export (moet_teachers.py); a teacher recorded by hand may have no personal id yet
+    personal_id: Mapped[str | None] = mapped_column(String(12), nullable=True, unique=True, index=True)
+    birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    gender: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    subject: Mapped[str] = mapped_column(String(100), default="", server_default="")  # Môn dạy
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
 
 
 class ClassTeacher(Base):
@@ -115,7 +122,7 @@ class Enrolment(Base):
 
 
 class ImportBatch(Base):
-    """An uploaded MOET Excel file: previewed first, applied (all or nothing) on confirmation."""
+    """An uploaded MOET Excel file (students or teachers): previewed first, applied on confirmation."""
 
     __tablename__ = "masterdata_import_batches"
 
@@ -126,6 +133,7 @@ class ImportBatch(Base):
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16), default="students", server_default="students")  # | teachers
     status: Mapped[str] = mapped_column(String(16), default="previewed")  # previewed | applied
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

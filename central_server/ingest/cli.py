@@ -48,14 +48,26 @@ def add_school(school: str, key_hex: str = typer.Option("", help="existing key (
 
 @app.command()
 def erase(school: str, student_id: str, request_id: str = typer.Option("", help="data-subject request id")) -> None:
-    """Send an erasure request to the school's edge agent (removes the student's templates within seconds)."""
-    from central_server.ingest.config import IngestSettings
-    from central_server.ingest.control import ControlPublisher, erasure_message
-    from central_server.ingest.service import KeyStore
+    """Queue an erasure request for the school's edge agent and try to send it now (the server retries)."""
+    from pydantic import ValidationError
 
-    key = KeyStore(_sessions()).get(school)
-    if key is None:
+    from central_server.ingest.config import IngestSettings
+    from central_server.ingest.control import UnknownSchool, request_erasure
+    from central_server.ingest.control_dispatch import ControlDispatcher
+
+    sessions = _sessions()
+    try:
+        with sessions.begin() as session:
+            row = request_erasure(session, school, student_id, request_id or uuid.uuid4().hex)
+    except UnknownSchool:
         typer.echo(f"Chưa có khóa cho trường {school}", err=True)
-        raise typer.Exit(2)
-    ControlPublisher(IngestSettings()).send([erasure_message(school, key, student_id, request_id or uuid.uuid4().hex)])
-    typer.echo(f"Đã gửi yêu cầu xóa {student_id} tới {school}")
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        raise typer.BadParameter(f"yêu cầu xóa không hợp lệ: {exc.errors()[0]['msg']}") from None
+    result = ControlDispatcher(IngestSettings(), sessions).run_once(schools={school})
+    if row.id in result.sent:
+        typer.echo(f"Đã gửi yêu cầu xóa {student_id} tới {school}")
+    else:
+        why = result.failed.get(row.id, "xếp sau các tin nhắn trước của trường đang chờ gửi lại")
+        typer.echo(f"Đã lưu yêu cầu xóa {student_id} (số {row.id}) vào hàng đợi; máy chủ trung tâm sẽ tự gửi lại "
+                   f"tới {school} khi kết nối được ({why})")

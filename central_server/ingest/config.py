@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,3 +27,19 @@ class IngestSettings(BaseSettings):
     batch_wait_s: float = Field(default=0.02, ge=0)
     log_level: str = "WARNING"
     packages_dir: Path = Path("var/packages")  # gallery / roster / timetable packages served to the schools
+    # control outbox (central -> edge): the dispatcher runs inside `central-server serve` (control_dispatch.py)
+    control_dispatch: bool = True                               # false: this process does not publish the outbox
+    control_poll_s: float = Field(default=2.0, gt=0)            # rows queued by other processes are seen this fast
+    control_retry_min_s: float = Field(default=1.0, gt=0)       # back-off after a failed attempt, doubling ...
+    control_retry_max_s: float = Field(default=15.0, gt=0, le=45)  # ... up to this (erasure within 60 s of the broker)
+    control_timeout_s: float = Field(default=10.0, gt=0)        # broker connection, then PUBACKs
+    control_claim_s: float = Field(default=60.0, gt=0)          # a dispatcher that died is replaced after this
+    control_batch_max: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _control_times(self) -> IngestSettings:
+        if self.control_retry_max_s < self.control_retry_min_s:
+            raise ValueError("control_retry_max_s must be >= control_retry_min_s")
+        if self.control_claim_s <= 2 * self.control_timeout_s + 5:
+            raise ValueError("control_claim_s must exceed 2 x control_timeout_s + 5 s (connection + PUBACK waits)")
+        return self

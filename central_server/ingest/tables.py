@@ -1,4 +1,5 @@
-"""Ingest tables: stored events (one row per event id), quarantine, school signing keys, edge status."""
+"""Ingest tables: stored events (one row per event id), quarantine, school signing keys, edge status,
+the outbox of control messages to the schools."""
 
 from __future__ import annotations
 
@@ -66,3 +67,28 @@ class EdgeStatus(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     outbox_backlog: Mapped[int | None] = mapped_column(Integer, nullable=True)
     payload: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class ControlOutbox(Base):
+    """A signed control message (erasure request, package notice) waiting for, or done with, delivery.
+
+    Written in the same transaction as the change that asks for it; `control_dispatch.ControlDispatcher`
+    publishes the pending rows of each school in id order and sets `sent_at` only once the broker took the
+    message (PUBACK). Sent rows are kept: they record when each erasure request left the central server.
+    """
+
+    __tablename__ = "ingest_control_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)   # Control.message_id
+    school: Mapped[str] = mapped_column(String(32), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    control: Mapped[str] = mapped_column(Text, nullable=False)                          # signed canonical JSON
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)                # kept after delivery
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)          # dispatcher sending it
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)

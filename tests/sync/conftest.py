@@ -55,6 +55,23 @@ def central_db(request, tmp_path):
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def control_db(request, tmp_path):
+    """(url, sessionmaker) of an empty central database with the school keys and the control outbox, on SQLite
+    and PostgreSQL."""
+    from central_server.core.db import Base, make_engine, make_sessionmaker
+    from central_server.ingest import tables
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'central.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    Base.metadata.create_all(engine, tables=[tables.SchoolKey.__table__, tables.ControlOutbox.__table__])
+    yield url, make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def migrated(request, tmp_path):
     """(url, engine, sessionmaker) of a central database brought to every module's head by the migrations."""
     from central_server.core.db import make_engine, make_sessionmaker

@@ -99,7 +99,7 @@ def test_erasure_reaches_live_index_within_60s(tmp_path, broker, central, enroll
     assert link.link.wait_connected(10)
     try:
         t0 = time.monotonic()
-        ControlPublisher(settings).send([erasure_message(school, key, victim, "DSR-2026-001")])
+        ControlPublisher(settings).publish_now([erasure_message(school, key, victim, "DSR-2026-001")])
         wait_until(lambda: victim not in gallery, 60, msg="erasure at the edge")
         elapsed = time.monotonic() - t0
         assert _top1(gallery, enrolled[2][victim]) != victim
@@ -118,7 +118,7 @@ def test_erasure_queued_while_school_offline(tmp_path, broker, central, enrolled
     link = RunningLink(link_settings(site, broker.port, "pw"), on_control=ds.handle)
     assert link.link.wait_connected(10)
     link.stop()  # the school goes offline; its persistent session stays at the broker
-    ControlPublisher(settings).send([erasure_message(school, key, "094207000001", "DSR-2")])
+    ControlPublisher(settings).publish_now([erasure_message(school, key, "094207000001", "DSR-2")])
     assert "094207000001" in gallery
     link = RunningLink(link_settings(site, broker.port, "pw"), on_control=ds.handle)  # back online
     try:
@@ -143,7 +143,7 @@ def test_gallery_and_roster_packages_verified_and_swapped(tmp_path, broker, cent
         roster.write_text('{"10A1": ["094207000001", "094207000002"]}')
         notices = [publish_package(settings, school, key, "gallery.available", "2", v2),
                    publish_package(settings, school, key, "roster.available", "2026-09-05", roster)]
-        ControlPublisher(settings).send(notices)
+        ControlPublisher(settings).publish_now(notices)
         wait_until(lambda: ds.versions.get("gallery.available") == "2"
                    and ds.versions.get("roster.available") == "2026-09-05", 30, msg="packages installed")
         assert gallery.meta.version == "2"
@@ -155,7 +155,7 @@ def test_gallery_and_roster_packages_verified_and_swapped(tmp_path, broker, cent
         notice = publish_package(settings, school, key, "gallery.available", "3", v3)
         served = Path(settings.packages_dir) / school / "gallery.available" / "3"
         served.write_bytes(served.read_bytes()[:-10] + b"0123456789")
-        ControlPublisher(settings).send([notice])
+        ControlPublisher(settings).publish_now([notice])
         wait_until(lambda: ds.errors, 30, msg="refusal")
         assert "does not match" in ds.errors[-1]
         assert gallery.meta.version == "2" and "094207000000" not in gallery
@@ -196,12 +196,12 @@ def test_sealed_package_from_enroll_export_is_opened_with_the_gallery_key(tmp_pa
     link = RunningLink(link_settings(site, broker.port, "pw"), on_control=ds.handle)
     assert link.link.wait_connected(10)
     try:
-        ControlPublisher(settings).send([publish_package(settings, school, key, "gallery.available", "5",
-                                                         sealed(school, 5))])
+        ControlPublisher(settings).publish_now([publish_package(settings, school, key, "gallery.available", "5",
+                                                                sealed(school, 5))])
         wait_until(lambda: ds.versions.get("gallery.available") == "5", 30, msg="sealed package installed")
         assert "094207000001" not in gallery and "094207000000" in gallery
-        ControlPublisher(settings).send([publish_package(settings, school, key, "gallery.available", "6",
-                                                         sealed("OTHER-SCHOOL", 6))])
+        ControlPublisher(settings).publish_now([publish_package(settings, school, key, "gallery.available", "6",
+                                                                sealed("OTHER-SCHOOL", 6))])
         wait_until(lambda: ds.errors, 30, msg="refusal of another school's package")
         assert "belongs to school 'OTHER-SCHOOL'" in ds.errors[-1]
         assert ds.versions["gallery.available"] == "5" and "094207000000" in gallery

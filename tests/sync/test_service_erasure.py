@@ -54,7 +54,7 @@ def test_central_erasure_reaches_the_running_service_within_60s(school, broker):
     key = read_key(demo.workdir / "keys")
     central = IngestSettings(port=broker.port, username=CENTRAL_USER, password=CENTRAL_PASS, _env_file=None)
     t0 = time.monotonic()
-    ControlPublisher(central).send([erasure_message(service.s.school_code, key, biden, "DSR-2026-042")])
+    ControlPublisher(central).publish_now([erasure_message(service.s.school_code, key, biden, "DSR-2026-042")])
     wait_until(lambda: biden not in service.gallery, 60, msg="erasure in the running service's gallery")
     assert time.monotonic() - t0 < 60
     assert obama in service.gallery

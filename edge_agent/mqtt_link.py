@@ -2,6 +2,8 @@
 
 Delivery contract (at-least-once; the central ingest makes it exactly-once by event id):
 - QoS 1, MQTT v5, persistent session (clean start off, session expiry set), a small in-flight window;
+- a backlog goes out as batches of up to `batch_max` signed events per message (one PUBACK marks them all
+  sent); a single waiting event goes out on its own at once, so batching never delays a live event;
 - a row is marked sent only when its PUBACK arrives with a success reason code. "No matching
   subscribers" (0x10) is *not* taken as delivered: nobody would ever receive it, so the row stays
   unsent and is retried after a back-off (the central worker's persistent session is a subscriber
@@ -35,12 +37,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge_agent import outbox as outbox_mod
 from edge_agent.protocol import (
+    BATCH_MAX_EVENTS,
+    MAX_PAYLOAD_BYTES,
     Control,
     Heartbeat,
     Offline,
     ProtocolError,
     control_topic,
     decode_control,
+    encode_event_batch,
     events_topic,
     status_topic,
     utcnow,
@@ -65,6 +70,7 @@ class MqttLinkSettings(BaseSettings):
     tls_ca: Path | None = None            # CA certificate; TLS is on when set
     client_id: str | None = None          # defaults to "edge-<school>" (stable: the session is keyed by it)
     window: int = 20                      # QoS 1 messages in flight
+    batch_max: int = BATCH_MAX_EVENTS     # events per message when a backlog is delivered (1: one per message)
     session_expiry_s: int = 7 * 86400
     keepalive_s: int = 30
     heartbeat_s: float = 30.0
@@ -80,7 +86,7 @@ class MqttLinkSettings(BaseSettings):
 
 @dataclass
 class _Inflight:
-    seq: int
+    seqs: list[int]
     sent: float
 
 
@@ -221,14 +227,15 @@ class Link:
         item = self._inflight.pop(mid, None)
         if item is None:
             return  # heartbeat, or a row already given up on and republished
-        self._inflight_seqs.discard(item.seq)
+        self._inflight_seqs.difference_update(item.seqs)
         if code < 0x80 and code != NO_MATCHING_SUBSCRIBERS:
-            done.append(item.seq)
+            done.extend(item.seqs)
             return
         reason = "no subscriber on the events topic" if code == NO_MATCHING_SUBSCRIBERS else f"reason code {code:#x}"
         alert = f"broker did not take events: {reason}"
         if time.monotonic() >= self._hold_until:  # log once per back-off, not once per message
-            log.warning("%s (seq %d); retrying in %.1f s", alert, item.seq, self.s.retry_backoff_s)
+            log.warning("%s (seq %d..%d); retrying in %.1f s", alert, item.seqs[0], item.seqs[-1],
+                        self.s.retry_backoff_s)
             self._hold_until = time.monotonic() + self.s.retry_backoff_s
         if alert not in self.alerts:
             self.alerts = (self.alerts + [alert])[-5:]
@@ -243,26 +250,28 @@ class Link:
     def _expire_stale(self) -> None:
         limit = time.monotonic() - self.s.ack_timeout_s
         for mid, item in list(self._inflight.items()):
-            if item.sent < limit:  # no PUBACK while connected: give up on this mid, publish the row again
+            if item.sent < limit:  # no PUBACK while connected: give up on this mid, publish the rows again
                 del self._inflight[mid]
-                self._inflight_seqs.discard(item.seq)
+                self._inflight_seqs.difference_update(item.seqs)
 
     def _fill_window(self) -> None:
         room = self.s.window - len(self._inflight)
         if room <= 0 or time.monotonic() < self._hold_until:
             return
-        rows = self.outbox.pending(0, room + len(self._inflight_seqs))
+        per_message = max(1, min(self.s.batch_max, BATCH_MAX_EVENTS))
+        rows = [r for r in self.outbox.pending(0, room * per_message + len(self._inflight_seqs))
+                if r[0] not in self._inflight_seqs]
         now = time.monotonic()
-        for seq, body in rows:
-            if seq in self._inflight_seqs:
-                continue
+        for chunk in _chunks(rows, per_message):
             if room <= 0:
                 break
+            seqs = [seq for seq, _ in chunk]
+            body = chunk[0][1] if len(chunk) == 1 else encode_event_batch([b for _, b in chunk])
             info = self._client.publish(self._events_topic, body, qos=1)
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 break
-            self._inflight[info.mid] = _Inflight(seq, now)
-            self._inflight_seqs.add(seq)
+            self._inflight[info.mid] = _Inflight(seqs, now)
+            self._inflight_seqs.update(seqs)
             room -= 1
 
     # ------------------------------------------------------------ heartbeat
@@ -283,6 +292,20 @@ class Link:
     def publish_heartbeat(self) -> None:
         self._last_heartbeat = time.monotonic()
         self._client.publish(status_topic(self.s.school), self.heartbeat().model_dump_json(), qos=1, retain=True)
+
+
+def _chunks(rows: list[tuple[int, bytes]], per_message: int) -> list[list[tuple[int, bytes]]]:
+    """Consecutive rows packed into messages of at most `per_message` events and MAX_PAYLOAD_BYTES bytes."""
+    out: list[list[tuple[int, bytes]]] = []
+    size = 0
+    for row in rows:
+        cost = len(row[1]) + 1
+        if not out or len(out[-1]) >= per_message or size + cost > MAX_PAYLOAD_BYTES - 64:
+            out.append([])
+            size = 32
+        out[-1].append(row)
+        size += cost
+    return out
 
 
 def main() -> int:  # pragma: no cover - exercised by the fault tests as a subprocess

@@ -316,7 +316,10 @@ def decode_event(topic: str, data: bytes, key_for: Callable[[str], bytes | None]
     topic_school, channel = parse_topic(topic)
     if channel != "events":
         raise ProtocolError("bad_topic", f"not an events topic: {topic!r}")
-    obj = loads_strict(data)
+    return _decode_event_obj(topic_school, loads_strict(data), key_for)
+
+
+def _decode_event_obj(topic_school: str, obj: Any, key_for: Callable[[str], bytes | None]) -> Event:
     if not isinstance(obj, dict):
         raise ProtocolError("schema", "event must be a JSON object")
     version = _schema_version_of(obj)
@@ -334,6 +337,65 @@ def decode_event(topic: str, data: bytes, key_for: Callable[[str], bytes | None]
     if not verify_obj(obj, key):
         raise ProtocolError("bad_signature", "HMAC-SHA256 signature does not match")
     return event
+
+
+# ---------------------------------------------------------------- event batches
+# A school that delivers a backlog (after a day offline, say) packs up to BATCH_MAX_EVENTS signed events into
+# one message on the same events topic: {"events": [<event>, ...], "schema_version": 1}. Each event keeps its
+# own signature and is checked, stored or quarantined on its own; the envelope adds nothing to trust (the
+# broker's ACL already binds the topic to the school's login). One PUBACK then covers the whole batch, which
+# is what makes a province-wide catch-up fast. A single event is still sent as a plain event message.
+BATCH_MAX_EVENTS = 100
+
+
+def encode_event_batch(bodies: list[bytes]) -> bytes:
+    """The batch message for already-signed event bodies (canonical JSON: keys sorted, no spaces)."""
+    if not bodies or len(bodies) > BATCH_MAX_EVENTS:
+        raise ValueError(f"a batch holds 1 to {BATCH_MAX_EVENTS} events, not {len(bodies)}")
+    data = b'{"events":[' + b",".join(bodies) + b'],"schema_version":%d}' % SCHEMA_VERSION
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"batch of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    return data
+
+
+def decode_events(topic: str, data: bytes, key_for: Callable[[str], bytes | None]
+                  ) -> list[tuple[bytes, Event | ProtocolError]]:
+    """Every event of one message from the events topic (a plain event or a batch), each with its own bytes
+    (as received for a plain event, canonical JSON for a member of a batch) and either the verified `Event`
+    or the `ProtocolError` that rejects it. A batch envelope that is itself invalid is one error."""
+    try:
+        topic_school, channel = parse_topic(topic)
+        if channel != "events":
+            raise ProtocolError("bad_topic", f"not an events topic: {topic!r}")
+        obj = loads_strict(data)
+    except ProtocolError as exc:
+        return [(data, exc)]
+    if not (isinstance(obj, dict) and "events" in obj and "event_id" not in obj):
+        return [(data, _safe_decode(topic_school, obj, key_for))]
+    version = _schema_version_of(obj)
+    if version != SCHEMA_VERSION:
+        return [(data, ProtocolError("schema_version",
+                                     f"batch schema_version {version!r} is not supported (want {SCHEMA_VERSION})"))]
+    members = obj["events"]
+    if set(obj) != {"events", "schema_version"} or not isinstance(members, list) or not members \
+            or len(members) > BATCH_MAX_EVENTS:
+        return [(data, ProtocolError("schema", f"a batch is {{events: [1..{BATCH_MAX_EVENTS} events], "
+                                               "schema_version}} and nothing else"))]
+    out: list[tuple[bytes, Event | ProtocolError]] = []
+    for member in members:
+        try:
+            raw = canonical_json(member)
+        except (TypeError, ValueError):
+            raw = b""
+        out.append((raw, _safe_decode(topic_school, member, key_for)))
+    return out
+
+
+def _safe_decode(topic_school: str, obj: Any, key_for: Callable[[str], bytes | None]) -> Event | ProtocolError:
+    try:
+        return _decode_event_obj(topic_school, obj, key_for)
+    except ProtocolError as exc:
+        return exc
 
 
 def _short_errors(exc: ValidationError) -> str:

@@ -49,6 +49,30 @@ def reconcile(outbox: Outbox, central_url: str, school: str, key: bytes, *, grac
     return resent
 
 
+def confirm_unsent(outbox: Outbox, central_url: str, school: str, key: bytes, *, ca_file: Path | None = None,
+                   timeout_s: float = 30.0) -> list[int]:
+    """Before re-sending after a restart: mark as sent every unacknowledged row the central server already
+    holds (its PUBACK was lost with the old process), so that only real gaps travel again and a late re-send
+    is never mistaken for a replay. Returns the sequence numbers confirmed."""
+    row = outbox.conn.execute("SELECT min(seq), max(seq) FROM outbox WHERE sent_at IS NULL").fetchone()
+    if row[0] is None:
+        return []
+    lo, hi = int(row[0]), int(row[1])
+    confirmed: list[int] = []
+    while lo <= hi:
+        top = min(hi, lo + MAX_RANGE - 1)
+        resp = _ask(central_url, school, key, ReconcileRequest(school=school, from_seq=lo, to_seq=top),
+                    ca_file, timeout_s)
+        held = [seq for a, b in resp.held for seq in range(a, b + 1)]
+        if held:
+            unsent = {r[0] for r in outbox.conn.execute(
+                f"SELECT seq FROM outbox WHERE sent_at IS NULL AND seq IN ({','.join('?' * len(held))})", held)}
+            outbox.mark_sent(sorted(unsent))
+            confirmed += sorted(unsent)
+        lo = top + 1
+    return confirmed
+
+
 def _ask(central_url: str, school: str, key: bytes, req: ReconcileRequest, ca_file: Path | None,
          timeout_s: float) -> ReconcileResponse:
     url = urljoin(central_url.rstrip("/") + "/", "api/ingest/reconcile")

@@ -149,6 +149,7 @@ class EdgeService:
 
         b = self.s.broker
         self._start_downsync()
+        self._confirm_unsent()
         self._link = Link(MqttLinkSettings(school=self.s.school_code, key_hex=self.key.hex(),
                                            db_path=self.s.paths.db_path, host=b.host, port=b.port,
                                            username=b.username, password=b.password, tls_ca=b.ca_file),
@@ -156,6 +157,25 @@ class EdgeService:
         t = threading.Thread(target=self._link.run, args=(self.stop_event,), name="mqtt-link", daemon=True)
         t.start()
         self._threads.append(t)
+
+    def _confirm_unsent(self) -> None:
+        """Rows whose PUBACK the last run never saw: the central server may hold them already (see
+        `edge_agent.reconcile.confirm_unsent`). Unreachable central server: they are simply sent again."""
+        if not self.s.central.url:
+            return
+        from edge_agent import outbox as outbox_mod
+        from edge_agent.reconcile import confirm_unsent
+
+        conn = outbox_mod.connect(self.s.paths.db_path)
+        try:
+            done = confirm_unsent(outbox_mod.Outbox(conn), self.s.central.url, self.s.school_code, self.key,
+                                  ca_file=self.s.central.ca_file, timeout_s=10)
+            if done:
+                log.info("%d unacknowledged events were already held by the central server", len(done))
+        except Exception as exc:  # noqa: BLE001 - offline at start: the link re-sends them, nothing is lost
+            log.warning("could not confirm unacknowledged events with the central server: %s", exc)
+        finally:
+            conn.close()
 
     def _start_downsync(self) -> None:
         """Control messages from the central server: erasures reach the live gallery at once, packages are

@@ -25,6 +25,8 @@ class IngestSettings(BaseSettings):
     keepalive_s: int = 30
     batch_max: int = Field(default=500, ge=1)
     batch_wait_s: float = Field(default=0.02, ge=0)
+    batch_max_bytes: int = Field(default=2_000_000, ge=1)  # per transaction (~3,500 events of ~550 bytes)
+    replay_window_s: float = Field(default=600.0, gt=0)  # a stored event coming again later (no DUP) = replay
     log_level: str = "WARNING"
     packages_dir: Path = Path("var/packages")  # gallery / roster / timetable packages served to the schools
     # control outbox (central -> edge): the dispatcher runs inside `central-server serve` (control_dispatch.py)

@@ -1,10 +1,13 @@
 """Ingest logic without MQTT: verify a batch of messages and store it idempotently in one transaction.
 
-For each message: schema version and schema, topic school == payload school, the school's key, the
+A message holds one event or a batch of events (`edge_agent.protocol.decode_events`); each event is judged
+on its own. For each event: schema version and schema, topic school == payload school, the school's key, the
 HMAC signature (all in `edge_agent.protocol.decode_event`); then the event id decides:
 - new id and new (school, seq)          -> stored once, then `apply_event` (attendance) in the same transaction;
-- known id with the same signature      -> a redelivery (or a byte-identical replay): not stored again,
-                                           `deliveries` counts it, nothing is applied twice;
+- known id with the same signature      -> a redelivery: not stored again, `deliveries` counts it, nothing
+                                           is applied twice; but arriving later than `replay_window_s` after
+                                           the first copy, and not as the broker's redelivery, it is a replay:
+                                           quarantined (`replay`);
 - known id with a different signature   -> quarantined (`event_id_conflict`);
 - new id but a (school, seq) already held -> quarantined (`seq_reused`: a replay under a new id, or an
                                            edge restored from an old backup).
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from central_server.core.db import utcnow
 from central_server.ingest.tables import IngestEvent, IngestQuarantine, SchoolKey
-from edge_agent.protocol import MAX_PAYLOAD_BYTES, Event, ProtocolError, ReconcileResponse, decode_event
+from edge_agent.protocol import MAX_PAYLOAD_BYTES, Event, ProtocolError, ReconcileResponse, decode_events
 
 log = logging.getLogger(__name__)
 ApplyFn = Callable[[Session, Event], object]
@@ -39,6 +42,7 @@ class Incoming:
     topic: str
     payload: bytes
     received_at: dt.datetime
+    redelivered: bool = False   # the broker's DUP flag: it sent this message to us before (we did not ack it)
 
 
 @dataclass(frozen=True)
@@ -109,23 +113,40 @@ def _quarantine_row(item: Incoming, reason: str, detail: str, school: str | None
 
 
 def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[str], bytes | None],
-                apply: ApplyFn | None = None, isolate_apply: bool = False) -> list[Outcome]:
+                apply: ApplyFn | None = None, isolate_apply: bool = False,
+                replay_window_s: float | None = None) -> list[Outcome]:
     """Verify and store `items` in the caller's transaction (the caller commits, then acknowledges).
 
     With `isolate_apply` each `apply` runs in a savepoint and a failure is recorded in `apply_error`
     instead of failing the batch (the worker retries a batch that way after an `ApplyFailed`).
+
+    `replay_window_s`: the same signed event arriving again is a transport duplicate while it comes within
+    this many seconds of the first copy's storage, or as the broker's redelivery (DUP flag); later, and not a
+    redelivery, it is a replay: quarantined (`replay`), counted nowhere, applied never. The edge confirms
+    its unacknowledged rows with the central server before re-sending them after a restart
+    (`edge_agent.reconcile.confirm_unsent`), so its own late re-sends do not look like replays.
     """
-    outcomes: list[Outcome | None] = [None] * len(items)
+    # a message is one event or a batch of them (edge_agent.protocol.decode_events): one outcome per event
+    members: list[tuple[Incoming, Event | Exception]] = []
+    for item in items:
+        try:
+            decoded = decode_events(item.topic, item.payload, key_for)
+        except Exception as exc:  # noqa: BLE001 - whatever a fuzzed payload provokes, it is quarantined
+            decoded = [(item.payload, exc)]
+        single = len(decoded) == 1
+        members.extend((item if single else Incoming(item.topic, raw, item.received_at), result)
+                       for raw, result in decoded)
+    outcomes: list[Outcome | None] = [None] * len(members)
     quarantine: list[dict] = []
     valid: list[tuple[int, Event, Incoming]] = []
-    for i, item in enumerate(items):
-        try:
-            valid.append((i, decode_event(item.topic, item.payload, key_for), item))
-        except ProtocolError as exc:
-            quarantine.append(_quarantine_row(item, exc.reason, exc.message))
-            outcomes[i] = Outcome("quarantined", exc.reason)
-        except Exception as exc:  # noqa: BLE001 - whatever a fuzzed payload provokes, it is quarantined
-            quarantine.append(_quarantine_row(item, "invalid", f"{type(exc).__name__}: {exc}"))
+    for i, (item, result) in enumerate(members):
+        if isinstance(result, Event):
+            valid.append((i, result, item))
+        elif isinstance(result, ProtocolError):
+            quarantine.append(_quarantine_row(item, result.reason, result.message))
+            outcomes[i] = Outcome("quarantined", result.reason)
+        else:
+            quarantine.append(_quarantine_row(item, "invalid", f"{type(result).__name__}: {result}"))
             outcomes[i] = Outcome("quarantined", "invalid")
 
     # fast path: one multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING; only the rows it skipped are examined
@@ -141,9 +162,12 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
         inserted = set(session.execute(stmt, rows).scalars())
     skipped = [(i, ev, item) for i, ev, item in valid if str(ev.event_id) not in inserted]
     known_sig: dict[str, str] = {}
+    known_at: dict[str, dt.datetime] = {}
     if skipped:
-        known_sig = dict(session.execute(select(IngestEvent.event_id, IngestEvent.sig).where(
-            IngestEvent.event_id.in_([str(ev.event_id) for _, ev, _ in skipped]))).all())
+        for eid, sig, first_at in session.execute(select(IngestEvent.event_id, IngestEvent.sig, IngestEvent.stored_at)
+                                                  .where(IngestEvent.event_id.in_([str(ev.event_id)
+                                                                                   for _, ev, _ in skipped]))):
+            known_sig[eid], known_at[eid] = sig, first_at
     new_events: list[Event] = []
     redelivered: dict[str, int] = {}
     batch_sig: dict[str, str] = {}
@@ -155,7 +179,15 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
             outcomes[i] = Outcome("stored", None, eid)
             continue
         held = batch_sig.get(eid) or known_sig.get(eid)
-        if held == ev.sig:
+        first_at = known_at.get(eid) if eid not in batch_sig else None
+        late = (replay_window_s is not None and first_at is not None and not item.redelivered
+                and (stored_at - first_at).total_seconds() > replay_window_s)
+        if held == ev.sig and late:
+            age = (stored_at - first_at).total_seconds()
+            quarantine.append(_quarantine_row(item, "replay", f"event stored {age:.0f} s ago came again, not as a "
+                                              f"broker redelivery (window {replay_window_s:.0f} s)", ev.school, eid))
+            outcomes[i] = Outcome("quarantined", "replay", eid)
+        elif held == ev.sig:
             redelivered[eid] = redelivered.get(eid, 0) + 1  # the same event again (within or across batches)
             outcomes[i] = Outcome("duplicate", None, eid)
         elif held is not None:

@@ -43,6 +43,7 @@ class _Msg:
     payload: bytes
     generation: int
     received_at: object
+    dup: bool = False
 
 
 class IngestWorker:
@@ -89,7 +90,7 @@ class IngestWorker:
         self._connected.clear()
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        self._q.put(_Msg(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, utcnow()))
+        self._q.put(_Msg(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, utcnow(), bool(msg.dup)))
 
     def _ack(self, batch: list[_Msg]) -> None:
         gen = self._generation
@@ -134,16 +135,19 @@ class IngestWorker:
         except queue.Empty:
             return []
         batch = [first]
+        size = len(first.payload)
         deadline = time.monotonic() + self.s.batch_wait_s
-        while len(batch) < self.s.batch_max:
+        while len(batch) < self.s.batch_max and size < self.s.batch_max_bytes:  # a message may hold 100 events
             try:
                 batch.append(self._q.get_nowait())
+                size += len(batch[-1].payload)
             except queue.Empty:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 try:
                     batch.append(self._q.get(timeout=left))
+                    size += len(batch[-1].payload)
                 except queue.Empty:
                     break
         return batch
@@ -157,13 +161,14 @@ class IngestWorker:
     def _process(self, batch: list[_Msg]) -> None:
         events = [m for m in batch if m.topic.endswith("/events")]
         statuses = [m for m in batch if not m.topic.endswith("/events")]
-        items = [Incoming(m.topic, m.payload, m.received_at) for m in events]
+        items = [Incoming(m.topic, m.payload, m.received_at, m.dup) for m in events]
         isolate = False
         delay = 0.2
         while not self._stop.is_set():
             try:
                 with self.sessions.begin() as session:
-                    outcomes = store_batch(session, items, self.keys.get, self.apply, isolate_apply=isolate)
+                    outcomes = store_batch(session, items, self.keys.get, self.apply, isolate_apply=isolate,
+                                           replay_window_s=self.s.replay_window_s)
                     self.counts["status"] += store_status(session, [(m.topic, m.payload) for m in statuses])
                 break
             except ApplyFailed:

@@ -66,7 +66,8 @@ def test_bad_events_are_quarantined_and_worker_keeps_running(broker, central_db)
     try:
         good = p.new_event(school, 1, "attendance.proposed", payload(1), key)
         assert edge.publish(topic, good.to_bytes()) == 0
-        # replay: the same bytes again -> stored once, counted as a second delivery
+        # the same bytes again at once (a transport duplicate, inside the replay window) -> stored once,
+        # counted as a second delivery (a late replay is quarantined: test_replay.py)
         assert edge.publish(topic, good.to_bytes()) == 0
         # replay under a new id with the same sequence number (e.g. an edge restored from an old backup)
         reused = p.new_event(school, 1, "attendance.proposed", payload(1), key)

@@ -1,6 +1,6 @@
 """Embeddings of data-set images, computed once with the project's vision stack and cached on disk.
 
-Each image goes through the production code (load_image → detect_padded → YuNetDetector.refine →
+Each image goes through the production code (load_image → detect_padded → YuNetDetector.refine (ONet landmarks) →
 norm_crop → embedder); the raw features of the face and of its mirror are both kept so that flip and
 no-flip can be compared without a second pass. The cache file is keyed by the sha256 of both models and the image list.
 """
@@ -18,9 +18,8 @@ from edge_agent.vision.align import align_face
 from edge_agent.vision.analyzer import FaceAnalyzer
 from edge_agent.vision.embedder import normalise
 from edge_agent.vision.image_io import ImageError, load_image
-from edge_agent.vision.quality import assess
 
-PIPELINE_VERSION = "2"  # bump when the detect/align/select code changes (2: refined landmarks)
+PIPELINE_VERSION = "3"  # bump when the detect/align/select code changes (2: refined landmarks, 3: ONet)
 
 
 def pick_central(dets, shape):
@@ -39,7 +38,10 @@ class FaceCache:
         self.store = store or ModelStore()
         self.analyzer = analyzer or FaceAnalyzer.from_store(self.store, threads=1, flip=False)
         det, emb = self.store.default("detector"), self.store.default("embedder")
-        self.key = hashlib.sha256(f"{det.final.sha256}|{emb.final.sha256}|{PIPELINE_VERSION}".encode()).hexdigest()
+        lmk = self.analyzer.detector.landmarker
+        lmk_sha = self.store.default("landmarks").final.sha256 if lmk is not None else "none"
+        self.key = hashlib.sha256(f"{det.final.sha256}|{emb.final.sha256}|{lmk_sha}|{PIPELINE_VERSION}"
+                                  .encode()).hexdigest()
         self.models = {"detector": det.name, "embedder": emb.name,
                        "detector_sha256": det.final.sha256, "embedder_sha256": emb.final.sha256}
         self.folder = Path(root) / self.key[:16]
@@ -79,11 +81,12 @@ class FaceCache:
                 padded_retry[i] = bool(dets)
             n_faces[i] = len(dets)
             if dets:
-                det = detector.refine(img, pick_central(dets, img.shape))
+                raw_det = pick_central(dets, img.shape)
+                det = detector.refine(img, raw_det)
                 crop = align_face(img, det.landmarks)
                 feats = embedder.features(np.stack([crop, crop[:, ::-1]]))
                 raw[i], raw_flip[i], found[i] = feats[0], feats[1], True
-                det_score[i], quality[i] = det.score, assess(img, det).score
+                det_score[i], quality[i] = det.score, self.analyzer.quality(img, raw_det, det).score  # informative
                 landmarks[i] = det.landmarks
             if (i + 1) % 1000 == 0:
                 rate = (i + 1) / (time.perf_counter() - start)

@@ -158,7 +158,7 @@ def tracked(store, gallery: Gallery, thresholds: DecisionThresholds, frames: lis
             workers: int) -> dict:
     analyzer = FaceAnalyzer.from_store(store, threads=1, score_threshold=DET_SCORE)
     detectors = make_detectors(store.path(store.default("detector").name), workers,
-                               PipelineConfig(detect_score=DET_SCORE))
+                               PipelineConfig(detect_score=DET_SCORE), landmarker=analyzer.detector.landmarker)
     pipe = RecognitionPipeline(detectors[0], analyzer.embedder,
                                TrackVoter(Recognizer(gallery, thresholds, roster=None)))
     for d in detectors:  # warm up the sessions outside the timing

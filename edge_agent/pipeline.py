@@ -22,6 +22,7 @@ from edge_agent.tracker import FaceTracker, TrackerConfig
 from edge_agent.vision.align import align_faces
 from edge_agent.vision.detector import YuNetDetector
 from edge_agent.vision.embedder import Embedder
+from edge_agent.vision.landmarks import OnetLandmarker
 from edge_agent.vision.quality import assess
 from edge_agent.vision.types import Detection
 
@@ -36,11 +37,13 @@ class PipelineConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
-def make_detectors(model_path, count: int, config: PipelineConfig | None = None) -> list[YuNetDetector]:
-    """`count` detectors (one per worker thread), each with its own single-threaded session."""
+def make_detectors(model_path, count: int, config: PipelineConfig | None = None,
+                   landmarker: OnetLandmarker | None = None) -> list[YuNetDetector]:
+    """`count` detectors (one per worker thread), each with its own single-threaded session; the landmarker
+    (used on the calling thread only, for the faces about to be embedded) is shared."""
     cfg = config or PipelineConfig()
     return [YuNetDetector(model_path, score_threshold=cfg.detect_score, min_face_px=cfg.min_face_px, threads=1,
-                          refine_landmarks=cfg.refine_landmarks)
+                          refine_landmarks=cfg.refine_landmarks, landmarker=landmarker)
             for _ in range(max(1, count))]
 
 
@@ -85,7 +88,8 @@ class RecognitionPipeline:
                 to_embed.append((track.track_id, quality, det))
         if to_embed:
             # only the few faces embedded this frame are refined; enrolment aligns the same way
-            refined = [self.detector.refine(frame, d) if self.config.refine_landmarks else d for _, _, d in to_embed]
+            dets = [d for _, _, d in to_embed]
+            refined = self.detector.refine_all(frame, dets) if self.config.refine_landmarks else dets
             embeddings = self.embedder.embed(align_faces(frame, [d.landmarks for d in refined]))
             self.stats.embeddings += len(to_embed)
             for (tid, quality, _), emb in zip(to_embed, embeddings, strict=True):

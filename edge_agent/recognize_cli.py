@@ -70,6 +70,7 @@ def recognize(
     from edge_agent.sources import SourceError, VideoSource
     from edge_agent.thresholds import ThresholdsError, load_thresholds
     from edge_agent.vision.embedder import Embedder
+    from edge_agent.vision.landmarks import OnetLandmarker
     from models import ModelStore
 
     ids = read_roster(roster)
@@ -90,7 +91,8 @@ def recognize(
     if school.dim != embedder.dim:
         print(f"LỖI: thư viện khuôn mặt có {school.dim} chiều, mô hình {embedder.dim}", file=sys.stderr)
         raise typer.Exit(2)
-    detectors = make_detectors(store.path(store.default("detector").name), threads)
+    detectors = make_detectors(store.path(store.default("detector").name), threads,
+                               landmarker=OnetLandmarker.from_store(store))
     pipeline = RecognitionPipeline(detectors[0], embedder,
                                    TrackVoter(Recognizer(school, thresholds, roster=ids)))
     start = time.perf_counter()

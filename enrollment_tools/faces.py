@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge_agent.vision.image_io import ImageError, load_image
-from edge_agent.vision.quality import Quality, QualityGate, assess
+from edge_agent.vision.quality import Quality, QualityGate
 from edge_agent.vision.types import Detection
 
 SECOND_FACE_RATIO = 0.5   # a face at least half the size of the largest one counts as a second person
@@ -96,8 +96,8 @@ def analyze_image(analyzer, image: np.ndarray, gate: QualityGate) -> tuple[str, 
         return "no_face", [("no_face", MESSAGES["no_face"])], None, None
     if len(found) > 1:
         return "multi_face", [("multi_face", MESSAGES["multi_face"].format(n=len(found)))], None, None
-    det = analyzer.refine(image, found[0:1])[0]  # pose and alignment on the same landmarks as recognition
-    q = assess(image, det, gate)
+    det = analyzer.refine(image, found[0:1])[0]  # aligned on the same landmarks as recognition
+    q = analyzer.quality(image, found[0], det, gate)
     reasons = gate_reasons(q, gate)
     return (reasons[0][0] if reasons else "ok"), reasons, det, q
 

@@ -1,4 +1,5 @@
-"""Conversion steps named in the manifest: `none` (copy) and `tflite2onnx` (with a dynamic batch)."""
+"""Conversion steps named in the manifest: `none` (copy), `tflite2onnx` (with a dynamic batch) and
+`tflite_nhwc` (models/tflite_onnx.py, for the plain CNNs tflite2onnx cannot convert)."""
 
 from __future__ import annotations
 
@@ -91,8 +92,16 @@ def convert(name: str, step: str, src: Path, out: Path, dynamic_batch: bool) -> 
     if step == "none":
         shutil.copyfile(src, out)
         return
-    if step != "tflite2onnx":
+    if step not in ("tflite2onnx", "tflite_nhwc"):
         raise ModelStoreError(name, f"unknown conversion step {step!r}")
+    if step == "tflite_nhwc":
+        try:
+            from models.tflite_onnx import convert_tflite
+
+            convert_tflite(src, out, dynamic_batch)
+        except Exception as exc:  # a malformed file or an op the converter does not know
+            raise ModelStoreError(name, f"conversion {step} failed: {type(exc).__name__}: {exc}") from exc
+        return
     try:
         import tflite2onnx
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
 
-Role = Literal["detector", "embedder", "liveness"]
+Role = Literal["detector", "embedder", "liveness", "landmarks"]
 
 
 class _Strict(BaseModel):
@@ -27,7 +27,7 @@ class Source(_Strict):
 
 
 class Convert(_Strict):
-    step: Literal["none", "tflite2onnx"] = "none"
+    step: Literal["none", "tflite2onnx", "tflite_nhwc"] = "none"
     dynamic_batch: bool = False
 
 
@@ -113,7 +113,7 @@ def parse_manifest(raw: dict, origin: str = "manifest") -> Manifest:
         raise ValueError(f"{origin} is invalid: {exc}") from exc
     if manifest.schema_version != 1:
         raise ValueError(f"{origin}: unsupported schema {manifest.schema_version}")
-    for role in ("detector", "embedder", "liveness"):
+    for role in ("detector", "landmarks", "embedder", "liveness"):
         defaults = [m.name for m in manifest.models.values() if m.role == role and m.default]
         if len(defaults) > 1:
             raise ValueError(f"{origin}: several default {role}s: {', '.join(defaults)}")

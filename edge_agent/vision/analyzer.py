@@ -9,6 +9,7 @@ import numpy as np
 from edge_agent.vision.align import align_faces
 from edge_agent.vision.detector import YuNetDetector
 from edge_agent.vision.embedder import Embedder
+from edge_agent.vision.landmarks import OnetLandmarker
 from edge_agent.vision.quality import Quality, QualityGate, assess
 from edge_agent.vision.types import Detection
 
@@ -29,13 +30,15 @@ class FaceAnalyzer:
     @classmethod
     def from_store(cls, store=None, threads: int = 1, flip: bool = True, detector_name: str | None = None,
                    embedder_name: str | None = None, **detector_kwargs) -> FaceAnalyzer:
-        """The default (or named) detector and embedder of the model store, verified by sha256."""
+        """The default (or named) detector and embedder of the model store, verified by sha256, with the
+        store's default landmarks model (ONet) re-measuring the points faces are aligned on."""
         if store is None:
             from models import ModelStore
 
             store = ModelStore()
         det_entry = store.entry(detector_name) if detector_name else store.default("detector")
         emb_entry = store.entry(embedder_name) if embedder_name else store.default("embedder")
+        detector_kwargs.setdefault("landmarker", OnetLandmarker.from_store(store, threads=threads))
         detector = YuNetDetector(store.path(det_entry.name), threads=threads, **detector_kwargs)
         embedder = Embedder(store.path(emb_entry.name), emb_entry, threads=threads, flip=flip)
         return cls(detector, embedder)
@@ -59,11 +62,18 @@ class FaceAnalyzer:
             detections = self.refine(image_bgr, detections)
         return self.embedder.embed(align_faces(image_bgr, [d.landmarks for d in detections]))
 
+    def quality(self, image_bgr: np.ndarray, raw: Detection, refined: Detection, gate: QualityGate | None = None
+                ) -> Quality:
+        """`assess` on the refined (alignment) landmarks, the pose read on the detector's own refined points."""
+        pose = self.detector.refine_on_crop(image_bgr, raw).landmarks if self.detector.landmarker else None
+        return assess(image_bgr, refined, gate or self.gate, pose_landmarks=pose)
+
     def analyze(self, image_bgr: np.ndarray, all_faces: bool = False, padded: bool = True) -> list[AnalyzedFace]:
         """Every face (or only the largest), embedded and scored; `padded` retries tight crops."""
         found = self.detect(image_bgr, padded=padded)
         if not all_faces and found:
             found = [max(found, key=lambda d: d.width * d.height)]
-        found = self.refine(image_bgr, found)  # the refined landmarks serve alignment and pose alike
-        embeddings = self.embed_faces(image_bgr, found, refined=True)
-        return [AnalyzedFace(d, e, assess(image_bgr, d, self.gate)) for d, e in zip(found, embeddings, strict=True)]
+        refined = self.refine(image_bgr, found)  # the landmarks faces are aligned on
+        embeddings = self.embed_faces(image_bgr, refined, refined=True)
+        return [AnalyzedFace(r, e, self.quality(image_bgr, d, r))
+                for d, r, e in zip(found, refined, embeddings, strict=True)]

@@ -8,6 +8,7 @@ on the right and bottom to a multiple of 32, as OpenCV's `FaceDetectorYN` does, 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -15,6 +16,9 @@ import onnx
 import onnxruntime as ort
 
 from edge_agent.vision.types import Detection
+
+if TYPE_CHECKING:
+    from edge_agent.vision.landmarks import OnetLandmarker
 
 STRIDES = (8, 16, 32)
 _MIRROR = [1, 0, 2, 4, 3]  # landmark order of a mirrored face: eyes and mouth corners swap sides
@@ -51,9 +55,12 @@ class YuNetDetector:
 
     def __init__(self, model_path: str | Path, score_threshold: float = 0.8, nms_threshold: float = 0.3,
                  min_face_px: float = 20.0, threads: int = 1, max_side: int = 1280, top_k: int = 5000,
-                 refine_landmarks: bool = True, refine_face_px: float = 180.0):
-        """`refine_landmarks=False` turns `refine()` into a no-op (alignment then uses the first-pass points)."""
+                 refine_landmarks: bool = True, refine_face_px: float = 180.0,
+                 landmarker: OnetLandmarker | None = None):
+        """`refine_landmarks=False` turns `refine()` into a no-op (alignment then uses the first-pass points).
+        With a `landmarker` (the model store's ONet), `refine()` re-measures the points with it first."""
         self.refine_landmarks = bool(refine_landmarks)
+        self.landmarker = landmarker
         self.refine_face_px = float(refine_face_px)
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
@@ -149,8 +156,12 @@ class YuNetDetector:
         return []
 
     # ---- landmark refinement -----------------------------------------------------------------
-    def refine(self, image_bgr: np.ndarray, det: Detection, context: float = 2.5) -> Detection:
-        """`det` with its landmarks re-measured at the scale the detector knows best, for alignment.
+    def refine(self, image_bgr: np.ndarray, det: Detection) -> Detection:
+        """`det` with its landmarks re-measured for alignment (see `refine_all`)."""
+        return self.refine_all(image_bgr, [det])[0]
+
+    def refine_on_crop(self, image_bgr: np.ndarray, det: Detection, context: float = 2.5) -> Detection:
+        """`det` with its landmarks re-measured by YuNet at the scale it knows best (without a landmarker).
 
         The face is cropped (`context` x its size, the border replicated where the crop leaves the
         image) and scaled so its box is `refine_face_px` wide; YuNet runs on the crop and on its mirror
@@ -195,7 +206,13 @@ class YuNetDetector:
         return Detection(box=det.box, landmarks=lmk, score=det.score)
 
     def refine_all(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Detection]:
-        return [self.refine(image_bgr, d) for d in detections]
+        """Landmarks for alignment: the landmarker's (one batch) where it is sure, else YuNet's on a crop."""
+        if not self.refine_landmarks or not detections:
+            return list(detections)
+        if self.landmarker is None:
+            return [self.refine_on_crop(image_bgr, d) for d in detections]
+        measured = self.landmarker.refine_all(image_bgr, detections)
+        return [self.refine_on_crop(image_bgr, d) if m is d else m for d, m in zip(detections, measured, strict=True)]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -90,15 +90,20 @@ def _ramp(x: float, lo: float, hi: float) -> float:
     return float(min(1.0, max(0.0, (x - lo) / (hi - lo))))
 
 
-def assess(image_bgr: np.ndarray, detection: Detection, gate: QualityGate | None = None) -> Quality:
-    """Quality of one detected face; `reasons` lists what fails `gate` (default: the enrolment gate)."""
+def assess(image_bgr: np.ndarray, detection: Detection, gate: QualityGate | None = None,
+           pose_landmarks: np.ndarray | None = None) -> Quality:
+    """Quality of one detected face; `reasons` lists what fails `gate` (default: the enrolment gate).
+
+    Sharpness and exposure are measured on the face aligned with `detection.landmarks`; the pose on
+    `pose_landmarks` when given (the detector's own points: the pose formula is tuned on YuNet's landmark
+    geometry, and ONet's nose point, better for alignment, swings too far vertically to read the pitch)."""
     face_px = float(min(detection.width, detection.height))
     aligned = align_face(image_bgr, detection.landmarks)
     grey = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)
     inner = grey[16:104, 16:96]  # skip the borders the warp may fill with black
     sharpness = float(cv2.Laplacian(inner, cv2.CV_64F).var())
     exposure = float(inner.mean() / 255.0)
-    yaw, pitch = estimate_pose(detection.landmarks)
+    yaw, pitch = estimate_pose(detection.landmarks if pose_landmarks is None else pose_landmarks)
 
     s_size = _ramp(face_px, 24.0, 96.0)
     s_sharp = _ramp(math.log10(max(sharpness, 1.0)), 1.0, 2.3)  # 10 -> 0, 200 -> 1

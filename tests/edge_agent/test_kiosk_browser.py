@@ -134,6 +134,18 @@ def test_kiosk_flow_in_chromium(school, tmp_path, mqtt_broker):
         from edge_agent.mqtt_link import Link, MqttLinkSettings
 
         host, port = mqtt_broker
+        # the central side's subscription (the ingest worker's persistent session in production): without
+        # any subscriber the broker answers "no matching subscribers" and the link rightly keeps the rows
+        import paho.mqtt.client as mqtt
+
+        central = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"kiosk-central-{time.time_ns()}",
+                              protocol=mqtt.MQTTv5)
+        subscribed = threading.Event()
+        central.on_connect = lambda c, u, f, rc, props: c.subscribe(f"edu/v1/{SCHOOL}/events", qos=1)
+        central.on_subscribe = lambda c, u, mid, codes, props: subscribed.set()
+        central.connect(host, port)
+        central.loop_start()
+        assert subscribed.wait(10)
         link = Link(MqttLinkSettings(school=SCHOOL, key_hex=KEY.hex(), db_path=school, host=host, port=port,
                                      client_id=f"kiosk-test-{time.time_ns()}"))
         stop = threading.Event()
@@ -149,6 +161,8 @@ def test_kiosk_flow_in_chromium(school, tmp_path, mqtt_broker):
         finally:
             stop.set()
             runner.join(timeout=10)
+            central.loop_stop()
+            central.disconnect()
         assert text(driver, "#dong-bo") == "Đã đồng bộ"
         synced = shot(driver, tmp_path / "07-da-dong-bo.png")
         assert colour_pixels(synced, SYNCED) > 300 and colour_pixels(synced, WAITING) < 50

@@ -3,6 +3,8 @@ reason, and accept good photos; at most K templates per student; thumbnails only
 
 from __future__ import annotations
 
+import json
+
 import csv
 
 import cv2
@@ -70,7 +72,7 @@ def test_parallel_workers_and_thumbnails(school, datasets, calibrated, tmp_path)
     put(d / "094209000102", *lfw(datasets, "Gerhard_Schroeder", 1, 2, 3))
     put(d / "094209000103", *lfw(datasets, "George_W_Bush", 1, 2, 3))
     code, out = school.run("photos", str(d), "--school", school.code, "--workers", "2", "--keep-thumbnails")
-    assert out["templates_added"] == 9 and out["rejected"] == []
+    assert out["templates_added"] == 9 and out["rejected"] == [], json.dumps(out, ensure_ascii=False)
     with school.db() as conn:
         thumbs = conn.execute("SELECT student_id, jpeg FROM student_thumbnails ORDER BY 1").fetchall()
     assert [t[0] for t in thumbs] == ["094209000101", "094209000102", "094209000103"]

@@ -41,12 +41,13 @@ def _run_models(args: list[str], models_dir: Path, **env) -> subprocess.Complete
 def test_manifest_is_complete():
     manifest = parse_manifest(_raw_manifest())
     defaults = {m.role: m for m in manifest.defaults()}
-    assert set(defaults) == {"detector", "embedder"}, "one default detector and one default embedder"
+    assert set(defaults) == {"detector", "landmarks", "embedder"}, "one default detector, landmarker, embedder"
     for entry in manifest.models.values():
         assert entry.licence and entry.provenance and entry.io.normalisation and entry.io.output
         assert entry.source.registry in {"pypi", "npm"}
     assert defaults["embedder"].io.embedding_size == 192
     assert defaults["embedder"].licence_warning, "the murky provenance of MobileFaceNet must show"
+    assert defaults["landmarks"].convert.step == "tflite_nhwc" and defaults["landmarks"].licence_warning
     # InsightFace weights are non-commercial: no manifest default may come from insightface.
     assert all("insightface" not in m.source.package for m in manifest.defaults())
 
@@ -62,7 +63,7 @@ def test_manifest_rejects_two_defaults_for_a_role():
 def test_fetch_from_scratch_is_verified_and_idempotent(tmp_path):
     store = ModelStore(root=tmp_path)
     statuses = store.fetch()
-    assert {s.entry.name: s.state for s in statuses} == {"yunet": "ok", "mobilefacenet": "ok"}
+    assert {s.entry.name: s.state for s in statuses} == {"yunet": "ok", "onet": "ok", "mobilefacenet": "ok"}
     stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")}
     store.fetch()  # second run: nothing re-downloaded or rewritten
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")} == stamps
@@ -72,7 +73,7 @@ def test_fetch_from_scratch_is_verified_and_idempotent(tmp_path):
 
 
 def test_corrupt_model_makes_verify_fail_naming_it(tmp_path, model_store):
-    for name in ("yunet", "mobilefacenet"):
+    for name in ("yunet", "onet", "mobilefacenet"):
         shutil.copyfile(model_store.path(name), tmp_path / model_store.path(name).name)
     target = tmp_path / model_store.path("mobilefacenet").name
     data = bytearray(target.read_bytes())

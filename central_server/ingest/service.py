@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -156,9 +155,10 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
              "stored_at": stored_at, "sig": ev.sig, "body": item.payload.decode("utf-8"), "deliveries": 1}
             for _, ev, item in valid]
     inserted: set[str] = set()
-    if rows:
-        insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = insert_(IngestEvent.__table__).on_conflict_do_nothing().returning(IngestEvent.__table__.c.event_id)
+    if rows and session.get_bind().dialect.name == "postgresql":
+        inserted = _insert_unnest(session, rows)
+    elif rows:
+        stmt = sqlite_insert(IngestEvent.__table__).on_conflict_do_nothing().returning(IngestEvent.__table__.c.event_id)
         inserted = set(session.execute(stmt, rows).scalars())
     skipped = [(i, ev, item) for i, ev, item in valid if str(ev.event_id) not in inserted]
     known_sig: dict[str, str] = {}
@@ -207,6 +207,28 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
     if apply is not None:
         _apply_all(session, new_events, apply, isolate_apply)
     return [o for o in outcomes if o is not None]
+
+
+_EVENT_COLUMNS = ("event_id", "school", "seq", "kind", "student_id", "created_at", "stored_at", "sig", "body",
+                  "deliveries")
+_PG_TYPES = ("VARCHAR", "VARCHAR", "BIGINT", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "TIMESTAMPTZ", "VARCHAR", "TEXT",
+             "INTEGER")
+_PG_INSERT = (
+    f"INSERT INTO {IngestEvent.__tablename__} ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"%b::{t}[]" for t in _PG_TYPES) + ") ON CONFLICT DO NOTHING RETURNING event_id")
+
+
+def _insert_unnest(session: Session, rows: list[dict]) -> set[str]:
+    """PostgreSQL: all rows in one INSERT .. SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING,
+    on the session's own connection (same transaction), with binary parameters.
+
+    One short statement with ten array parameters instead of a multi-row VALUES list with thousands of
+    placeholders, which the driver re-parses for every batch, and binary arrays instead of text ones, whose
+    quoting the driver does with a regular expression per element: together most of the ingest's time."""
+    raw = session.connection().connection.driver_connection
+    with raw.cursor(binary=True) as cur:
+        cur.execute(_PG_INSERT, [[r[c] for r in rows] for c in _EVENT_COLUMNS])
+        return {row[0] for row in cur.fetchall()}
 
 
 def _apply_all(session: Session, events: Iterable[Event], apply: ApplyFn, isolate: bool) -> None:

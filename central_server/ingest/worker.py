@@ -3,7 +3,9 @@
 - clean start off and a session expiry, so the broker queues events while the worker is down;
 - paho `manual_ack=True`: a PUBACK is sent only after the batch holding the message is committed, so a
   crash between receive and commit loses nothing (the broker redelivers, the store is idempotent);
-- messages are taken in batches (up to `batch_max` or `batch_wait_s`) for throughput, one transaction each;
+- messages are taken in batches (up to `batch_max` messages, `batch_max_bytes` or `batch_wait_s`), one
+  transaction each; a message may itself carry a batch of up to 100 signed events from a school's backlog;
+- the broker's DUP flag travels with each message, so a redelivery is never mistaken for a replay;
 - a database error never drops a batch: it is retried until it commits; bad input is quarantined;
 - several workers share the load with a shared subscription (`$share/<group>/...`) when `shared_group` is set.
 

@@ -150,3 +150,20 @@ def test_backlog_goes_out_in_batches_exactly_once(broker, central_db, tmp_path):
         worker.stop()
         spy.loop_stop()
         spy.disconnect()
+
+
+def test_the_same_event_twice_in_one_batch_is_stored_once(central_db):
+    """On PostgreSQL the rows go in through one INSERT .. SELECT FROM unnest(...) ON CONFLICT DO NOTHING:
+    a repeat inside that statement is skipped like any other conflict."""
+    _, sessions = central_db
+    school, key = new_school()
+    register(sessions, school, key)
+    a, b = _events(school, key, [1, 2])
+    data = p.encode_event_batch([a.to_bytes(), b.to_bytes(), a.to_bytes()])
+    with sessions.begin() as s:
+        out = store_batch(s, [Incoming(p.events_topic(school), data, utcnow())], {school: key}.get)
+    assert [o.status for o in out] == ["stored", "stored", "duplicate"]
+    with sessions() as s:
+        assert s.get(IngestEvent, str(a.event_id)).deliveries == 2
+        assert s.get(IngestEvent, str(b.event_id)).body == b.to_bytes().decode()
+        assert s.get(IngestEvent, str(b.event_id)).created_at == b.created_at

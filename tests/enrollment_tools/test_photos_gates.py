@@ -3,9 +3,8 @@ reason, and accept good photos; at most K templates per student; thumbnails only
 
 from __future__ import annotations
 
-import json
-
 import csv
+import json
 
 import cv2
 import numpy as np

@@ -110,3 +110,24 @@ def wait_until(pred, timeout: float, step: float = 0.05, msg: str = "condition")
             return value
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout} s waiting for {msg}")
+
+
+@pytest.fixture()
+def edge_service(tmp_path, broker, model_store):
+    """The demo school's edge service running with its MQTT link on the private broker:
+    (service, demo, (OBAMA, BIDEN, BICH)) with Obama and Biden enrolled in the live gallery."""
+    from edge_agent.config import load_settings
+    from edge_agent.demo_e2e import BICH, BIDEN, OBAMA, build
+    from edge_agent.service import EdgeService
+
+    demo = build(tmp_path / "school", store=model_store, broker=True)
+    settings = load_settings(demo.config)
+    broker.add_user(settings.school_code, "pw")
+    settings = settings.model_copy(update={"broker": settings.broker.model_copy(
+        update={"port": broker.port, "password": "pw"})})
+    service = EdgeService(settings, with_kiosk=False, with_link=True)
+    service.start()
+    assert service.gallery is not None and {OBAMA, BIDEN} <= set(service.gallery.student_ids)
+    assert service._link.wait_connected(10)
+    yield service, demo, (OBAMA, BIDEN, BICH)
+    service.shutdown()

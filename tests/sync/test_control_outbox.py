@@ -266,25 +266,6 @@ def test_cli_erase_queues_when_the_broker_is_down(control_db, broker, monkeypatc
 
 
 # ---------------------------------------------------------------- (c) end to end, the app's own dispatcher
-@pytest.fixture()
-def edge_service(tmp_path, broker, model_store):
-    from edge_agent.config import load_settings
-    from edge_agent.demo_e2e import BICH, BIDEN, OBAMA, build
-    from edge_agent.service import EdgeService
-
-    demo = build(tmp_path / "school", store=model_store, broker=True)
-    settings = load_settings(demo.config)
-    broker.add_user(settings.school_code, "pw")
-    settings = settings.model_copy(update={"broker": settings.broker.model_copy(
-        update={"port": broker.port, "password": "pw"})})
-    service = EdgeService(settings, with_kiosk=False, with_link=True)
-    service.start()
-    assert service.gallery is not None and {OBAMA, BIDEN} <= set(service.gallery.student_ids)
-    assert service._link.wait_connected(10)
-    yield service, demo, (OBAMA, BIDEN, BICH)
-    service.shutdown()
-
-
 def test_erasure_during_broker_outage_leaves_the_running_edge_within_60s(tmp_path, broker, edge_service):
     """(c) The central app (its lifespan runs the dispatcher) takes an erasure while the broker is down; the
     status API shows it pending with the error; the broker comes back and the student's templates leave the

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import urllib.error
 
 import pytest
 import uvicorn
@@ -120,7 +121,7 @@ def test_restarting_edge_confirms_what_central_already_holds(central_db, tmp_pat
         assert done == [1, 2, 3]
         assert [r[0] for r in site.outbox.pending(0, 10)] == [4, 5]
         assert confirm_unsent(site.outbox, f"http://127.0.0.1:{port}", school, key) == []
-        with pytest.raises(Exception):  # a wrong key is refused by the central server: nothing is marked
+        with pytest.raises(urllib.error.HTTPError, match="401"):  # a wrong key is refused: nothing is marked
             confirm_unsent(site.outbox, f"http://127.0.0.1:{port}", school, b"x" * 32)
         assert site.unsent() == 2
     finally:

@@ -11,32 +11,13 @@ from conftest import CENTRAL_PASS, CENTRAL_USER, wait_until
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.control import ControlPublisher, erasure_message
 from edge_agent import erasure_queue, school_db
-from edge_agent.config import load_settings
 from edge_agent.school_keys import read_key
-from edge_agent.service import EdgeService
 
 pytestmark = [pytest.mark.mqtt]
 
 
-@pytest.fixture()
-def school(tmp_path, broker, model_store):
-    from edge_agent.demo_e2e import BICH, BIDEN, OBAMA, build
-
-    demo = build(tmp_path / "school", store=model_store, broker=True)
-    settings = load_settings(demo.config)
-    broker.add_user(settings.school_code, "pw")
-    settings = settings.model_copy(update={"broker": settings.broker.model_copy(
-        update={"port": broker.port, "password": "pw"})})
-    service = EdgeService(settings, with_kiosk=False, with_link=True)
-    service.start()
-    assert service.gallery is not None and {OBAMA, BIDEN} <= set(service.gallery.student_ids)
-    assert service._link.wait_connected(10)
-    yield service, demo, (OBAMA, BIDEN, BICH)
-    service.shutdown()
-
-
-def test_local_erasure_leaves_the_running_gallery(school):
-    service, demo, (obama, biden, _) = school
+def test_local_erasure_leaves_the_running_gallery(edge_service):
+    service, demo, (obama, biden, _) = edge_service
     conn = school_db.connect(demo.db)
     with conn:  # what `enroll remove` leaves for the service (its own test covers the school database side)
         conn.execute("INSERT INTO erasure_queue (request_id, student_id, reason, requested_by, requested_at, "
@@ -49,8 +30,8 @@ def test_local_erasure_leaves_the_running_gallery(school):
     assert service.apply_local_erasures() == 0  # applied once
 
 
-def test_central_erasure_reaches_the_running_service_within_60s(school, broker):
-    service, demo, (obama, biden, _) = school
+def test_central_erasure_reaches_the_running_service_within_60s(edge_service, broker):
+    service, demo, (obama, biden, _) = edge_service
     key = read_key(demo.workdir / "keys")
     central = IngestSettings(port=broker.port, username=CENTRAL_USER, password=CENTRAL_PASS, _env_file=None)
     t0 = time.monotonic()

@@ -131,3 +131,31 @@ def edge_service(tmp_path, broker, model_store):
     assert service._link.wait_connected(10)
     yield service, demo, (OBAMA, BIDEN, BICH)
     service.shutdown()
+
+
+@pytest.fixture()
+def central_api():
+    """Start the ingest routes (reconcile, packages) over HTTP on a free port for a sessionmaker; -> base URL."""
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from central_server.ingest import routes
+
+    servers = []
+
+    def start(sessions) -> str:
+        app = FastAPI()
+        app.include_router(routes.router)
+        app.state.sessionmaker = sessions
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        threading.Thread(target=server.run, daemon=True).start()
+        wait_port(port)
+        servers.append(server)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.should_exit = True

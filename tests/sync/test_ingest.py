@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import time
 
 import pytest
-import uvicorn
-from conftest import CENTRAL_PASS, CENTRAL_USER, central_ids, free_port, new_school, register, wait_port, wait_until
+from conftest import CENTRAL_PASS, CENTRAL_USER, central_ids, new_school, register, wait_until
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
@@ -101,7 +99,7 @@ def test_reconcile_ranges_and_endpoint(migrated):
 
 
 @pytest.mark.mqtt
-def test_reconcile_recovers_events_lost_in_a_broker_crash(broker, central_db, tmp_path):
+def test_reconcile_recovers_events_lost_in_a_broker_crash(broker, central_db, central_api, tmp_path):
     """kill -9 of the broker while the worker is down: the broker had PUBACKed events it never saved.
     Reconciliation finds the gaps, the edge re-sends, and central ends with every event exactly once."""
     from test_faults import assert_exactly_once, start_worker
@@ -114,13 +112,7 @@ def test_reconcile_recovers_events_lost_in_a_broker_crash(broker, central_db, tm
     worker.stop()  # its persistent session now queues at the broker
     site = EdgeSite(tmp_path / "edge.sqlite3", school, key)
     link = RunningLink(link_settings(site, broker.port, "pw"))
-    app = FastAPI()
-    app.include_router(routes.router)
-    app.state.sessionmaker = sessions
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    wait_port(port)
+    url = central_api(sessions)
     try:
         for i in range(40):
             site.record(i)
@@ -133,13 +125,12 @@ def test_reconcile_recovers_events_lost_in_a_broker_crash(broker, central_db, tm
         time.sleep(1.0)
         lost = len(site.event_ids()) - len(central_ids(sessions))
         assert lost > 0  # the crash really lost events that the edge had counted as delivered
-        resent = edge_reconcile(site.outbox, f"http://127.0.0.1:{port}", school, key, grace_s=0)
+        resent = edge_reconcile(site.outbox, url, school, key, grace_s=0)
         assert len(resent) == lost
         assert_exactly_once(site, sessions)
     finally:
         link.stop()
         worker.stop()
-        server.should_exit = True
 
 
 def test_worker_settings_are_typed(monkeypatch):

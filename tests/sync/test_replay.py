@@ -5,20 +5,16 @@ edge restarting confirms its unacknowledged rows with the central server so its 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 import urllib.error
 
 import pytest
-import uvicorn
-from conftest import CENTRAL_PASS, CENTRAL_USER, central_ids, free_port, new_school, register, wait_port, wait_until
-from fastapi import FastAPI
+from conftest import CENTRAL_PASS, CENTRAL_USER, central_ids, new_school, register, wait_until
 from mqtt_raw import RawClient
 from sqlalchemy import func, select, update
 from sync_helpers import EdgeSite, payload
 
 from central_server.core.db import utcnow
-from central_server.ingest import routes
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.service import Incoming, store_batch
 from central_server.ingest.tables import IngestEvent, IngestQuarantine
@@ -98,7 +94,7 @@ def test_worker_quarantines_a_late_replay_and_keeps_running(broker, central_db):
         worker.stop()
 
 
-def test_restarting_edge_confirms_what_central_already_holds(central_db, tmp_path):
+def test_restarting_edge_confirms_what_central_already_holds(central_db, central_api, tmp_path):
     """Rows 1-3 reached the central server but their PUBACKs died with the old process; 4-5 never left. The
     restarted edge asks first: 1-3 are marked sent (never re-sent, never a replay), 4-5 stay to be sent."""
     _, sessions = central_db
@@ -109,20 +105,10 @@ def test_restarting_edge_confirms_what_central_already_holds(central_db, tmp_pat
     with sessions.begin() as s:
         store_batch(s, [Incoming(p.events_topic(school), e.to_bytes(), utcnow()) for e in events[:3]],
                     {school: key}.get)
-    app = FastAPI()
-    app.include_router(routes.router)
-    app.state.sessionmaker = sessions
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    wait_port(port)
-    try:
-        done = confirm_unsent(site.outbox, f"http://127.0.0.1:{port}", school, key)
-        assert done == [1, 2, 3]
-        assert [r[0] for r in site.outbox.pending(0, 10)] == [4, 5]
-        assert confirm_unsent(site.outbox, f"http://127.0.0.1:{port}", school, key) == []
-        with pytest.raises(urllib.error.HTTPError, match="401"):  # a wrong key is refused: nothing is marked
-            confirm_unsent(site.outbox, f"http://127.0.0.1:{port}", school, b"x" * 32)
-        assert site.unsent() == 2
-    finally:
-        server.should_exit = True
+    url = central_api(sessions)
+    assert confirm_unsent(site.outbox, url, school, key) == [1, 2, 3]
+    assert [r[0] for r in site.outbox.pending(0, 10)] == [4, 5]
+    assert confirm_unsent(site.outbox, url, school, key) == []
+    with pytest.raises(urllib.error.HTTPError, match="401"):  # a wrong key is refused: nothing is marked
+        confirm_unsent(site.outbox, url, school, b"x" * 32)
+    assert site.unsent() == 2

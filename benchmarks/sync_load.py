@@ -189,10 +189,13 @@ def write_results(results: list[dict], command: str) -> None:
     for r in results:
         mode = "catch-up after offline" if r["preload"] else f"{r['spread_s']:g}"
         exact = r["lost"] == 0 and r["duplicated"] == 0
-        if r["preload"] or not r["spread_s"]:
+        if r["preload"]:
             ok = exact and r["events_per_s"] >= 5000
             target = f">= 5,000 ev/s into PostgreSQL: {'met' if ok else 'NOT met'}" if r["db"] == "postgresql" \
                 else f"0 lost, 0 dup: {'met' if exact else 'NOT met'} (throughput target is for PostgreSQL)"
+        elif not r["spread_s"]:
+            target = (f"0 lost, 0 dup: {'met' if exact else 'NOT met'}; rate bound by the 39 schools' own fsync'd "
+                      "commits on these 2 cores (the ingest's rate: catch-up row)")
         else:
             ok = exact and r["p99_ms"] is not None and r["p99_ms"] < 2000
             target = f"0 lost, 0 dup, p99 < 2 s: {'met' if ok else 'NOT met'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import uuid
 
@@ -58,7 +59,8 @@ def erase(school: str, student_id: str, request_id: str = typer.Option("", help=
     sessions = _sessions()
     try:
         with sessions.begin() as session:
-            row = request_erasure(session, school, student_id, request_id or uuid.uuid4().hex)
+            row = request_erasure(session, school, student_id, request_id or uuid.uuid4().hex,
+                                  actor_name=f"cli:{getpass.getuser()}")
     except UnknownSchool:
         typer.echo(f"Chưa có khóa cho trường {school}", err=True)
         raise typer.Exit(2) from None

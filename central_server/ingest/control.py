@@ -24,6 +24,8 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from central_server.core.audit import audit
+from central_server.core.tables import User
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.tables import ControlOutbox, SchoolKey
 from edge_agent.protocol import (
@@ -177,14 +179,18 @@ def school_key(session: Session, school: str) -> bytes:
 
 
 def request_erasure(session: Session, school: str, student_id: str, request_id: str,
-                    key: bytes | None = None) -> ControlOutbox:
-    """Queue a signed erasure request in the caller's transaction (commit it with the change it belongs to).
+                    key: bytes | None = None, *, actor: User | None = None, actor_name: str = "") -> ControlOutbox:
+    """Queue a signed erasure request in the caller's transaction (commit it with the change it belongs to),
+    and record who asked for it in the audit log (same transaction).
 
     The dispatcher is woken when the transaction commits; nothing is queued if it rolls back."""
     from central_server.ingest.control_dispatch import enqueue
 
     msg = erasure_message(school, key if key is not None else school_key(session, school), student_id, request_id)
-    return enqueue(session, [msg])[0]
+    row = enqueue(session, [msg])[0]
+    audit(session, actor, "student.erasure_requested", f"student:{student_id}",
+          {"school": school, "request_id": request_id, "control_outbox_id": row.id}, actor_name=actor_name)
+    return row
 
 
 def announce_package(session: Session, settings: IngestSettings, school: str, kind: ControlKind | str,

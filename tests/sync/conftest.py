@@ -56,8 +56,8 @@ def central_db(request, tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def control_db(request, tmp_path):
-    """(url, sessionmaker) of an empty central database with the school keys and the control outbox, on SQLite
-    and PostgreSQL."""
+    """(url, sessionmaker) of an empty central database with the school keys, the control outbox and the audit
+    log, on SQLite and PostgreSQL."""
     from central_server.core.db import Base, make_engine, make_sessionmaker
     from central_server.ingest import tables
 
@@ -66,7 +66,10 @@ def control_db(request, tmp_path):
     else:
         url = request.getfixturevalue("pg_url")
     engine = make_engine(url)
-    Base.metadata.create_all(engine, tables=[tables.SchoolKey.__table__, tables.ControlOutbox.__table__])
+    from central_server.core.tables import AuditLog, User
+
+    Base.metadata.create_all(engine, tables=[tables.SchoolKey.__table__, tables.ControlOutbox.__table__,
+                                             User.__table__, AuditLog.__table__])
     yield url, make_sessionmaker(engine)
     engine.dispose()
 

@@ -108,6 +108,13 @@ def test_the_row_is_part_of_the_callers_transaction(control_db):
     stored = row(sessions, r.id)
     assert stored.sent_at is None and stored.attempts == 0 and stored.kind == ControlKind.ERASURE_REQUEST.value
     assert decode_control(control_topic(school), stored.control.encode(), school, key).erasure.request_id == "DSR-OK"
+    # the request is audited in the same transaction (Law 91/2025: every processing of a student's data)
+    from central_server.core.tables import AuditLog
+
+    with sessions() as s:
+        audits = s.execute(select(AuditLog.action, AuditLog.target, AuditLog.detail)).all()
+    assert [(a.action, a.target) for a in audits] == [("student.erasure_requested", "student:094207000001")]
+    assert audits[0].detail == {"school": school, "request_id": "DSR-OK", "control_outbox_id": r.id}
 
 
 def test_erasure_asked_while_broker_down_is_delivered_once_it_is_back(control_db, broker):

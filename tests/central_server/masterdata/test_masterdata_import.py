@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from central_server.masterdata.service import create_school, province_code_on
 from central_server.masterdata.tables import Enrolment, ImportBatch, SchoolClass, Student
+from tests.central_server.masterdata.moet_xlsx import moet_workbook
 
 YEAR = "2025-2026"
 HEAD = ["STT", "Dân tộc", "Họ tên (*)", "Ngày sinh", "Giới tính", "Mã lớp", "Mã học sinh", "Trạng thái HS",
@@ -18,17 +17,7 @@ HEAD = ["STT", "Dân tộc", "Họ tên (*)", "Ngày sinh", "Giới tính", "Mã
 
 
 def xlsx(rows, head=HEAD, title_rows=3) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "C1-HocSinh"
-    for i in range(title_rows):
-        ws.append([f"DANH SÁCH HỌC SINH — dòng tiêu đề {i}"])
-    ws.append(head)
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return moet_workbook(rows, head, "C1-HocSinh", "DANH SÁCH HỌC SINH — dòng tiêu đề", title_rows)
 
 
 def row(pid, name, klass, born="05/09/2009", gender="Nam"):

@@ -8,12 +8,12 @@ import io
 import zipfile
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from central_server.core.tables import AuditLog
 from central_server.masterdata.service import create_school, create_teacher
 from central_server.masterdata.tables import ClassTeacher, ImportBatch, SchoolClass, Teacher
+from tests.central_server.masterdata.moet_xlsx import moet_workbook
 
 # non-standard order, titles without diacritics or with notes, an unknown column ("Ghi chú")
 HEAD = ["STT", "Email", "Môn dạy", "Ho va ten (*)", "Ma truong", "Ghi chú", "Số CCCD (12 số)", "Giới tính",
@@ -22,17 +22,7 @@ FIRST_DATA_ROW = 4  # two title rows, the header on row 3
 
 
 def xlsx(rows, head=HEAD, title_rows=2) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "CanBo"
-    for i in range(title_rows):
-        ws.append([f"SỞ GD&ĐT — DANH SÁCH CÁN BỘ, GIÁO VIÊN ({i})"])
-    ws.append(head)
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return moet_workbook(rows, head, "CanBo", "SỞ GD&ĐT — DANH SÁCH CÁN BỘ, GIÁO VIÊN", title_rows)
 
 
 def row(pid, name, staff, school="94000702", subject="Toán", email="", phone="", gender="Nữ", born="12/03/1985"):

@@ -99,9 +99,34 @@ def preview(session: Session, school: School, school_year: str, rows: list[mi.Pa
     return out
 
 
+# "Trạng thái HS" values after which a school must no longer hold the student's face templates (Law 91/2025:
+# delete on transfer-out, withdrawal or graduation), compared without accents and case
+LEAVING_STATUSES = ("chuyen di", "thoi hoc", "tot nghiep", "da tot nghiep", "hoan thanh chuong trinh")
+
+
+def is_leaving(status: str | None) -> bool:
+    return mi.fold(status or "").strip().lower() in LEAVING_STATUSES
+
+
+def _request_erasure(session: Session, school_code: str, personal_id: str, why: str, counts: dict[str, int]) -> None:
+    """Ask the school's edge agent to drop the student's templates (queued with this import's transaction).
+    A school with no registered edge key has no edge agent, so nothing is held there."""
+    from central_server.ingest.control import UnknownSchool, request_erasure
+
+    try:
+        request_erasure(session, school_code, personal_id, f"moet-import-{why}-{personal_id}-{dt.date.today()}",
+                        actor_name=f"import:{school_code}")
+        counts["erasures_requested"] += 1
+    except UnknownSchool:
+        counts["erasures_no_edge"] += 1
+
+
 def apply(session: Session, school: School, school_year: str, rows: list[mi.ParsedRow],
           result: list[StudentPreviewRow], *, today: dt.date, province_code: str) -> dict[str, int]:
-    """Write the rows `result` does not mark invalid (the caller commits); classes are created as needed."""
+    """Write the rows `result` does not mark invalid (the caller commits); classes are created as needed.
+
+    A student who leaves a school (moved to another one, or a status such as "Chuyển đi", "Thôi học",
+    "Tốt nghiệp") gets an erasure request queued for that school's edge agent in the same transaction."""
     classes = {c.code: c for c in session.scalars(select(SchoolClass).where(
         SchoolClass.school_id == school.id, SchoolClass.school_year == school_year))}
     by_pid = {r.values["personal_id"]: r.values for r in rows if not r.errors}
@@ -109,6 +134,7 @@ def apply(session: Session, school: School, school_year: str, rows: list[mi.Pars
         Student.personal_id.in_(list(by_pid))))} if by_pid else {}
     counts = mi.summarise(result)
     counts["classes_created"] = 0
+    counts["erasures_requested"] = counts["erasures_no_edge"] = 0
     for p in result:
         if p.kind == "invalid":
             continue
@@ -132,6 +158,12 @@ def apply(session: Session, school: School, school_year: str, rows: list[mi.Pars
             session.add(Enrolment(student_id=student.id, school_id=school.id, class_id=klass.id,
                                   province_code=province_code, started_on=today))
             continue
+        if p.kind == "moved":
+            old = session.get(School, student.school_id)
+            if old is not None and not is_leaving(student.status):
+                _request_erasure(session, old.code, p.personal_id, "moved", counts)
+        elif is_leaving(fields["status"]) and not is_leaving(student.status):
+            _request_erasure(session, school.code, p.personal_id, "left", counts)
         for k, val in fields.items():
             setattr(student, k, val)
         if p.kind == "moved":

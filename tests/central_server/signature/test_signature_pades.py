@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -163,7 +164,13 @@ def test_revoked_certificate_refuses_to_sign_and_earlier_signatures_are_marked(p
     teacher = pki.new_teacher("Đỗ Thị Thu Hà")
     with_ts = sign_pdf(blank, pki.p12(teacher), opts(pki, "GiaoVien", "B-LT"))
     without_ts = sign_pdf(blank, pki.p12(teacher), opts(pki, "GiaoVien", "B-B"))
-    assert verify_pdf(with_ts, pki.roots).verdict == "valid"
+    stamped = verify_pdf(with_ts, pki.roots)
+    assert stamped.verdict == "valid"
+    # Revocations carry whole seconds (CRL/OCSP), dated from the start of the second they happened in; let
+    # the clock leave the time-stamp's second so the revocation is provably later than the signature.
+    ts = stamped.signatures[0].timestamp
+    while dt.datetime.now(dt.UTC).replace(microsecond=0) <= ts:
+        time.sleep(0.05)
     pki.ca.revoke(teacher.cert.serial_number, "key_compromise")
     with pytest.raises(SignatureFailure) as err:
         sign_pdf(blank, pki.p12(teacher), opts(pki, "GiaoVien"))
@@ -174,6 +181,16 @@ def test_revoked_certificate_refuses_to_sign_and_earlier_signatures_are_marked(p
     untimed = verify_pdf(without_ts, pki.roots)
     assert untimed.verdict == "invalid" and untimed.signatures[0].revoked
     assert "thu hồi" in untimed.signatures[0].message
+
+
+def test_signature_stamped_in_the_second_of_the_revocation_is_not_proven_earlier(pki, blank):
+    teacher = pki.new_teacher("Lâm Văn Tài")
+    signed = sign_pdf(blank, pki.p12(teacher), opts(pki, "GiaoVien", "B-LT"))
+    ts = verify_pdf(signed, pki.roots).signatures[0].timestamp
+    pki.ca.revoke(teacher.cert.serial_number, "key_compromise", when=ts.replace(microsecond=0))
+    report = verify_pdf(signed, pki.roots)
+    assert report.verdict == "invalid" and report.signatures[0].revoked
+    assert "trước thời điểm ký" in report.signatures[0].message
 
 
 def test_revoked_certificate_in_crl(pki):

@@ -49,6 +49,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def demo_period(now: datetime) -> tuple[datetime, int, int]:
+    """The demo lesson: (start, period minutes, late grace minutes) so that a walk-by at `now` is on time.
+
+    It starts two minutes ago (at midnight just after midnight). A period must end within its day, so late at
+    night the lesson is the day's last 35 minutes and the whole period counts as on time, so `make demo`
+    shows the same proposal at any hour."""
+    start = max((now - timedelta(minutes=2)).replace(second=0, microsecond=0),
+                now.replace(hour=0, minute=0, second=0, microsecond=0))
+    latest = now.replace(hour=23, minute=24, second=0, microsecond=0)  # + 35 min ends at 23:59
+    if start + timedelta(minutes=45) > latest + timedelta(minutes=35):
+        return min(start, latest), 35, 45
+    return start, 45, 5
+
+
 def build(workdir: Path, *, kiosk_port: int | None = None, now: datetime | None = None, store=None,
           broker: bool = False) -> DemoSchool:
     """Create everything under `workdir`: keys, config, database, gallery and the walk-by video."""
@@ -62,9 +76,7 @@ def build(workdir: Path, *, kiosk_port: int | None = None, now: datetime | None 
         write_keys(workdir / "keys")
     tz = ZoneInfo(TZ)
     now = (now or datetime.now(tz)).astimezone(tz)
-    start = (now - timedelta(minutes=2)).replace(second=0, microsecond=0)
-    if start.date() != now.date() or start.hour >= 23:  # keep the demo period inside one day
-        start = now.replace(hour=7, minute=0, second=0, microsecond=0)
+    start, period_min, late_min = demo_period(now)
     port = kiosk_port or free_port()
     video = workdir / "walkby.avi"
     config = workdir / "edge.toml"
@@ -78,6 +90,10 @@ keys_dir = "keys"
 morning_start = {start.strftime('%H:%M:00')}
 morning_periods = 1
 afternoon_periods = 0
+period_minutes = {period_min}
+[attendance]
+checkin_after_min = {max(late_min, 15)}
+late_grace_min = {late_min}
 [kiosk]
 host = "127.0.0.1"
 port = {port}

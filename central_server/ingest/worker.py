@@ -74,6 +74,7 @@ class IngestWorker:
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -86,6 +87,13 @@ class IngestWorker:
             return
         self._generation += 1  # acks for messages of an older connection are not sent (they come again)
         client.subscribe([(self._topic(EVENTS_WILDCARD), 1), (self._topic(STATUS_WILDCARD), 1)])
+
+    def _on_subscribe(self, client, userdata, mid, reason_code_list, properties) -> None:
+        """Ready once the broker has granted both subscriptions (before that, events could find no subscriber)."""
+        refused = [rc for rc in reason_code_list if rc.is_failure]
+        if refused:
+            log.error("broker refused the ingest worker's subscriptions: %s", ", ".join(map(str, refused)))
+            return
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -112,6 +120,7 @@ class IngestWorker:
         self._thread.start()
 
     def wait_connected(self, timeout: float) -> bool:
+        """True once connected and subscribed (the broker has granted the events and status topics)."""
         return self._connected.wait(timeout)
 
     def stop(self) -> None:

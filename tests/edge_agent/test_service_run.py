@@ -196,3 +196,28 @@ def test_status_without_a_running_service(tmp_path):
                                                       "updated_at": "2025-09-08T00:00:00+00:00"}))
     result = edge_agent("status", "--config", str(cfg))
     assert result.returncode == 1 and json.loads(result.stdout)["state"] == "dead"
+
+
+def test_demo_lesson_is_on_time_at_any_hour():
+    """`make demo` runs on the wall clock: at every minute of the day its lesson takes the walk-by as on time."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from edge_agent.config import AttendanceRules, BellConfig
+    from edge_agent.demo_e2e import TZ, demo_period
+    from edge_agent.lessons import window
+    from edge_agent.timetable import bell_schedule
+
+    tz = ZoneInfo(TZ)
+    midnight = datetime(2026, 11, 29, tzinfo=tz)
+    for minute in range(24 * 60):
+        for second in (0, 59):
+            now = midnight + timedelta(minutes=minute, seconds=second)
+            start, period_min, late_min = demo_period(now)
+            rules = AttendanceRules(checkin_after_min=max(late_min, 15), late_grace_min=late_min)
+            (period,) = bell_schedule(BellConfig(morning_start=start.time(), morning_periods=1,
+                                                 afternoon_periods=0, period_minutes=period_min))
+            begins = datetime.combine(now.date(), period.start, tz)
+            assert start.date() == now.date() and period.start < period.end, now  # inside the day
+            opens, closes = window(begins, rules.checkin_before_min, rules.checkin_after_min)
+            assert opens <= now <= closes and now <= begins + timedelta(minutes=rules.late_grace_min), now

@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 from conftest import CENTRAL_PASS, CENTRAL_USER, PY, central_ids, new_school, register, wait_until
+from mqtt_raw import RawClient
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import func, select
-from sync_helpers import EdgeSite, RunningLink, link_settings
+from sync_helpers import EdgeSite, RunningLink, link_settings, payload
 
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.tables import IngestEvent, IngestQuarantine
 from central_server.ingest.worker import IngestWorker
+from edge_agent import protocol as p
 
 pytestmark = [pytest.mark.mqtt]
 HERE = Path(__file__).resolve().parent
@@ -204,3 +208,27 @@ def test_ingest_killed_between_receive_and_commit(broker, migrated, tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-x", "-q"]))
+
+
+def test_worker_is_ready_only_once_its_subscriptions_are_granted(broker, central_db):
+    _, sessions = central_db
+    school, key = new_school()
+    register(sessions, school, key)
+    broker.add_user(school, "pw")
+    # a refused subscription (e.g. a plugin's ACL answering 0x87) leaves the worker not ready
+    idle = IngestWorker(IngestSettings(port=broker.port, username=CENTRAL_USER, password=CENTRAL_PASS,
+                                       _env_file=None), sessions, apply=None)
+    granted, refused = ReasonCode(PacketTypes.SUBACK, "Granted QoS 1"), ReasonCode(PacketTypes.SUBACK, "Not authorized")
+    idle._on_subscribe(None, None, 1, [granted, refused], None)
+    assert not idle.wait_connected(0.1)
+    idle._on_subscribe(None, None, 2, [granted, granted], None)
+    assert idle.wait_connected(0.1)
+    worker = start_worker(broker, sessions)
+    edge = RawClient(broker.port, school, "pw")
+    try:  # ready means subscribed: the very first event already has a subscriber (reason code 0, not 16)
+        assert edge.publish(p.events_topic(school), p.new_event(school, 1, "attendance.proposed", payload(1),
+                                                                key).to_bytes()) == 0
+        wait_until(lambda: len(central_ids(sessions)) == 1, 10, msg="the first event stored")
+    finally:
+        edge.close()
+        worker.stop()

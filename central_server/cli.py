@@ -103,7 +103,6 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
                                            help="Password of the demo accounts so_admin, so_canbo, admin_t01.")
               ) -> None:
     """Fill an EMPTY, migrated database with generated schools, students and attendance (never real data)."""
-    import datetime as dt
 
     from sqlalchemy import func, select
 
@@ -123,7 +122,10 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
             if conn.scalar(select(func.count()).select_from(School)):
                 typer.echo("Cơ sở dữ liệu đã có dữ liệu; chỉ tạo dữ liệu mẫu trên cơ sở dữ liệu trống.", err=True)
                 raise typer.Exit(1)
-        counts = generate(engine, DemoSize(schools, classes, students, days), dt.date.today(), password=password)
+        from central_server.core.clock import local_today
+
+        counts = generate(engine, DemoSize(schools, classes, students, days), local_today(settings.timezone),
+                          password=password)
         typer.echo(f"demo data: {counts}")
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from central_server.core.clock import local_today
 from central_server.core.config import Settings, get_settings
 from central_server.core.db import utcnow
 from central_server.masterdata.tables import School, Student
@@ -62,7 +63,7 @@ def apply_event(session: Session, event: Event, settings: Settings | None = None
         raise ApplyError("unknown_student", f"no student {p.student_id} in the master data")
     if student.school_id != school.id:
         raise ApplyError("wrong_school", f"student {p.student_id} is not enrolled at {event.school}")
-    today = utcnow().date()
+    today = local_today(settings.timezone)  # the school day: already tomorrow from 17:00 UTC
     if not today - dt.timedelta(days=MAX_PAST_DAYS) <= p.date <= today + dt.timedelta(days=MAX_FUTURE_DAYS):
         raise ApplyError("date_out_of_range", f"lesson date {p.date} is out of range")
     sess, period = session_of(p.period, p.session.value if p.session else None, settings.periods_per_session)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
+from central_server.core import clock
 from central_server.core.config import Settings
 from central_server.core.db import utcnow
 from central_server.core.tables import User
@@ -18,7 +19,7 @@ from . import reports
 
 
 def local_today(settings: Settings) -> dt.date:
-    return utcnow().astimezone(ZoneInfo(settings.timezone)).date()
+    return clock.local_today(settings.timezone)
 
 
 def check_day(day: dt.date | None, settings: Settings) -> dt.date:

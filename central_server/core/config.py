@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from central_server.core.clock import DEFAULT_TIMEZONE
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CENTRAL_", env_file=".env", env_file_encoding="utf-8",
@@ -20,7 +22,7 @@ class Settings(BaseSettings):
 
     # web
     title: str = "Hệ thống giáo dục số — Sở GD&ĐT"
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = DEFAULT_TIMEZONE
     session_cookie_name: str = "cs_session"
     session_ttl_minutes: int = Field(default=8 * 60, ge=5)
     api_token_ttl_minutes: int = Field(default=60, ge=1)

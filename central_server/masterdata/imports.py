@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central_server.core.audit import audit
+from central_server.core.clock import local_today
 from central_server.core.db import utcnow
 from central_server.core.tables import User
 
@@ -77,7 +78,7 @@ def apply_batch(session: Session, user: User, batch: ImportBatch, ip: str = "") 
         session.rollback()
         reason = "Tệp còn dòng không hợp lệ" if importer.all_or_nothing else "Tệp không có dòng hợp lệ nào"
         raise HTTPException(422, f"{reason}; hãy sửa tệp và tải lên lại. Chưa có dữ liệu nào được ghi.")
-    today = utcnow().date()
+    today = local_today()
     province = province_code_on(session, today, school.former_province_code or school.province_code)
     try:
         counts = importer.apply(session, school, batch.school_year, rows, result, today=today,

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from central_server.core.clock import local_today
+
 MAX_ROWS = 20_000
 HEADER_SCAN_ROWS = 25
 KINDS = ("new", "updated", "moved", "unchanged", "invalid")
@@ -180,7 +182,7 @@ def birth_date(value: Any, errors: list[str], earliest: dt.date) -> dt.date | No
         except ValueError:
             errors.append("Ngày sinh phải có dạng dd/mm/yyyy.")
             return None
-    if not earliest <= day <= dt.date.today():
+    if not earliest <= day <= local_today():
         errors.append("Ngày sinh nằm ngoài khoảng hợp lệ.")
         return None
     return day

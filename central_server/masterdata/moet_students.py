@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central_server.core.clock import local_today
+
 from . import moet_import as mi
 from .tables import Enrolment, School, SchoolClass, Student
 
@@ -114,7 +116,7 @@ def _request_erasure(session: Session, school_code: str, personal_id: str, why: 
     from central_server.ingest.control import UnknownSchool, request_erasure
 
     try:
-        request_erasure(session, school_code, personal_id, f"moet-import-{why}-{personal_id}-{dt.date.today()}",
+        request_erasure(session, school_code, personal_id, f"moet-import-{why}-{personal_id}-{local_today()}",
                         actor_name=f"import:{school_code}")
         counts["erasures_requested"] += 1
     except UnknownSchool:

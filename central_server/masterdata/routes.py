@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
@@ -13,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from central_server.core.audit import audit
 from central_server.core.auth import client_ip, current_user, require_roles
-from central_server.core.db import get_session, utcnow
+from central_server.core.clock import local_today
+from central_server.core.db import get_session
 from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.core.templating import add_nav, templates
@@ -169,7 +169,8 @@ async def api_import_preview(request: Request, school_id: Id, user: Manager, ses
 
 
 def _current_year(request: Request) -> str:
-    return service.school_year_of(utcnow().date(), request.app.state.settings.year_start_month)
+    return service.school_year_of(local_today(request.app.state.settings.timezone),
+                                  request.app.state.settings.year_start_month)
 
 
 @router.post("/api/masterdata/schools/{school_id}/teacher-imports", response_model=TeacherImportPreviewOut,
@@ -204,7 +205,7 @@ def import_page(request: Request, user: Manager, session: DbSession):
     schools = service.list_schools(session, user)
     audit(session, user, "school.list", "schools", {"page": "import"}, ip=client_ip(request))
     session.commit()
-    year = service.school_year_of(dt.date.today())
+    year = service.school_year_of(local_today(request.app.state.settings.timezone))
     return templates.TemplateResponse(request, "masterdata/import.html",
                                       {"user": user, "schools": schools, "year": year})
 

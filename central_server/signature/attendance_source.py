@@ -159,7 +159,7 @@ def month_range(month: str) -> tuple[dt.date, dt.date]:
 def build_month(session: Session, klass: SchoolClass, month: str, today: dt.date | None = None) -> Built:
     first, last = month_range(month)
     label = f"tháng {first:%m/%Y}"
-    if today is not None and last > today:
+    if today is not None and last >= today:  # the month's last day is still under way
         raise AttendanceSourceError(f"{label.capitalize()} chưa kết thúc; chỉ ký được bảng điểm danh của "
                                     "tháng đã kết thúc và đã chốt.", "not_finalised")
     rows_ = list(session.scalars(select(AttendanceSession).where(

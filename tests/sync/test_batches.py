@@ -130,9 +130,12 @@ def test_backlog_goes_out_in_batches_exactly_once(broker, central_db, tmp_path):
             got.set()
 
     spy.on_message = on_message
+    subscribed = threading.Event()
     spy.on_connect = lambda c, u, f, rc, props: c.subscribe(p.events_topic(school), qos=1)
+    spy.on_subscribe = lambda *a: subscribed.set()
     spy.connect("127.0.0.1", broker.port)
     spy.loop_start()
+    assert subscribed.wait(10), "the spy's subscription"
     worker = start_worker(broker, sessions)
     link = RunningLink(link_settings(site, broker.port, "pw", batch_max=100))
     try:

@@ -3,7 +3,6 @@ module, the reconciliation endpoint, and recovery of events a crashed broker los
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 
@@ -14,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
 from sync_helpers import EdgeSite, RunningLink, link_settings, payload
 
+from central_server.core.clock import local_today
 from central_server.core.db import utcnow
 from central_server.ingest import routes
 from central_server.ingest.service import Incoming, reconcile, resolve_apply_event, set_school_key, store_batch
@@ -45,7 +45,7 @@ def test_stored_events_feed_attendance_once(migrated):
         s.add(sch)
         s.flush()
         s.add(Student(personal_id="094207000001", full_name="Nguyễn Văn An", school_id=sch.id))
-    today = dt.date.today()
+    today = local_today()
     good = p.new_event(school, 1, "attendance.proposed", payload(0, today).model_copy(
         update={"student_id": "094207000001"}), key)
     stranger = p.new_event(school, 2, "attendance.proposed", payload(5, today), key)  # not in master data

@@ -8,6 +8,7 @@ import itertools
 import pytest
 
 from central_server.attendance.tables import SchoolYear
+from central_server.core.clock import local_today
 from central_server.masterdata.service import create_school, create_teacher, school_year_of
 from central_server.masterdata.tables import SchoolClass, Student
 from edge_agent.protocol import AttendancePayload, EventKind, Session, Source, new_event
@@ -31,14 +32,14 @@ def make_event(school_code: str, personal_id: str, day: dt.date, period: int | N
 @pytest.fixture()
 def world(db, make_user):
     """Two schools; school A has classes 10A1 (homeroom: gv_a) and 10A2; school B has 11B1. Users per role."""
-    year = school_year_of(dt.date.today())
+    year = school_year_of(local_today())
     a = create_school(db, "94000701", "THPT Hoàng Diệu")
     b = create_school(db, "94000702", "THPT Mỹ Xuyên")
     c1 = SchoolClass(school_id=a.id, school_year=year, code="10A1", grade=10)
     c2 = SchoolClass(school_id=a.id, school_year=year, code="10A2", grade=10)
     c3 = SchoolClass(school_id=b.id, school_year=year, code="11B1", grade=11)
     # a calendar around today, so that "this school year" holds every test date whatever the run date
-    today = dt.date.today()
+    today = local_today()
     db.add(SchoolYear(name=year, starts_on=today - dt.timedelta(days=200),
                       term2_starts_on=today - dt.timedelta(days=20),
                       ends_on=today + dt.timedelta(days=100)))

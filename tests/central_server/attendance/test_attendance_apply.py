@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from central_server.attendance import reports
 from central_server.attendance.service import ApplyError, apply_event
 from central_server.attendance.tables import AttendanceHistory, AttendanceMark, AttendanceSession
+from central_server.core.clock import local_today
 
 
 def _count(db, model):
@@ -18,7 +19,7 @@ def _count(db, model):
 
 def test_proposal_then_correction_then_final_keeps_full_history(db, world, settings, make_ev):
     s = world["students"][0]
-    day = dt.date.today() - dt.timedelta(days=1)
+    day = local_today() - dt.timedelta(days=1)
     t0 = dt.datetime.combine(day, dt.time(7, 5), dt.UTC)
     m = dt.timedelta(minutes=1)
     evs = [make_ev("94000701", s.personal_id, day, 1, "absent_proposed", "attendance.proposed", observed_at=t0),
@@ -37,7 +38,7 @@ def test_proposal_then_correction_then_final_keeps_full_history(db, world, setti
 
 def test_redelivered_event_is_applied_once(db, world, settings, make_ev):
     s = world["students"][1]
-    ev = make_ev("94000701", s.personal_id, dt.date.today(), 2, "P")
+    ev = make_ev("94000701", s.personal_id, local_today(), 2, "P")
     assert apply_event(db, ev, settings).outcome == "applied"
     db.commit()
     assert apply_event(db, ev, settings).outcome == "duplicate"
@@ -47,7 +48,7 @@ def test_redelivered_event_is_applied_once(db, world, settings, make_ev):
 
 def test_late_camera_proposal_does_not_override_teacher_final(db, world, settings, make_ev):
     s = world["students"][0]
-    day = dt.date.today()
+    day = local_today()
     nine = dt.datetime.combine(day, dt.time(9), dt.UTC)
     final = make_ev("94000701", s.personal_id, day, 3, "present", observed_at=nine)
     late = make_ev("94000701", s.personal_id, day, 3, "absent_proposed", "attendance.proposed",
@@ -61,7 +62,7 @@ def test_late_camera_proposal_does_not_override_teacher_final(db, world, setting
 
 def test_out_of_order_corrections_keep_the_latest(db, world, settings, make_ev):
     s = world["students"][0]
-    day = dt.date.today()
+    day = local_today()
     newer = make_ev("94000701", s.personal_id, day, 4, "K", "attendance.corrected",
                     observed_at=dt.datetime.combine(day, dt.time(11), dt.UTC))
     older = make_ev("94000701", s.personal_id, day, 4, "P", "attendance.corrected",
@@ -75,10 +76,10 @@ def test_out_of_order_corrections_keep_the_latest(db, world, settings, make_ev):
 @pytest.mark.parametrize("case", ["unknown_student", "wrong_school", "unknown_school", "date_out_of_range"])
 def test_unappliable_events_raise_and_write_nothing(db, world, settings, make_ev, case):
     s_a, s_b = world["students"][0], world["students"][3]
-    ev = {"unknown_student": make_ev("94000701", "999999999999", dt.date.today(), 1, "P"),
-          "wrong_school": make_ev("94000701", s_b.personal_id, dt.date.today(), 1, "P"),
-          "unknown_school": make_ev("94009999", s_a.personal_id, dt.date.today(), 1, "P"),
-          "date_out_of_range": make_ev("94000701", s_a.personal_id, dt.date.today() + dt.timedelta(days=30), 1, "P"),
+    ev = {"unknown_student": make_ev("94000701", "999999999999", local_today(), 1, "P"),
+          "wrong_school": make_ev("94000701", s_b.personal_id, local_today(), 1, "P"),
+          "unknown_school": make_ev("94009999", s_a.personal_id, local_today(), 1, "P"),
+          "date_out_of_range": make_ev("94000701", s_a.personal_id, local_today() + dt.timedelta(days=30), 1, "P"),
           }[case]
     with pytest.raises(ApplyError) as err:
         apply_event(db, ev, settings)
@@ -92,7 +93,7 @@ def test_gate_event_is_ignored(db, world, settings):
 
     s = world["students"][0]
     ev = new_event("94000701", 999, "gate.arrival", GateArrivalPayload(
-        student_id=s.personal_id, date=dt.date.today(), gate="cong-chinh", source=Source(kind="camera", camera_id="g1"),
+        student_id=s.personal_id, date=local_today(), gate="cong-chinh", source=Source(kind="camera", camera_id="g1"),
         observed_at=dt.datetime.now(dt.UTC)), b"k" * 32)
     assert apply_event(db, ev, settings).outcome == "ignored"
 
@@ -100,7 +101,7 @@ def test_gate_event_is_ignored(db, world, settings):
 def test_46_half_day_absences_mixed_p_k_flag_not_eligible(db, world, settings, make_ev):
     """T-1: 46 absent buổi (mixed P/K, whole-session marks) ⇒ warning 40 and 'not eligible for promotion'."""
     s, other = world["students"][0], world["students"][1]
-    start = dt.date.today() - dt.timedelta(days=40)
+    start = local_today() - dt.timedelta(days=40)
     n = 0
     for i in range(23):
         day = start + dt.timedelta(days=i)
@@ -116,19 +117,19 @@ def test_46_half_day_absences_mixed_p_k_flag_not_eligible(db, world, settings, m
                             session="morning"), settings)
     db.commit()
     assert n == 46
-    year = reports.year_terms(db, dt.date.today(), settings)[-1]
+    year = reports.year_terms(db, local_today(), settings)[-1]
     totals = {t.student_id: t for t in reports.student_totals(db, settings, year.start, year.end)}
     t = totals[s.id]
     assert (t.excused, t.unexcused, t.total, t.level, t.not_eligible) == (23, 23, 46, 40, True)
     o = totals[other.id]
     assert (o.total, o.level, o.not_eligible) == (45, 40, False)
-    warned = reports.warnings(db, settings, dt.date.today())
+    warned = reports.warnings(db, settings, local_today())
     assert [w.student_id for w in warned] == [s.id, other.id]
 
 
 def test_period_marks_make_a_buoi_only_when_all_missed(db, world, settings, make_ev):
     s = world["students"][2]
-    day = dt.date.today()
+    day = local_today()
     for period in range(1, 6):
         apply_event(db, make_ev("94000701", s.personal_id, day, period, "P", class_code="10A2"), settings)
     for period in range(6, 9):
@@ -147,7 +148,7 @@ def test_daily_rollup_stays_equal_to_a_full_recount(app, db, world, settings, ma
     from central_server.attendance.tables import AttendanceDaily
 
     s = world["students"]
-    day = dt.date.today()
+    day = local_today()
     t = lambda h: dt.datetime.combine(day, dt.time(h), dt.UTC)  # noqa: E731
     events = [
         make_ev("94000701", s[0].personal_id, day, 1, "absent_proposed", "attendance.proposed", observed_at=t(7)),

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from central_server.attendance.service import apply_event
+from central_server.core.clock import local_today
 from central_server.core.tables import AuditLog
 
 ROLES = ["province_admin", "province_staff", "school_admin", "school_admin_b", "teacher"]
@@ -86,7 +87,7 @@ def test_authorisation_matrix(world, client, bearer_for, client_for):
 
 def test_lists_are_scoped(world, client, bearer_for, make_ev, db, settings):
     s = world["students"]
-    day = dt.date.today()
+    day = local_today()
     for student, code in ((s[0], "94000701"), (s[2], "94000701"), (s[3], "94000702")):
         for sess in ("morning", "afternoon"):
             for i in range(16):
@@ -112,7 +113,7 @@ def test_exports_csv_and_xlsx(world, client, bearer_for, make_ev, db, settings):
     s.full_name = "=HYPERLINK(\"http://x\")"  # a formula-looking name must not become a formula
     db.commit()
     for i in range(31):
-        apply_event(db, make_ev("94000701", s.personal_id, dt.date.today() - dt.timedelta(days=i), None, "P",
+        apply_event(db, make_ev("94000701", s.personal_id, local_today() - dt.timedelta(days=i), None, "P",
                                 session="morning"), settings)
     db.commit()
     h = bearer_for(world["users"]["school_admin"])

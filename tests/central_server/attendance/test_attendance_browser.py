@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from central_server.attendance.service import apply_event
+from central_server.core.clock import local_today
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -85,7 +86,7 @@ def test_province_ui_end_to_end(world, db, settings, make_ev, live_url, browser,
     from selenium.webdriver.common.by import By
 
     s0, s1 = world["students"][0], world["students"][1]
-    today = dt.date.today()
+    today = local_today()
     for i in range(24):  # 48 buổi for s0 (over 45), 31 for s1 (warning level 30)
         for sess in ("morning", "afternoon"):
             apply_event(db, make_ev("94000701", s0.personal_id, today - dt.timedelta(days=i), None,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import func, select
 
 from central_server.attendance.demo import DemoSize, generate
 from central_server.attendance.tables import AttendanceSession
+from central_server.core.clock import local_today
 
 
 def test_demo_dataset_renders(app, db, client, login_as):
     counts = generate(app.state.engine, DemoSize(schools=3, classes_per_school=2, students_per_class=5, days=10),
-                      dt.date.today(), password="Demo-2025-pass")
+                      local_today(), password="Demo-2025-pass")
     assert counts == {"schools": 3, "classes": 6, "students": 30, "days": 10, "marks": 600}
     assert db.scalar(select(func.count()).select_from(AttendanceSession)) == 600
     login_as(client, "so_canbo", "Demo-2025-pass")

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select
 
 from central_server.attendance.service import apply_event
+from central_server.core.clock import local_today
 from central_server.core.tables import AuditLog
 from central_server.masterdata.service import create_school, create_teacher, school_year_of
 from central_server.masterdata.tables import SchoolClass, Student
@@ -25,7 +26,7 @@ from edge_agent.protocol import AttendancePayload, EventKind, Source, new_event
 
 SCHOOL_CODE = "94000801"
 _seq = itertools.count(1)
-TODAY = dt.date.today()
+TODAY = local_today()
 DAY = TODAY - dt.timedelta(days=3)
 PREV_MONTH_END = TODAY.replace(day=1) - dt.timedelta(days=1)
 PREV_MONTH = f"{PREV_MONTH_END:%Y-%m}"
@@ -264,3 +265,14 @@ def test_other_teachers_class_is_403_and_roles(sig_app, db, settings, cls, clien
     created = hoa.post("/signature/attendance", data={**a1, "kind": "period"}, follow_redirects=False)
     assert created.status_code == 303 and "/signature/documents/" in created.headers["location"]
     assert "Khớp với dữ liệu điểm danh" in hoa.get(created.headers["location"]).text
+
+
+def test_a_month_is_over_only_after_its_last_day(db, cls):
+    from central_server.signature.attendance_source import AttendanceSourceError, build_month
+
+    with pytest.raises(AttendanceSourceError) as last_day:
+        build_month(db, cls["a1"], "2026-11", today=dt.date(2026, 11, 30))
+    assert last_day.value.code == "not_finalised" and "chưa kết thúc" in str(last_day.value)
+    with pytest.raises(AttendanceSourceError) as next_day:  # over: now judged on its marks (there are none)
+        build_month(db, cls["a1"], "2026-11", today=dt.date(2026, 12, 1))
+    assert next_day.value.code == "no_marks"

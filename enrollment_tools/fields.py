@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from edge_agent.tabular import fold
 
@@ -73,5 +74,6 @@ def age_on(dob: date, today: date) -> int:
     return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
 
 
-def today() -> date:
-    return datetime.now().date()
+def today(timezone: str = "Asia/Ho_Chi_Minh") -> date:
+    """The school's date (a mini-PC's clock may be kept in UTC: 17:00 UTC is already tomorrow in Vietnam)."""
+    return datetime.now(ZoneInfo(timezone)).date()

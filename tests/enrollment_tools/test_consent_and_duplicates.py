@@ -103,3 +103,15 @@ def test_duplicate_person_under_two_ids_is_caught(school, datasets, calibrated, 
                               "target = '094209000102' ORDER BY id DESC").fetchone()[0]
     assert '"forced": 2' in detail
     assert set(STUDENTS) >= {"094209000101", "094209000102"}
+
+
+def test_who_must_consent_changes_on_the_birthday():
+    from datetime import date
+
+    from enrollment_tools.consent import required_givers
+
+    assert required_givers("2019-11-30", on=date(2026, 11, 29)) == {"parent"}             # 6: the parent
+    assert required_givers("2019-11-30", on=date(2026, 11, 30)) == {"parent", "student"}  # 7: and the child
+    assert required_givers("2008-11-30", on=date(2026, 11, 29)) == {"parent", "student"}
+    assert required_givers("2008-11-30", on=date(2026, 11, 30)) == {"student"}            # 18: alone
+    assert required_givers(None) == required_givers("không rõ") == {"parent", "student"}

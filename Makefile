@@ -25,8 +25,8 @@ models: install
 # enrol the sample students, play a generated walk-by video through `edge-agent run` and show the
 # proposed attendance on the teacher's kiosk page (URL printed; kept open when run from a terminal).
 demo: models
-	$(PY) -m edge_agent.demo
-	$(PY) -m edge_agent.demo_e2e
+	$(PY) -m edge_agent.demo.matches
+	$(PY) -m edge_agent.demo.e2e
 
 # System packages the tests use (Debian; CI runs as root): headless Chromium for the web pages,
 # SoftHSM2/OpenSC/poppler/NSS tools and DejaVu fonts for the signatures, logrotate for the hardware units.

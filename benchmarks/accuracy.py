@@ -5,7 +5,7 @@
 Every image goes through the production code (load_image, YuNet, norm_crop, MobileFaceNet); embeddings
 are cached under var/bench-cache/<model sha>/ so reruns take seconds. A pair whose photo has no detected
 face scores 0 (it counts as "different"), never a made-up embedding. `--calibrate` also writes
-edge_agent/thresholds.toml from the East-Asian sets. The section between the bench:accuracy markers of
+edge_agent/recognition/thresholds.toml from the East-Asian sets. The section between the bench:accuracy markers of
 benchmarks/RESULTS.md is replaced with the figures.
 """
 
@@ -77,7 +77,7 @@ def run(args) -> dict:
     if args.calibrate:
         write_thresholds(cal, cache.models)
         out["thresholds_written"] = True
-    from edge_agent.thresholds import load_thresholds
+    from edge_agent.recognition.thresholds import load_thresholds
 
     th = load_thresholds()
     out["thresholds_used"] = {"accept": th.accept, "review": th.review, "margin": th.margin, "strict": th.strict}
@@ -115,8 +115,8 @@ def markdown(r: dict, command: str) -> str:
     th = r["thresholds_used"]
     lines += ["", f"Open-set identification on LFW (gallery = 1 photo per enrolled identity; strangers = "
               f"never enrolled; 5-frame voting simulated with 5 photos of one person, median score). "
-              f"Thresholds from edge_agent/thresholds.toml: accept {th['accept']:.3f}, margin {th['margin']:.3f}, "
-              f"strict {th['strict']:.3f}.", ""]
+              f"Thresholds from edge_agent/recognition/thresholds.toml: accept {th['accept']:.3f}, "
+              f"margin {th['margin']:.3f}, strict {th['strict']:.3f}.", ""]
     o = r["openset_lfw"]["roster_accept"]
     lines.append(f"Full gallery ({o['enrollable_identities']} identities): FNIR at FPIR 1e-2 = "
                  f"{pct(o['full_gallery_fnir_at_fpir_0.01'])} (threshold "
@@ -135,7 +135,7 @@ def markdown(r: dict, command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--calibrate", action="store_true", help="write edge_agent/thresholds.toml")
+    p.add_argument("--calibrate", action="store_true", help="write edge_agent/recognition/thresholds.toml")
     p.add_argument("--datasets", help="data-set folder (default ../shared/datasets)")
     p.add_argument("--cache", default=str(ROOT / "var" / "bench-cache"), help="embedding cache folder")
     p.add_argument("--no-results", action="store_true", help="do not update benchmarks/RESULTS.md")

@@ -31,8 +31,8 @@ LFW = ROOT.parent / "shared" / "datasets" / "lfw-deepfunneled" / "images"
 
 
 def build_school(root: Path, n: int, per: int) -> tuple[Path, Path, int]:
-    from edge_agent import school_db
-    from edge_agent.school_keys import write_keys
+    from edge_agent.store import school_db
+    from edge_agent.store.school_keys import write_keys
 
     (root / "data").mkdir(parents=True)
     config = root / "edge.toml"
@@ -82,9 +82,9 @@ def false_duplicate_curve(config: Path) -> dict[float, int]:
     """Enrolled students (all different people) whose best *other* student reaches each threshold."""
     import numpy as np
 
-    from edge_agent import school_db
     from edge_agent.config import load_settings
-    from edge_agent.school_keys import GALLERY_KEY, read_key
+    from edge_agent.store import school_db
+    from edge_agent.store.school_keys import GALLERY_KEY, read_key
     from enrollment_tools import templates
 
     settings = load_settings(config)

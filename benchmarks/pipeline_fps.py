@@ -9,7 +9,7 @@ Streams (decoded / rendered into memory first, so that video decoding is not mea
   when it has crossed (a new person walking past), so new tracks keep arriving.
 Modes, in the same run:
 - tracked: detect every frame, track, embed a track only when its quality improves or every k frames
-  and until it is decided, vote (edge_agent.pipeline);
+  and until it is decided, vote (edge_agent.recognition.pipeline);
 - naive: detect, align, embed and search every face of every frame (what insightface's FaceAnalysis
   does, plus the gallery search).
 Threads: single-threaded, non-spinning onnxruntime sessions; with 2 threads, two workers take alternate
@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_section import update_section  # noqa: E402
 
-from edge_agent.gallery import Gallery, GalleryMeta  # noqa: E402
-from edge_agent.pipeline import PipelineConfig, RecognitionPipeline, make_detectors, run_stream  # noqa: E402
-from edge_agent.recognizer import DecisionThresholds, Recognizer, TrackVoter  # noqa: E402
-from edge_agent.synthetic_stream import MovingFace, MovingFacesStream, face_crop  # noqa: E402
+from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream, face_crop  # noqa: E402
+from edge_agent.recognition.gallery import Gallery, GalleryMeta  # noqa: E402
+from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline, make_detectors, run_stream  # noqa: E402
+from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter  # noqa: E402
 from edge_agent.vision.analyzer import FaceAnalyzer  # noqa: E402
 from edge_agent.vision.image_io import load_image  # noqa: E402
 from models import ModelStore  # noqa: E402

@@ -25,7 +25,7 @@ import numpy as np
 EA_SETS = ("ea-lfw-asian-subset", "ea-nuaa-webcam-15")
 MARGINS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.10)
 MARGIN_FLOOR = 0.03
-TOML = Path(__file__).resolve().parent.parent / "edge_agent" / "thresholds.toml"
+TOML = Path(__file__).resolve().parent.parent / "edge_agent" / "recognition" / "thresholds.toml"
 
 
 def _max_over(verif: dict, key: str) -> tuple[float, str]:

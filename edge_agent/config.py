@@ -70,7 +70,7 @@ class PathsConfig(_Strict):
     database: Path | None = None            # default: <data_dir>/school.sqlite3
     health_file: Path | None = None         # default: <data_dir>/health.json
     gallery: Path | None = None             # default: <data_dir>/gallery.npz
-    thresholds: Path | None = None          # default: edge_agent/thresholds.toml
+    thresholds: Path | None = None          # default: edge_agent/recognition/thresholds.toml
 
     @property
     def db_path(self) -> Path:

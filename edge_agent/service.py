@@ -18,13 +18,13 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge_agent import school_db
-from edge_agent.attendance import AttendanceEngine, Recognition
-from edge_agent.cameras import Camera
+from edge_agent.attendance.proposals import AttendanceEngine, Recognition
+from edge_agent.attendance.timetable import bell_schedule, save_bells, scheduled_on
+from edge_agent.capture.cameras import Camera
+from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.config import EdgeSettings
-from edge_agent.cpu_budget import CpuGovernor
-from edge_agent.school_keys import read_key
-from edge_agent.timetable import bell_schedule, save_bells, scheduled_on
+from edge_agent.store import school_db
+from edge_agent.store.school_keys import read_key
 
 log = logging.getLogger(__name__)
 HEALTH_EVERY_S = 2.0
@@ -72,10 +72,10 @@ class EdgeService:
 
     # ---- building the pipeline ---------------------------------------------------------------------------------
     def _build_workers(self) -> None:
-        from edge_agent.gallery import Gallery, GalleryError
-        from edge_agent.pipeline import PipelineConfig, RecognitionPipeline
-        from edge_agent.recognizer import DecisionThresholds, Recognizer, TrackVoter
-        from edge_agent.thresholds import ThresholdsError, load_thresholds
+        from edge_agent.recognition.gallery import Gallery, GalleryError
+        from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline
+        from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter
+        from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
         from edge_agent.vision.analyzer import FaceAnalyzer
 
         try:
@@ -145,7 +145,7 @@ class EdgeService:
         self._threads.append(t)
 
     def _start_link(self) -> None:
-        from edge_agent.mqtt_link import Link, MqttLinkSettings
+        from edge_agent.sync.mqtt_link import Link, MqttLinkSettings
 
         b = self.s.broker
         self._start_downsync()
@@ -160,11 +160,11 @@ class EdgeService:
 
     def _confirm_unsent(self) -> None:
         """Rows whose PUBACK the last run never saw: the central server may hold them already (see
-        `edge_agent.reconcile.confirm_unsent`). Unreachable central server: they are simply sent again."""
+        `edge_agent.sync.reconcile.confirm_unsent`). Unreachable central server: they are simply sent again."""
         if not self.s.central.url:
             return
-        from edge_agent import outbox as outbox_mod
-        from edge_agent.reconcile import confirm_unsent
+        from edge_agent.sync import outbox as outbox_mod
+        from edge_agent.sync.reconcile import confirm_unsent
 
         conn = outbox_mod.connect(self.s.paths.db_path)
         try:
@@ -182,8 +182,8 @@ class EdgeService:
         fetched from the central server (when its URL is set), verified and swapped in."""
         if self.gallery is None:
             return
-        from edge_agent.downsync import Downsync, DownsyncSettings
-        from edge_agent.school_keys import GALLERY_KEY
+        from edge_agent.store.school_keys import GALLERY_KEY
+        from edge_agent.sync.downsync import Downsync, DownsyncSettings
 
         gallery_key = read_key(self.s.paths.keys_dir, GALLERY_KEY)
         self.downsync = Downsync(DownsyncSettings(school=self.s.school_code, key_hex=self.key.hex(),
@@ -200,8 +200,7 @@ class EdgeService:
         they stay queued in the school database for propagation to the central server."""
         if self.gallery is None:
             return 0
-        from edge_agent import erasure_queue
-
+        from edge_agent.store import erasure_queue
         removed = 0
         for request in erasure_queue.pending(self.conn):
             if request.student_id in self._erased_locally:
@@ -259,7 +258,7 @@ class EdgeService:
         return True
 
     def _keep_crops(self, w: CameraWorker, image) -> None:
-        from edge_agent.synthetic_stream import face_crop
+        from edge_agent.demo.synthetic_stream import face_crop
 
         active = {t.track_id: t for t in w.pipeline.tracker.tracks}
         for tid in list(w.crops):
@@ -305,7 +304,7 @@ class EdgeService:
 
     # ---- health ------------------------------------------------------------------------------------------------
     def health(self, state: str) -> dict:
-        from edge_agent.outbox import Outbox
+        from edge_agent.sync.outbox import Outbox
 
         backlog = Outbox(self.conn).backlog() if state != "stopped" else None
         return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import date
 
-from edge_agent import school_db
+from edge_agent.store import school_db
 from enrollment_tools.fields import age_on, parse_date, today
 
 ENROL_PURPOSE = "attendance"

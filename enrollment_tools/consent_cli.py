@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from edge_agent import school_db
-from edge_agent.tabular import read_table
+from edge_agent.store import school_db
+from edge_agent.store.tabular import read_table
 from enrollment_tools import consent, fields
 from enrollment_tools.context import DEFAULT_ACTOR, ActorOpt, ConfigOpt, EnrollError, JsonOpt, command, open_school
 from enrollment_tools.removal import scrub_gallery_file

@@ -17,10 +17,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from edge_agent import school_db
 from edge_agent.config import ConfigError, EdgeSettings, load_settings
-from edge_agent.school_keys import GALLERY_KEY, KeyError_, read_key
-from edge_agent.tabular import TableError
+from edge_agent.store import school_db
+from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
+from edge_agent.store.tabular import TableError
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="ENROLL_CONFIG",
                                          help="the school's edge.toml (database, keys, gallery paths)")]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_agent import school_db
+from edge_agent.store import school_db
 from enrollment_tools import templates
 from enrollment_tools.faces import PhotoResult
 from enrollment_tools.templates import ModelId, TemplateCipher

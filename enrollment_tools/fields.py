@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from edge_agent.tabular import fold
+from edge_agent.store.tabular import fold
 
 _ID = re.compile(r"^\d{12}$")
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")

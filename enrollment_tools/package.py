@@ -1,7 +1,7 @@
 """`enroll export`: the school's gallery package (embeddings, ids, classes, model, version; no photos), encrypted.
 
 Only active students who still have every required consent are exported. `edge-agent gallery import FILE`
-installs the package on the edge box (`edge_agent.gallery_package` describes the format).
+installs the package on the edge box (`edge_agent.recognition.gallery_package` describes the format).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 
-from edge_agent import school_db
-from edge_agent.gallery_package import PackageError, build_package
+from edge_agent.recognition.gallery_package import PackageError, build_package
+from edge_agent.store import school_db
 from enrollment_tools import consent, templates
 from enrollment_tools.context import (
     DEFAULT_ACTOR,

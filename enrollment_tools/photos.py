@@ -17,8 +17,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from edge_agent import school_db
-from edge_agent.tabular import read_table
+from edge_agent.store import school_db
+from edge_agent.store.tabular import read_table
 from edge_agent.vision.quality import QualityGate
 from enrollment_tools import consent, coverage, fields, templates
 from enrollment_tools.context import (

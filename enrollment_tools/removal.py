@@ -2,7 +2,7 @@
 
 `erase_student` runs inside the caller's transaction (so a consent withdrawal and its erasure commit
 together); `scrub_gallery_file` then removes the student from the installed gallery file, and the
-`erasure_queue` row tells the running service and the central server (`edge_agent.erasure_queue`).
+`erasure_queue` row tells the running service and the central server (`edge_agent.store.erasure_queue`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import typer
 
-from edge_agent import school_db
-from edge_agent.gallery import Gallery, GalleryError
 from edge_agent.protocol import uuid7
+from edge_agent.recognition.gallery import Gallery, GalleryError
+from edge_agent.store import school_db
 from enrollment_tools import templates
 from enrollment_tools.context import DEFAULT_ACTOR, ActorOpt, ConfigOpt, EnrollError, JsonOpt, command, open_school
 from enrollment_tools.fields import student_id as parse_id

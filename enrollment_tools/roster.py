@@ -18,8 +18,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from edge_agent import school_db
-from edge_agent.tabular import Row, fold, read_table
+from edge_agent.store import school_db
+from edge_agent.store.tabular import Row, fold, read_table
 from enrollment_tools import fields
 from enrollment_tools.context import (
     DEFAULT_ACTOR,

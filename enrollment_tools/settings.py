@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge_agent.config import EdgeSettings
-from edge_agent.thresholds import ThresholdsError, load_thresholds
+from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
 from enrollment_tools.context import EnrollError
 
 

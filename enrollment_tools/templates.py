@@ -15,8 +15,8 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from edge_agent.gallery_package import derive_key
-from edge_agent.school_db import now_iso
+from edge_agent.recognition.gallery_package import derive_key
+from edge_agent.store.school_db import now_iso
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from edge_agent import school_db
-from edge_agent.attendance import AttendanceEngine
-from edge_agent.attendance_teacher import TeacherDesk
+from edge_agent.attendance.lessons import AttendanceError
+from edge_agent.attendance.proposals import AttendanceEngine
+from edge_agent.attendance.teacher import TeacherDesk
 from edge_agent.config import AttendanceRules, KioskConfig
 from edge_agent.kiosk import views
 from edge_agent.kiosk.pins import check_pin
 from edge_agent.kiosk.sessions import COOKIE, KioskSession, close_session, find_session, open_session
-from edge_agent.lessons import AttendanceError
+from edge_agent.store import school_db
 
 HERE = Path(__file__).resolve().parent
 OK_MESSAGES = {"sua": "Đã lưu thay đổi.", "chot": "Đã chốt tiết học.", "xem-xet": "Đã xử lý mục xem xét."}

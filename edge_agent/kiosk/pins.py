@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from edge_agent.school_db import audit, transaction
+from edge_agent.store.school_db import audit, transaction
 
 _N, _R, _P = 2**14, 8, 1
 PIN_RE = re.compile(r"^[0-9]{4,8}$")

@@ -8,7 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from edge_agent.school_db import transaction
+from edge_agent.store.school_db import transaction
 
 COOKIE = "kiosk_session"
 

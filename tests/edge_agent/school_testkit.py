@@ -8,9 +8,9 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from edge_agent import school_db
+from edge_agent.attendance.timetable import bell_schedule, import_timetable, save_bells
 from edge_agent.config import AttendanceRules, BellConfig
-from edge_agent.timetable import bell_schedule, import_timetable, save_bells
+from edge_agent.store import school_db
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = date(2025, 9, 8)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from school_testkit import KEY, RULES, SCHOOL, STUDENTS, TZ, at, make_school
 
-from edge_agent import school_db
-from edge_agent.attendance import AttendanceEngine, Recognition
-from edge_agent.attendance_teacher import TeacherDesk
-from edge_agent.lessons import AttendanceError
-from edge_agent.outbox import Limits, OutboxFull
+from edge_agent.attendance.lessons import AttendanceError
+from edge_agent.attendance.proposals import AttendanceEngine, Recognition
+from edge_agent.attendance.teacher import TeacherDesk
 from edge_agent.protocol import Event, verify_obj
+from edge_agent.store import school_db
+from edge_agent.sync.outbox import Limits, OutboxFull
 
 BICH, CUONG, DUYEN, PHIA = list(STUDENTS)
 
@@ -131,7 +131,7 @@ def test_unseen_students_are_proposed_absent_never_finalised_without_teacher(con
     assert desk.sync_state(lesson_id) == "waiting"
     seqs = [r[0] for r in conn.execute("SELECT o.seq FROM outbox o JOIN lesson_events e USING (event_id) "
                                        "WHERE e.lesson_id = ?", (lesson_id,))]
-    from edge_agent.outbox import Outbox
+    from edge_agent.sync.outbox import Outbox
     Outbox(conn).mark_sent(seqs)
     assert desk.sync_state(lesson_id) == "synced"
 
@@ -208,7 +208,7 @@ def test_gate_records_arrival_and_departure(conn, engine):
 
 
 def test_no_lessons_on_a_holiday(conn, engine, tmp_path):
-    from edge_agent.timetable import import_calendar
+    from edge_agent.attendance.timetable import import_calendar
     cal = tmp_path / "lich.csv"
     cal.write_text("Loại,Tên,Từ ngày,Đến ngày\nHọc kỳ,Học kỳ I,05/09/2025,17/01/2026\n"
                    "Nghỉ,Nghỉ bù,08/09/2025,08/09/2025\n", encoding="utf-8")

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from edge_agent import school_db
+from edge_agent.store import school_db
 
 
 def test_migrations_are_applied_once_in_order(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from kiosk_browser import free_port
 from mjpeg_server import MjpegCamera
 
-from edge_agent.cameras import Camera
+from edge_agent.capture.cameras import Camera
 from edge_agent.config import CameraConfig
 
 

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_prints_correct_matches(model_store):
-    result = subprocess.run([sys.executable, "-m", "edge_agent.demo"], cwd=ROOT, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "edge_agent.demo.matches"], cwd=ROOT, capture_output=True, text=True,
                             timeout=300, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line for line in result.stdout.splitlines() if ".jpg" in line and "│" in line]

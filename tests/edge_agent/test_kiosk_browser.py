@@ -13,10 +13,10 @@ from school_testkit import KEY, RULES, SCHOOL, STUDENTS, TEACHER, TZ, at, make_s
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from edge_agent import school_db
-from edge_agent.attendance import AttendanceEngine, Recognition
+from edge_agent.attendance.proposals import AttendanceEngine, Recognition
 from edge_agent.config import KioskConfig
 from edge_agent.kiosk.app import KioskContext, create_kiosk_app
+from edge_agent.store import school_db
 from tests.browser_wait import page_replaced
 
 BICH, CUONG, DUYEN, PHIA = list(STUDENTS)
@@ -26,7 +26,7 @@ RED_BANNER, P_CHIP, WAITING, SYNCED = "#fce8e6", "#ede7f6", "#f29900", "#1e8e3e"
 @pytest.fixture(scope="module")
 def faces(model_store):
     """Real face crops from the sample photos: one as an enrolment thumbnail, one as a review-queue crop."""
-    from edge_agent.synthetic_stream import face_crop
+    from edge_agent.demo.synthetic_stream import face_crop
     from edge_agent.vision.analyzer import FaceAnalyzer
     from edge_agent.vision.image_io import load_image
 
@@ -131,7 +131,7 @@ def test_kiosk_flow_in_chromium(school, tmp_path, mqtt_broker):
         assert colour_pixels(waiting, WAITING) > 300
 
         # the real MQTT link delivers the outbox to the real broker; the kiosk now shows "Đã đồng bộ"
-        from edge_agent.mqtt_link import Link, MqttLinkSettings
+        from edge_agent.sync.mqtt_link import Link, MqttLinkSettings
 
         host, port = mqtt_broker
         # the central side's subscription (the ingest worker's persistent session in production): without

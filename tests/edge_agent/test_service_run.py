@@ -15,11 +15,11 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.cli import app
 from edge_agent.config import ConfigError, load_settings
-from edge_agent.cpu_budget import CpuGovernor
 from edge_agent.protocol import verify_obj
-from edge_agent.school_keys import read_key
+from edge_agent.store.school_keys import read_key
 
 CLI = [sys.executable, "-c", "from edge_agent.cli import app; app()"]
 
@@ -30,8 +30,8 @@ def edge_agent(*args, cwd=None, timeout=60):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, model_store):
-    from edge_agent.demo_e2e import build
-    from edge_agent.thresholds import ThresholdsError, load_thresholds
+    from edge_agent.demo.e2e import build
+    from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
 
     try:
         load_thresholds(os.environ.get("EDGE_PATHS__THRESHOLDS"))
@@ -41,7 +41,7 @@ def demo(tmp_path_factory, model_store):
 
 
 def test_run_status_and_graceful_sigterm(demo):
-    from edge_agent.demo_e2e import BIDEN, OBAMA, start_service, wait_until_played
+    from edge_agent.demo.e2e import BIDEN, OBAMA, start_service, wait_until_played
 
     proc = start_service(demo)
     try:
@@ -203,10 +203,10 @@ def test_demo_lesson_is_on_time_at_any_hour():
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
+    from edge_agent.attendance.lessons import window
+    from edge_agent.attendance.timetable import bell_schedule
     from edge_agent.config import AttendanceRules, BellConfig
-    from edge_agent.demo_e2e import TZ, demo_period
-    from edge_agent.lessons import window
-    from edge_agent.timetable import bell_schedule
+    from edge_agent.demo.e2e import TZ, demo_period
 
     tz = ZoneInfo(TZ)
     midnight = datetime(2026, 11, 29, tzinfo=tz)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.thresholds import ThresholdsError, load_thresholds
+from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
 
 
 def test_shipped_thresholds_are_consistent(model_store):
@@ -21,7 +21,7 @@ def test_shipped_thresholds_are_consistent(model_store):
 
 
 def test_recognizer_reads_them():
-    from edge_agent.recognizer import DecisionThresholds
+    from edge_agent.recognition.recognizer import DecisionThresholds
 
     d = DecisionThresholds.from_calibration(load_thresholds())
     th = load_thresholds()

@@ -8,9 +8,7 @@ from datetime import date, time
 import pytest
 from openpyxl import Workbook
 
-from edge_agent import school_db
-from edge_agent.config import BellConfig
-from edge_agent.timetable import (
+from edge_agent.attendance.timetable import (
     MAX_PERIODS_PER_DAY,
     TimetableImportError,
     bell_schedule,
@@ -20,6 +18,8 @@ from edge_agent.timetable import (
     save_bells,
     scheduled_on,
 )
+from edge_agent.config import BellConfig
+from edge_agent.store import school_db
 
 MONDAY = date(2025, 9, 8)
 

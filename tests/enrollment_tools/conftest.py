@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from edge_agent import school_db
-from edge_agent.school_keys import write_keys
-from edge_agent.thresholds import ThresholdsError, load_thresholds
+from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
+from edge_agent.store import school_db
+from edge_agent.store.school_keys import write_keys
 
 LFW = "lfw-deepfunneled/images"
 STUDENTS = {  # id -> (name, date of birth, class)
@@ -28,7 +28,7 @@ STUDENTS = {  # id -> (name, date of birth, class)
 
 @pytest.fixture(scope="session")
 def calibrated() -> float:
-    """The calibrated duplicate threshold (edge_agent/thresholds.toml) that `enroll` uses."""
+    """The calibrated duplicate threshold (edge_agent/recognition/thresholds.toml) that `enroll` uses."""
     try:
         return load_thresholds().duplicate
     except ThresholdsError as exc:

@@ -8,7 +8,7 @@ VIDEOS = "face-videos"
 
 
 def test_capture_from_video_takes_k_varied_templates(school, datasets, calibrated):
-    from edge_agent.thresholds import load_thresholds
+    from edge_agent.recognition.thresholds import load_thresholds
 
     school.add_students()
     clip = datasets / VIDEOS / "ageitgey__face_recognition/short_hamilton_clip.mp4"
@@ -16,7 +16,7 @@ def test_capture_from_video_takes_k_varied_templates(school, datasets, calibrate
     assert out["taken"] == 3 and out["added"] == 3 and out["gallery_version"] == 1
     assert out["guidance"], "the operator was told what to change on the frames that failed"
     assert school.templates("094209000104") == 3
-    from edge_agent.school_keys import GALLERY_KEY, read_key
+    from edge_agent.store.school_keys import GALLERY_KEY, read_key
     from enrollment_tools.templates import TemplateCipher, embedder_id
 
     cipher = TemplateCipher(read_key(school.data / "keys", GALLERY_KEY), school.code)

@@ -3,7 +3,7 @@ a deliberate duplicate (one person under two ids) is caught, and enrolled only w
 
 from __future__ import annotations
 
-from edge_agent import erasure_queue
+from edge_agent.store import erasure_queue
 from tests.enrollment_tools.conftest import STUDENTS, lfw, put, to_cp1258
 
 

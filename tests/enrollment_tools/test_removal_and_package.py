@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from edge_agent import erasure_queue
 from edge_agent.cli import app as edge_app
-from edge_agent.gallery import Gallery
-from edge_agent.gallery_package import PackageError, read_package_file
-from edge_agent.school_keys import GALLERY_KEY, read_key
+from edge_agent.recognition.gallery import Gallery
+from edge_agent.recognition.gallery_package import PackageError, read_package_file
+from edge_agent.store import erasure_queue
+from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.vision.analyzer import FaceAnalyzer
 from edge_agent.vision.image_io import load_image
 from tests.enrollment_tools.conftest import School, lfw, put

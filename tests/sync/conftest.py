@@ -120,7 +120,7 @@ def edge_service(tmp_path, broker, model_store):
     """The demo school's edge service running with its MQTT link on the private broker:
     (service, demo, (OBAMA, BIDEN, BICH)) with Obama and Biden enrolled in the live gallery."""
     from edge_agent.config import load_settings
-    from edge_agent.demo_e2e import BICH, BIDEN, OBAMA, build
+    from edge_agent.demo.e2e import BICH, BIDEN, OBAMA, build
     from edge_agent.service import EdgeService
 
     demo = build(tmp_path / "school", store=model_store, broker=True)

@@ -8,9 +8,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from edge_agent import outbox as ob
 from edge_agent import protocol as p
-from edge_agent.mqtt_link import Link, MqttLinkSettings
+from edge_agent.sync import outbox as ob
+from edge_agent.sync.mqtt_link import Link, MqttLinkSettings
 
 ATTENDANCE_DDL = ("CREATE TABLE IF NOT EXISTS attendance (id INTEGER PRIMARY KEY, student_id TEXT, period INT, "
                   "status TEXT, event_id TEXT)")

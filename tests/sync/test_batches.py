@@ -17,7 +17,7 @@ from central_server.core.db import utcnow
 from central_server.ingest.service import Incoming, store_batch
 from central_server.ingest.tables import IngestEvent, IngestQuarantine
 from edge_agent import protocol as p
-from edge_agent.mqtt_link import _chunks
+from edge_agent.sync.mqtt_link import _chunks
 
 
 def _events(school, key, seqs):

@@ -283,7 +283,7 @@ def test_erasure_during_broker_outage_leaves_the_running_edge_within_60s(tmp_pat
     from central_server.core.auth import create_user
     from central_server.core.config import Settings
     from central_server.ingest.service import set_school_key
-    from edge_agent.school_keys import read_key
+    from edge_agent.store.school_keys import read_key
 
     service, demo, (obama, biden, _) = edge_service
     school = service.s.school_code

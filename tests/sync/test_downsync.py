@@ -19,8 +19,8 @@ from central_server.core.db import Base, make_engine, make_sessionmaker
 from central_server.ingest import routes, tables
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.control import ControlPublisher, erasure_message, publish_package
-from edge_agent.downsync import Downsync, DownsyncSettings
-from edge_agent.gallery import Gallery, GalleryMeta
+from edge_agent.recognition.gallery import Gallery, GalleryMeta
+from edge_agent.sync.downsync import Downsync, DownsyncSettings
 from edge_agent.vision.image_io import load_image
 
 pytestmark = [pytest.mark.mqtt]
@@ -169,7 +169,7 @@ def test_sealed_package_from_enroll_export_is_opened_with_the_gallery_key(tmp_pa
     and refuses one sealed for another school."""
     import os
 
-    from edge_agent.gallery_package import build_package
+    from edge_agent.recognition.gallery_package import build_package
 
     sessions, settings, url = central
     school, key = new_school()

@@ -19,7 +19,7 @@ from central_server.ingest import routes
 from central_server.ingest.service import Incoming, reconcile, resolve_apply_event, set_school_key, store_batch
 from central_server.ingest.tables import IngestEvent
 from edge_agent import protocol as p
-from edge_agent.reconcile import reconcile as edge_reconcile
+from edge_agent.sync.reconcile import reconcile as edge_reconcile
 
 
 def test_migration_creates_the_ingest_tables(migrated):

@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 from sync_helpers import ATTENDANCE_DDL, payload
 
-from edge_agent import outbox as ob
 from edge_agent import protocol as p
+from edge_agent.sync import outbox as ob
 
 KEY = bytes(32)
 

@@ -20,7 +20,7 @@ from central_server.ingest.service import Incoming, store_batch
 from central_server.ingest.tables import IngestEvent, IngestQuarantine
 from central_server.ingest.worker import IngestWorker
 from edge_agent import protocol as p
-from edge_agent.reconcile import confirm_unsent
+from edge_agent.sync.reconcile import confirm_unsent
 
 
 def _quarantined(sessions) -> dict[str, int]:

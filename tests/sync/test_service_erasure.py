@@ -10,8 +10,8 @@ from conftest import CENTRAL_PASS, CENTRAL_USER, wait_until
 
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.control import ControlPublisher, erasure_message
-from edge_agent import erasure_queue, school_db
-from edge_agent.school_keys import read_key
+from edge_agent.store import erasure_queue, school_db
+from edge_agent.store.school_keys import read_key
 
 pytestmark = [pytest.mark.mqtt]
 

@@ -81,7 +81,7 @@ def probes(nuaa_photos):
 
 @pytest.fixture(scope="session")
 def gallery_meta(model_store):
-    from edge_agent.gallery import GalleryMeta
+    from edge_agent.recognition.gallery import GalleryMeta
 
     entry = model_store.default("embedder")
     return GalleryMeta(model_name=entry.name, model_sha256=entry.final.sha256, version="test")
@@ -89,8 +89,8 @@ def gallery_meta(model_store):
 
 @pytest.fixture(scope="session")
 def thresholds():
-    """The calibrated decision thresholds of edge_agent/thresholds.toml."""
-    from edge_agent.recognizer import DecisionThresholds
+    """The calibrated decision thresholds of edge_agent/recognition/thresholds.toml."""
+    from edge_agent.recognition.recognizer import DecisionThresholds
 
     return DecisionThresholds.calibrated()
 
@@ -98,7 +98,7 @@ def thresholds():
 @pytest.fixture()
 def school(enrolment, gallery_meta):
     """A fresh gallery of the enrolled subjects (tests may change it)."""
-    from edge_agent.gallery import Gallery
+    from edge_agent.recognition.gallery import Gallery
 
     embs, ids = enrolment
     return Gallery(embs, ids, gallery_meta)

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from edge_agent.gallery import Gallery, GalleryError, GalleryMeta
+from edge_agent.recognition.gallery import Gallery, GalleryError, GalleryMeta
 
 pytestmark = pytest.mark.datasets
 

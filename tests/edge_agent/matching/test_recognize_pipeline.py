@@ -11,9 +11,9 @@ from matching_data import ENROLLED
 from typer.testing import CliRunner
 
 from edge_agent.cli import app
-from edge_agent.pipeline import RecognitionPipeline, run_stream
-from edge_agent.recognizer import Recognizer, TrackVoter
-from edge_agent.synthetic_stream import MovingFace, MovingFacesStream, face_crop
+from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream, face_crop
+from edge_agent.recognition.pipeline import RecognitionPipeline, run_stream
+from edge_agent.recognition.recognizer import Recognizer, TrackVoter
 from edge_agent.vision.detector import YuNetDetector
 from edge_agent.vision.image_io import load_image
 
@@ -82,7 +82,7 @@ def video_file(stream, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gallery_file(enrolment, gallery_meta, tmp_path_factory):
-    from edge_agent.gallery import Gallery
+    from edge_agent.recognition.gallery import Gallery
 
     embs, ids = enrolment
     return Gallery(embs, ids, gallery_meta).save(tmp_path_factory.mktemp("g") / "school.npz")
@@ -122,7 +122,7 @@ def test_recognize_cli_bad_inputs_are_clear_errors(video_file, gallery_file, tmp
     res = runner.invoke(app, ["recognize", "--source", str(video_file), "--gallery", str(bad_gallery)])
     assert res.exit_code == 2 and "unreadable gallery file" in res.stderr
     # thresholds calibrated for another embedder are refused, not silently applied
-    from edge_agent.thresholds import DEFAULT_PATH
+    from edge_agent.recognition.thresholds import DEFAULT_PATH
 
     other = tmp_path / "thresholds.toml"
     text = DEFAULT_PATH.read_text(encoding="utf-8")
@@ -134,7 +134,7 @@ def test_recognize_cli_bad_inputs_are_clear_errors(video_file, gallery_file, tmp
 
 
 def test_unreachable_stream_and_missing_camera_are_clear_errors():
-    from edge_agent.sources import SourceError, VideoSource
+    from edge_agent.capture.sources import SourceError, VideoSource
 
     with pytest.raises(SourceError, match="không mở được nguồn video: rtsp://127.0.0.1:1/none"):
         VideoSource("rtsp://127.0.0.1:1/none")
@@ -143,7 +143,7 @@ def test_unreachable_stream_and_missing_camera_are_clear_errors():
 
 
 def test_video_file_frames_are_scaled_and_timestamped(video_file):
-    from edge_agent.sources import VideoSource
+    from edge_agent.capture.sources import VideoSource
 
     frames = list(VideoSource(str(video_file), max_width=320).frames(max_frames=5))
     assert len(frames) == 5

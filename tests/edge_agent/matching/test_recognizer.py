@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from matching_data import ENROLLED, STRANGERS
 
-from edge_agent.gallery import Gallery
-from edge_agent.recognizer import DecisionThresholds, Recognizer, TrackVoter, VotePolicy
+from edge_agent.recognition.gallery import Gallery
+from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter, VotePolicy
 
 pytestmark = pytest.mark.datasets
 

@@ -28,8 +28,8 @@ from urllib.parse import urljoin, urlparse
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from edge_agent.gallery import Gallery, GalleryError
 from edge_agent.protocol import Control, ControlKind, PackageRef, request_headers
+from edge_agent.recognition.gallery import Gallery, GalleryError
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 16
@@ -43,7 +43,7 @@ class DownsyncSettings(BaseSettings):
     central_url: str                    # e.g. https://edu.example.vn
     data_dir: Path                      # gallery.npz, roster.json, timetable.json, erasures.txt, pending/
     ca_file: Path | None = None         # pilot CA for the central server's certificate
-    gallery_key_hex: SecretStr | None = None  # opens sealed packages from `enroll export` (edge_agent.gallery_package)
+    gallery_key_hex: SecretStr | None = None  # opens `enroll export` packages (recognition.gallery_package)
     timeout_s: float = 30.0
     max_package_bytes: int = 512 * 1024 * 1024
 
@@ -166,7 +166,7 @@ class Downsync:
 
     def _open_gallery(self, data: bytes, path: str) -> Gallery:
         """A sealed package of `enroll export` (the central server only relays it) or a plain gallery file."""
-        from edge_agent.gallery_package import MAGIC, PackageError, read_package
+        from edge_agent.recognition.gallery_package import MAGIC, PackageError, read_package
 
         if not data.startswith(MAGIC):
             return Gallery.load(path, expect_model_sha256=self.expect_model_sha256)

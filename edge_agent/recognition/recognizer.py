@@ -27,14 +27,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from edge_agent.gallery import Gallery
+from edge_agent.recognition.gallery import Gallery
 
 Outcome = Literal["accept", "review", "unknown"]
 
 
 @dataclass(frozen=True)
 class DecisionThresholds:
-    """Cosine thresholds of the decision (calibrated values live in edge_agent/thresholds.toml)."""
+    """Cosine thresholds of the decision (calibrated values live in edge_agent/recognition/thresholds.toml)."""
 
     accept: float  # roster search: accept at or above
     review: float  # below it: unknown; between review and accept: teacher review
@@ -54,7 +54,7 @@ class DecisionThresholds:
 
     @classmethod
     def from_calibration(cls, cal: Any) -> DecisionThresholds:
-        """From the object `edge_agent.thresholds.load_thresholds()` returns (attributes or keys)."""
+        """From the object `edge_agent.recognition.thresholds.load_thresholds()` returns (attributes or keys)."""
         def get(*names: str) -> float:
             for n in names:
                 v = cal.get(n) if isinstance(cal, dict) else getattr(cal, n, None)
@@ -66,8 +66,8 @@ class DecisionThresholds:
 
     @classmethod
     def calibrated(cls) -> DecisionThresholds:
-        """The project's calibrated thresholds (edge_agent/thresholds.toml)."""
-        from edge_agent.thresholds import load_thresholds
+        """The project's calibrated thresholds (edge_agent/recognition/thresholds.toml)."""
+        from edge_agent.recognition.thresholds import load_thresholds
 
         return cls.from_calibration(load_thresholds())
 

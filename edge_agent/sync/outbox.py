@@ -2,7 +2,7 @@
 
 The attendance code writes its own rows and calls `Outbox.enqueue` on the *same* connection, inside the
 same transaction: either the attendance change and its event are both committed, or neither is. The
-outbox never commits; the caller does. The publisher (`edge_agent.mqtt_link`) reads unsent rows over
+outbox never commits; the caller does. The publisher (`edge_agent.sync.mqtt_link`) reads unsent rows over
 its own connection and marks a row sent only when the broker has acknowledged it (PUBACK).
 
 Nothing is ever dropped: past the soft bounds (row count, oldest age) the outbox raises alerts that the

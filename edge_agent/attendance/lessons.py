@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from edge_agent.outbox import Outbox
+from edge_agent.attendance.timetable import Scheduled
 from edge_agent.protocol import AttendancePayload, AttendanceStatus, EventKind, Source
-from edge_agent.timetable import Scheduled
+from edge_agent.sync.outbox import Outbox
 
 STATUS = {"present": AttendanceStatus.PRESENT, "late": AttendanceStatus.LATE,
           "absent": AttendanceStatus.ABSENT_PROPOSED, "P": AttendanceStatus.EXCUSED, "K": AttendanceStatus.UNEXCUSED}

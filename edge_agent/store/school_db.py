@@ -1,6 +1,6 @@
 """The school's SQLite database: connection settings (WAL, foreign keys), transactions and versioned migrations.
 
-Migrations are the modules `edge_agent/migrations/mNNNN_<name>.py`, applied once each, in order of their number,
+Migrations are the modules `edge_agent/store/migrations/mNNNN_<name>.py`, applied once each, in order of their number,
 and recorded in `schema_migrations`. A module defines `SQL` (a script) and/or `upgrade(conn)`. Other parts of the
 project extend the schema by adding a file there (e.g. `m0100_templates.py`), never by editing an applied one.
 """
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
-import edge_agent.migrations as _migrations_pkg
+import edge_agent.store.migrations as _migrations_pkg
 
 _NAME = re.compile(r"^m(\d{4})_([a-z0-9_]+)$")
 
@@ -39,7 +39,7 @@ class Migration:
 
 
 def migrations() -> list[Migration]:
-    """Every migration module in `edge_agent/migrations/`, ordered by number; duplicate numbers are refused."""
+    """Every migration module in `edge_agent/store/migrations/`, ordered by number; duplicate numbers are refused."""
     found: dict[int, Migration] = {}
     for info in pkgutil.iter_modules(_migrations_pkg.__path__):
         match = _NAME.match(info.name)

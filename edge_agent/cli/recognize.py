@@ -64,11 +64,11 @@ def recognize(
         "--thresholds", help="Thresholds TOML (default: the calibrated one).")] = None,
 ) -> None:
     """Recognise the faces passing a camera: one decision per track (accept / review / unknown)."""
-    from edge_agent.gallery import Gallery, GalleryError
-    from edge_agent.pipeline import RecognitionPipeline, make_detectors, run_stream
-    from edge_agent.recognizer import DecisionThresholds, Recognizer, TrackVoter
-    from edge_agent.sources import SourceError, VideoSource
-    from edge_agent.thresholds import ThresholdsError, load_thresholds
+    from edge_agent.capture.sources import SourceError, VideoSource
+    from edge_agent.recognition.gallery import Gallery, GalleryError
+    from edge_agent.recognition.pipeline import RecognitionPipeline, make_detectors, run_stream
+    from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter
+    from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
     from edge_agent.vision.embedder import Embedder
     from edge_agent.vision.landmarks import OnetLandmarker
     from models import ModelStore

@@ -12,8 +12,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from edge_agent.config import BellConfig
-from edge_agent.school_db import transaction
-from edge_agent.tabular import Row, TableError, fold, read_table
+from edge_agent.store.school_db import transaction
+from edge_agent.store.tabular import Row, TableError, fold, read_table
 
 MAX_PERIODS_PER_DAY = 7
 SESSIONS = ("morning", "afternoon")

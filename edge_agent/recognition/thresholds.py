@@ -1,4 +1,4 @@
-"""The calibrated cosine thresholds of recognition (edge_agent/thresholds.toml), typed and checked.
+"""The calibrated cosine thresholds of recognition (edge_agent/recognition/thresholds.toml), typed and checked.
 
 Each threshold records what it assumes: the per-pair false-accept rate it was set at, on which
 evaluation sets, and the gallery size (number of people searched) it is meant for.

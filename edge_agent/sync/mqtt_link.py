@@ -11,7 +11,7 @@ Delivery contract (at-least-once; the central ingest makes it exactly-once by ev
 - paho keeps its session in memory only, so on a restart every unsent row is published again;
 - heartbeat every `heartbeat_s` on the retained status topic, with last will "offline".
 
-Run standalone with `python -m edge_agent.mqtt_link` (settings from `EDGE_MQTT_*` environment variables).
+Run standalone with `python -m edge_agent.sync.mqtt_link` (settings from `EDGE_MQTT_*` environment variables).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from paho.mqtt.properties import Properties
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from edge_agent import outbox as outbox_mod
 from edge_agent.protocol import (
     BATCH_MAX_EVENTS,
     MAX_PAYLOAD_BYTES,
@@ -50,6 +49,7 @@ from edge_agent.protocol import (
     status_topic,
     utcnow,
 )
+from edge_agent.sync import outbox as outbox_mod
 
 log = logging.getLogger(__name__)
 NO_MATCHING_SUBSCRIBERS = 0x10

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from edge_agent.attendance.lessons import AttendanceError, Lesson, LessonDesk, bells_map, lesson_from_row
 from edge_agent.config import AttendanceRules
-from edge_agent.lessons import AttendanceError, Lesson, LessonDesk, bells_map, lesson_from_row
 from edge_agent.protocol import EventKind
-from edge_agent.school_db import audit, transaction
+from edge_agent.store.school_db import audit, transaction
 
 MARKS = ("present", "late", "P", "K")
 SyncState = Literal["not_finalised", "waiting", "synced"]

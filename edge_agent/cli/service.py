@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from edge_agent.config import ConfigError, load_settings
-from edge_agent.school_keys import KeyError_, write_keys
+from edge_agent.store.school_keys import KeyError_, write_keys
 
 CONFIG_TEMPLATE = """# Edge agent of school {school} (written by `edge-agent init`).
 # Environment variables EDGE_* override these values, e.g. EDGE_KIOSK__PORT=8081.

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from edge_agent.gallery import Gallery, GalleryError, GalleryMeta
+from edge_agent.recognition.gallery import Gallery, GalleryError, GalleryMeta
 
 MAGIC = b"SOCTRANG-EDU-GALLERY\n"
 FORMAT = "soctrang-edu/gallery-package"

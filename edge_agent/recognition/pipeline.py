@@ -17,8 +17,8 @@ from queue import Queue
 
 import numpy as np
 
-from edge_agent.recognizer import TrackDecision, TrackVoter
-from edge_agent.tracker import FaceTracker, TrackerConfig
+from edge_agent.recognition.recognizer import TrackDecision, TrackVoter
+from edge_agent.recognition.tracker import FaceTracker, TrackerConfig
 from edge_agent.vision.align import align_faces
 from edge_agent.vision.detector import YuNetDetector
 from edge_agent.vision.embedder import Embedder

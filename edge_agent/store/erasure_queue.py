@@ -13,7 +13,7 @@ import sqlite3
 from datetime import datetime
 
 from edge_agent.protocol import ErasureRequest
-from edge_agent.school_db import now_iso
+from edge_agent.store.school_db import now_iso
 
 
 def pending(conn: sqlite3.Connection) -> list[ErasureRequest]:

@@ -2,10 +2,10 @@
 
 import typer
 
-from edge_agent.embed_cli import embed
-from edge_agent.gallery_cli import gallery_app
-from edge_agent.recognize_cli import recognize
-from edge_agent.service_cli import init, run, status
+from edge_agent.cli.embed import embed
+from edge_agent.cli.gallery import gallery_app
+from edge_agent.cli.recognize import recognize
+from edge_agent.cli.service import init, run, status
 
 app = typer.Typer(help="Edge agent of a school: recognition, attendance, outbox and MQTT link.",
                   no_args_is_help=True)
@@ -14,7 +14,7 @@ app = typer.Typer(help="Edge agent of a school: recognition, attendance, outbox 
 @app.command()
 def demo() -> None:
     """Detect and embed the sample photos that ship in a registry package and print who matches whom."""
-    from edge_agent.demo import main
+    from edge_agent.demo.matches import main
 
     raise typer.Exit(main())
 

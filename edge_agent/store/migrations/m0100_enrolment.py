@@ -5,7 +5,7 @@
   another embedder are never mixed in a gallery). `photo_sha256` makes re-running a photo folder idempotent.
 - `gallery_versions`: a new, increasing version each time the set of templates changes (enrolment, erasure).
 - `erasure_queue`: each erasure (`enroll remove`, consent withdrawn) with what was deleted locally; rows with
-  `propagated_at IS NULL` still have to reach the running service / central server (`edge_agent.erasure_queue`).
+  `propagated_at IS NULL` still have to reach the running service / central server (`edge_agent.store.erasure_queue`).
   No foreign key: the row must outlive the student's data.
 """
 

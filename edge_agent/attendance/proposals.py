@@ -20,11 +20,11 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from edge_agent.attendance.lessons import LessonDesk, ensure_lesson, window
+from edge_agent.attendance.timetable import Scheduled, scheduled_on
 from edge_agent.config import AttendanceRules
-from edge_agent.lessons import LessonDesk, ensure_lesson, window
 from edge_agent.protocol import EventKind, GateArrivalPayload, Source
-from edge_agent.school_db import audit, transaction
-from edge_agent.timetable import Scheduled, scheduled_on
+from edge_agent.store.school_db import audit, transaction
 
 Decision = Literal["accept", "review", "unknown"]
 Outcome = Literal["proposed_present", "proposed_late", "already_proposed", "teacher_decided", "seen_in_room",

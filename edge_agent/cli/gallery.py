@@ -34,11 +34,11 @@ def import_package(
         allow_downgrade: Annotated[bool, typer.Option(help="install an older gallery version")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
     """Check, decrypt and install a gallery package (the old gallery stays if anything is wrong)."""
-    from edge_agent import erasure_queue, school_db
     from edge_agent.config import ConfigError, load_settings
-    from edge_agent.gallery import Gallery, GalleryError
-    from edge_agent.gallery_package import PackageError, read_package_file
-    from edge_agent.school_keys import GALLERY_KEY, KeyError_, read_key
+    from edge_agent.recognition.gallery import Gallery, GalleryError
+    from edge_agent.recognition.gallery_package import PackageError, read_package_file
+    from edge_agent.store import erasure_queue, school_db
+    from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
 
     try:
         settings = load_settings(config)

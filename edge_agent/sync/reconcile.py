@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-from edge_agent.outbox import Outbox
 from edge_agent.protocol import ReconcileRequest, ReconcileResponse, request_headers
+from edge_agent.sync.outbox import Outbox
 
 MAX_RANGE = 100_000
 

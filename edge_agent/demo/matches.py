@@ -12,7 +12,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from edge_agent.thresholds import load_thresholds
+from edge_agent.recognition.thresholds import load_thresholds
 from edge_agent.vision.analyzer import FaceAnalyzer
 from edge_agent.vision.image_io import load_image
 from models import ModelStore

@@ -39,11 +39,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_section import update_section  # noqa: E402
 
-from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream, face_crop  # noqa: E402
+from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream  # noqa: E402
 from edge_agent.recognition.gallery import Gallery, GalleryMeta  # noqa: E402
 from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline, make_detectors, run_stream  # noqa: E402
 from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter  # noqa: E402
 from edge_agent.vision.analyzer import FaceAnalyzer  # noqa: E402
+from edge_agent.vision.crop import face_crop  # noqa: E402
 from edge_agent.vision.image_io import load_image  # noqa: E402
 from models import ModelStore  # noqa: E402
 

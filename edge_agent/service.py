@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge_agent.attendance.proposals import AttendanceEngine, Recognition
-from edge_agent.attendance.timetable import bell_schedule, save_bells, scheduled_on
+from edge_agent.attendance.timetable import bell_schedule, save_bells
 from edge_agent.capture.cameras import Camera
 from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.config import EdgeSettings
 from edge_agent.store import school_db
 from edge_agent.store.school_keys import read_key
+from edge_agent.vision.crop import face_crop
 
 log = logging.getLogger(__name__)
 HEALTH_EVERY_S = 2.0
@@ -104,19 +105,10 @@ class EdgeService:
 
     def _update_rosters(self, now: datetime) -> None:
         """Roster-first matching: each classroom camera searches the class scheduled in its room first."""
-        local = now.astimezone(self.s.tz)
         for w in self.workers:
             if w.pipeline is None or w.cfg.role != "classroom":
                 continue
-            roster = None
-            for slot in scheduled_on(self.conn, local.date(), room=w.cfg.room):
-                start = datetime.combine(local.date(), slot.start, self.s.tz)
-                end = datetime.combine(local.date(), slot.end, self.s.tz)
-                if start.timestamp() - self.s.attendance.checkin_before_min * 60 <= local.timestamp() \
-                        <= end.timestamp():
-                    roster = [r[0] for r in self.conn.execute(
-                        "SELECT id FROM students WHERE class_id = ? AND status = 'active'", (slot.class_id,))]
-            w.pipeline.voter.recognizer.set_roster(roster)
+            w.pipeline.set_roster(self.engine.roster(w.cfg.room or "", now))
 
     # ---- running -----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -258,15 +250,12 @@ class EdgeService:
         return True
 
     def _keep_crops(self, w: CameraWorker, image) -> None:
-        from edge_agent.demo.synthetic_stream import face_crop
-
-        active = {t.track_id: t for t in w.pipeline.tracker.tracks}
+        live = w.pipeline.live_track_ids()
         for tid in list(w.crops):
-            if tid not in active:
+            if tid not in live:
                 w.crops.pop(tid)
-        for tid, track in active.items():
-            if track.detection is not None and not w.pipeline.voter.is_decided(tid):
-                w.crops[tid] = face_crop(image, track.detection, margin=0.2)
+        for tid, detection in w.pipeline.undecided_faces():
+            w.crops[tid] = face_crop(image, detection, margin=0.2)
 
     def _record(self, w: CameraWorker, decisions) -> None:
         for d in decisions:

@@ -60,6 +60,15 @@ class TickReport:
 class AttendanceEngine(LessonDesk):
     rules: AttendanceRules
 
+    def roster(self, room: str, now: datetime) -> list[str] | None:
+        """The active students of the class scheduled in `room` at `now` (by the same check-in/lesson window as
+        `record`), for roster-first matching; None when no lesson is on there."""
+        slot, _ = self._slot(room, now.astimezone(self.tz))
+        if slot is None:
+            return None
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM students WHERE class_id = ? AND status = 'active'", (slot.class_id,))]
+
     # ---- recognitions ------------------------------------------------------------------------------------------
     def record(self, rec: Recognition) -> Outcome:
         if rec.at.tzinfo is None:

@@ -146,9 +146,9 @@ def _school_db(db: Path, pin_hash: str) -> None:
 def _enrol_and_crops(gallery_path: Path, store, db: Path) -> dict[str, list[np.ndarray]]:
     """Templates from obama.jpg, obama2.jpg (Obama) and biden.jpg (Biden) for consenting students; returns the
     face crops that walk past the camera: obama3.jpg (never enrolled) and biden.jpg."""
-    from edge_agent.demo.synthetic_stream import face_crop
     from edge_agent.recognition.gallery import Gallery, GalleryMeta
     from edge_agent.vision.analyzer import FaceAnalyzer
+    from edge_agent.vision.crop import face_crop
     from edge_agent.vision.image_io import load_image
     from models import ModelStore
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import Queue
@@ -19,9 +19,9 @@ import numpy as np
 
 from edge_agent.recognition.recognizer import TrackDecision, TrackVoter
 from edge_agent.recognition.tracker import FaceTracker, TrackerConfig
-from edge_agent.vision.align import align_faces
 from edge_agent.vision.detector import YuNetDetector
 from edge_agent.vision.embedder import Embedder
+from edge_agent.vision.faces import embed_detections
 from edge_agent.vision.landmarks import OnetLandmarker
 from edge_agent.vision.quality import assess
 from edge_agent.vision.types import Detection
@@ -88,9 +88,8 @@ class RecognitionPipeline:
                 to_embed.append((track.track_id, quality, det))
         if to_embed:
             # only the few faces embedded this frame are refined; enrolment aligns the same way
-            dets = [d for _, _, d in to_embed]
-            refined = self.detector.refine_all(frame, dets) if self.config.refine_landmarks else dets
-            embeddings = self.embedder.embed(align_faces(frame, [d.landmarks for d in refined]))
+            embeddings = embed_detections(frame, [d for _, _, d in to_embed], self.detector, self.embedder,
+                                          refine=self.config.refine_landmarks)
             self.stats.embeddings += len(to_embed)
             for (tid, quality, _), emb in zip(to_embed, embeddings, strict=True):
                 decision = self.voter.add(tid, update.frame, ts, quality, emb)
@@ -102,6 +101,18 @@ class RecognitionPipeline:
                 decisions.append(decision)
         self.stats.decisions += len(decisions)
         return decisions
+
+    def set_roster(self, student_ids: Collection[str] | None) -> None:
+        """Roster-first matching: search these students first (None: the whole school)."""
+        self.voter.recognizer.set_roster(student_ids)
+
+    def undecided_faces(self) -> list[tuple[int, Detection]]:
+        """(track id, its latest detection) of every live track seen this frame and not decided yet."""
+        return [(t.track_id, t.detection) for t in self.tracker.tracks
+                if t.detection is not None and not self.voter.is_decided(t.track_id)]
+
+    def live_track_ids(self) -> set[int]:
+        return {t.track_id for t in self.tracker.tracks}
 
     def finish(self) -> list[TrackDecision]:
         """End of stream: decide every track still open."""

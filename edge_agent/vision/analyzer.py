@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_agent.vision.align import align_faces
 from edge_agent.vision.detector import YuNetDetector
 from edge_agent.vision.embedder import Embedder
+from edge_agent.vision.faces import embed_detections
 from edge_agent.vision.landmarks import OnetLandmarker
 from edge_agent.vision.quality import Quality, QualityGate, assess
 from edge_agent.vision.types import Detection
@@ -56,11 +56,7 @@ class FaceAnalyzer:
 
     def embed_faces(self, image_bgr: np.ndarray, detections: list[Detection], refined: bool = False) -> np.ndarray:
         """Embeddings of `detections`; their landmarks are refined first unless `refined` says it was done."""
-        if not detections:
-            return np.zeros((0, self.dim), np.float32)
-        if not refined:
-            detections = self.refine(image_bgr, detections)
-        return self.embedder.embed(align_faces(image_bgr, [d.landmarks for d in detections]))
+        return embed_detections(image_bgr, detections, self.detector, self.embedder, refine=not refined)
 
     def quality(self, image_bgr: np.ndarray, raw: Detection, refined: Detection, gate: QualityGate | None = None
                 ) -> Quality:

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from edge_agent.vision.onnx_session import session_options
 from edge_agent.vision.types import Detection
 
 if TYPE_CHECKING:
@@ -22,19 +23,6 @@ if TYPE_CHECKING:
 
 STRIDES = (8, 16, 32)
 _MIRROR = [1, 0, 2, 4, 3]  # landmark order of a mirrored face: eyes and mouth corners swap sides
-
-
-def session_options(threads: int = 1) -> ort.SessionOptions:
-    """Single-threaded, non-spinning sessions: two of them share a 2-core box without fighting."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(1, int(threads))
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    opts.log_severity_level = 3
-    return opts
 
 
 def dynamic_hw_model(model_path: str | Path) -> bytes:

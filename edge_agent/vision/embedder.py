@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edge_agent.vision.detector import session_options
+from edge_agent.vision.onnx_session import session_options
 
 _AFFINE = re.compile(r"^\(\s*x\s*-\s*([0-9.]+)\s*\)\s*/\s*([0-9.]+)")
 _SCALE = re.compile(r"^x\s*/\s*([0-9.]+)")

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from edge_agent.vision.detector import session_options
+from edge_agent.vision.onnx_session import session_options
 from edge_agent.vision.types import Detection
 
 ONET_SIZE = 48

@@ -26,8 +26,8 @@ RED_BANNER, P_CHIP, WAITING, SYNCED = "#fce8e6", "#ede7f6", "#f29900", "#1e8e3e"
 @pytest.fixture(scope="module")
 def faces(model_store):
     """Real face crops from the sample photos: one as an enrolment thumbnail, one as a review-queue crop."""
-    from edge_agent.demo.synthetic_stream import face_crop
     from edge_agent.vision.analyzer import FaceAnalyzer
+    from edge_agent.vision.crop import face_crop
     from edge_agent.vision.image_io import load_image
 
     analyzer = FaceAnalyzer.from_store(model_store)

@@ -11,9 +11,10 @@ from matching_data import ENROLLED
 from typer.testing import CliRunner
 
 from edge_agent.cli import app
-from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream, face_crop
+from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream
 from edge_agent.recognition.pipeline import RecognitionPipeline, run_stream
 from edge_agent.recognition.recognizer import Recognizer, TrackVoter
+from edge_agent.vision.crop import face_crop
 from edge_agent.vision.detector import YuNetDetector
 from edge_agent.vision.image_io import load_image
 

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream, face_crop
+from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream
 from edge_agent.recognition.tracker import FaceTracker, TrackerConfig, TrackState, _iou_matrix
+from edge_agent.vision.crop import face_crop
 from edge_agent.vision.types import Detection
 
 WALKING = "face-videos/timesler__facenet-pytorch/video.mp4"

@@ -158,7 +158,7 @@ class EdgeService:
         from edge_agent.sync import outbox as outbox_mod
         from edge_agent.sync.reconcile import confirm_unsent
 
-        conn = outbox_mod.connect(self.s.paths.db_path)
+        conn = school_db.connect(self.s.paths.db_path, migrate_schema=False, implicit_transactions=True)
         try:
             done = confirm_unsent(outbox_mod.Outbox(conn), self.s.central.url, self.s.school_code, self.key,
                                   ca_file=self.s.central.ca_file, timeout_s=10)

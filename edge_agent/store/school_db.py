@@ -57,14 +57,20 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def connect(path: str | Path, *, migrate_schema: bool = True) -> sqlite3.Connection:
-    """Open the school database (created if missing) in WAL mode with foreign keys, and bring its schema up to date.
+def connect(path: str | Path, *, migrate_schema: bool = True, implicit_transactions: bool = False
+            ) -> sqlite3.Connection:
+    """Open the school database (created if missing) in WAL mode with foreign keys, every commit on disk
+    (synchronous=FULL, which the outbox needs), and bring its schema up to date. The one way to open it.
 
-    The connection is in autocommit mode: group changes with `transaction(conn)`.
+    By default the connection is in autocommit mode: group changes with `transaction(conn)`. With
+    `implicit_transactions` (the MQTT publisher's connection) the first write opens a BEGIN IMMEDIATE
+    transaction that `with conn:` commits (a deferred transaction that reads first and then writes can fail
+    with "database is locked" in WAL mode without waiting for the busy timeout).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level="IMMEDIATE" if implicit_transactions else None, timeout=30,
+                           check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")   # the outbox needs every commit on disk
@@ -111,6 +117,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
         if mig.id in done:
             continue
         with transaction(conn):
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE id = ?", (mig.id,)).fetchone():
+                continue  # another connection applied it meanwhile
             sql = getattr(mig.module, "SQL", None)
             if sql:
                 for statement in _split(sql):

@@ -49,6 +49,7 @@ from edge_agent.protocol import (
     status_topic,
     utcnow,
 )
+from edge_agent.store import school_db
 from edge_agent.sync import outbox as outbox_mod
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class Link:
         self.s = settings
         self.on_control = on_control
         self.status_extra = status_extra
-        self.conn = outbox_mod.connect(settings.db_path, check_same_thread=False)
+        self.conn = school_db.connect(settings.db_path, implicit_transactions=True)
         self.outbox = outbox_mod.Outbox(self.conn, settings.school, settings.key, limits)
         self._events_topic = events_topic(settings.school)
         self._acks: queue.Queue[tuple[int, int]] = queue.Queue()

@@ -3,7 +3,8 @@
 The attendance code writes its own rows and calls `Outbox.enqueue` on the *same* connection, inside the
 same transaction: either the attendance change and its event are both committed, or neither is. The
 outbox never commits; the caller does. The publisher (`edge_agent.sync.mqtt_link`) reads unsent rows over
-its own connection and marks a row sent only when the broker has acknowledged it (PUBACK).
+its own connection and marks a row sent only when the broker has acknowledged it (PUBACK). Its tables are
+created by the school database's migrations (`edge_agent/store/migrations/m0004_outbox.py`).
 
 Nothing is ever dropped: past the soft bounds (row count, oldest age) the outbox raises alerts that the
 heartbeat carries; past the hard bound `enqueue` raises `OutboxFull`, so the caller's transaction fails
@@ -15,26 +16,8 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from edge_agent.protocol import AttendancePayload, Event, EventKind, GateArrivalPayload, new_event
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq        INTEGER PRIMARY KEY,          -- per-school monotonic sequence number
-    event_id   TEXT NOT NULL UNIQUE,
-    kind       TEXT NOT NULL,
-    body       BLOB NOT NULL,                -- the signed event, canonical JSON
-    created_at REAL NOT NULL,                -- unix seconds
-    sent_at    REAL,                         -- set on PUBACK, NULL = still to deliver
-    attempts   INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
-CREATE TABLE IF NOT EXISTS outbox_state (
-    school   TEXT PRIMARY KEY,
-    last_seq INTEGER NOT NULL                -- never decreases, even when old rows are purged
-);
-"""
 
 
 class OutboxError(RuntimeError):
@@ -60,25 +43,6 @@ class Backlog:
     alerts: list[str] = field(default_factory=list)
 
 
-def connect(path: str | Path, **kwargs) -> sqlite3.Connection:
-    """Open the school database the way the outbox needs it: WAL, synchronous=FULL, busy timeout, and
-    implicit transactions that start with BEGIN IMMEDIATE (a deferred transaction that reads first and then
-    writes can fail with "database is locked" in WAL mode without waiting for the busy timeout)."""
-    kwargs.setdefault("isolation_level", "IMMEDIATE")
-    conn = sqlite3.connect(str(path), timeout=30, **kwargs)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the outbox tables (DDL only: never commits a caller's pending transaction)."""
-    for stmt in SCHEMA.split(";"):
-        if stmt.strip():
-            conn.execute(stmt)
-
-
 class Outbox:
     def __init__(self, conn: sqlite3.Connection, school: str | None = None, key: bytes | None = None,
                  limits: Limits | None = None):
@@ -88,12 +52,15 @@ class Outbox:
         self.limits = limits or Limits()
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if str(mode).lower() != "wal":
-            raise OutboxError(f"the outbox needs WAL mode, the database is in {mode!r}; open it with outbox.connect()")
+            raise OutboxError(f"the outbox needs WAL mode, the database is in {mode!r}; "
+                              "open it with edge_agent.store.school_db.connect()")
         if not conn.in_transaction:
             conn.execute("PRAGMA synchronous=FULL")  # per connection: the caller's commits must reach the disk
         if conn.execute("PRAGMA synchronous").fetchone()[0] < 2:
             raise OutboxError("the outbox needs PRAGMA synchronous=FULL on this connection")
-        ensure_schema(conn)
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone() is None:
+            raise OutboxError("the database has no outbox tables: open it with edge_agent.store.school_db.connect(), "
+                              "which applies the migrations")
 
     # ------------------------------------------------------------ writing (caller's transaction)
     def enqueue(self, item: Event | EventKind | str,
@@ -144,9 +111,8 @@ class Outbox:
 
     # ------------------------------------------------------------ reading / delivery (publisher side)
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, bytes]]:
-        return self.conn.execute(
-            "SELECT seq, body FROM outbox WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, limit)).fetchall()
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT seq, body FROM outbox WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))]
 
     def mark_sent(self, seqs: list[int], when: float | None = None) -> None:
         """Record PUBACKs (own short transaction)."""

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from edge_agent import protocol as p
+from edge_agent.store import school_db
 from edge_agent.sync import outbox as ob
 from edge_agent.sync.mqtt_link import Link, MqttLinkSettings
 
@@ -29,7 +30,7 @@ class EdgeSite:
 
     def __init__(self, db_path: Path, school: str, key: bytes):
         self.db_path, self.school, self.key = Path(db_path), school, key
-        self.conn = ob.connect(self.db_path, check_same_thread=False)
+        self.conn = school_db.connect(self.db_path, implicit_transactions=True)
         self.conn.execute(ATTENDANCE_DDL)
         self.outbox = ob.Outbox(self.conn, school, key)
         self.conn.commit()
@@ -67,4 +68,4 @@ class RunningLink:
 
 
 def open_edge_db(path: Path) -> sqlite3.Connection:
-    return ob.connect(path)
+    return school_db.connect(path, implicit_transactions=True)

@@ -8,6 +8,7 @@ import pytest
 from sync_helpers import ATTENDANCE_DDL, payload
 
 from edge_agent import protocol as p
+from edge_agent.store import school_db
 from edge_agent.sync import outbox as ob
 
 KEY = bytes(32)
@@ -15,7 +16,7 @@ KEY = bytes(32)
 
 @pytest.fixture()
 def conn(tmp_path):
-    c = ob.connect(tmp_path / "school.sqlite3")
+    c = school_db.connect(tmp_path / "school.sqlite3", implicit_transactions=True)
     c.execute(ATTENDANCE_DDL)
     c.commit()
     yield c
@@ -64,7 +65,7 @@ def test_sequence_survives_purge_and_prebuilt_events(conn):
 
 
 def test_autocommit_connection_needs_an_explicit_transaction(tmp_path):
-    c = ob.connect(tmp_path / "s.sqlite3", isolation_level=None)
+    c = school_db.connect(tmp_path / "s.sqlite3")
     box = ob.Outbox(c, "A", KEY)
     with pytest.raises(ob.OutboxError, match="transaction"):
         box.enqueue("attendance.proposed", payload(1))

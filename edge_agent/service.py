@@ -24,7 +24,7 @@ from edge_agent.capture.cameras import Camera
 from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.config import EdgeSettings
 from edge_agent.store import school_db
-from edge_agent.store.school_keys import read_key
+from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.vision.crop import face_crop
 
 log = logging.getLogger(__name__)
@@ -174,16 +174,15 @@ class EdgeService:
         fetched from the central server (when its URL is set), verified and swapped in."""
         if self.gallery is None:
             return
-        from edge_agent.store.school_keys import GALLERY_KEY
+        from edge_agent.recognition.gallery_opener import GalleryOpener
         from edge_agent.sync.downsync import Downsync, DownsyncSettings
 
-        gallery_key = read_key(self.s.paths.keys_dir, GALLERY_KEY)
+        opener = GalleryOpener(self.s.school_code, read_key(self.s.paths.keys_dir, GALLERY_KEY))
         self.downsync = Downsync(DownsyncSettings(school=self.s.school_code, key_hex=self.key.hex(),
                                                   central_url=self.s.central.url or "",
                                                   data_dir=self.s.paths.gallery_path.parent,
-                                                  ca_file=self.s.central.ca_file,
-                                                  gallery_key_hex=gallery_key.hex()),
-                                 self.gallery)
+                                                  ca_file=self.s.central.ca_file),
+                                 self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors)
         if self.s.central.url:
             self.downsync.start()
 

@@ -181,7 +181,3 @@ class Camera:
     def _backoff(self, delay: float) -> None:
         self._state = "backoff"
         self._stop.wait(delay * (0.8 + 0.4 * random.random()))
-
-
-def open_cameras(configs: list[CameraConfig], **kwargs) -> list[Camera]:
-    return [Camera(cfg, **kwargs).start() for cfg in configs]

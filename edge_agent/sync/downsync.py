@@ -21,15 +21,15 @@ import ssl
 import tempfile
 import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlparse
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge_agent.protocol import Control, ControlKind, PackageRef, request_headers
-from edge_agent.recognition.gallery import Gallery, GalleryError
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 16
@@ -43,7 +43,6 @@ class DownsyncSettings(BaseSettings):
     central_url: str                    # e.g. https://edu.example.vn
     data_dir: Path                      # gallery.npz, roster.json, timetable.json, erasures.txt, pending/
     ca_file: Path | None = None         # pilot CA for the central server's certificate
-    gallery_key_hex: SecretStr | None = None  # opens `enroll export` packages (recognition.gallery_package)
     timeout_s: float = 30.0
     max_package_bytes: int = 512 * 1024 * 1024
 
@@ -56,16 +55,34 @@ class DownsyncError(RuntimeError):
     pass
 
 
+class LiveGallery(Protocol):
+    """What the down-sync needs of the running gallery (`edge_agent.recognition.gallery.Gallery`)."""
+
+    @property
+    def student_ids(self) -> Collection[str]: ...
+
+    def remove(self, student_id: str) -> int: ...
+
+    def save(self, path: str | Path) -> Any: ...
+
+    def swap(self, new: Any) -> Any: ...
+
+
 _FILES = {ControlKind.GALLERY_AVAILABLE: "gallery.npz", ControlKind.ROSTER_AVAILABLE: "roster.json",
           ControlKind.TIMETABLE_AVAILABLE: "timetable.json"}
 
 
 class Downsync:
-    def __init__(self, settings: DownsyncSettings, gallery: Gallery, *, expect_model_sha256: str | None = None,
+    def __init__(self, settings: DownsyncSettings, gallery: LiveGallery, *,
+                 open_gallery: Callable[[bytes, str], LiveGallery], permanent_errors: tuple[type[Exception], ...] = (),
                  on_package: Callable[[ControlKind, Path, str], None] | None = None):
+        """`open_gallery(data, path)` turns a downloaded gallery into one to swap in
+        (`edge_agent.recognition.gallery_opener.GalleryOpener`); `permanent_errors` are its errors for a package
+        that will not get better by fetching it again."""
         self.s = settings
         self.gallery = gallery
-        self.expect_model_sha256 = expect_model_sha256
+        self.open_gallery = open_gallery
+        self.permanent_errors = (DownsyncError, *permanent_errors)
         self.on_package = on_package
         self.versions: dict[str, str] = {}
         self.dir = Path(settings.data_dir)
@@ -133,7 +150,7 @@ class Downsync:
                 msg = f"{kind.value} {exc}"
                 log.error("down-sync failed: %s", msg)
                 self.errors = (self.errors + [msg])[-5:]
-                if isinstance(exc, DownsyncError | GalleryError):
+                if isinstance(exc, self.permanent_errors):
                     pending.unlink(missing_ok=True)  # a bad package will not get better; wait for a new notice
 
     def apply_package(self, kind: ControlKind, ref: PackageRef) -> Path:
@@ -143,7 +160,7 @@ class Downsync:
             with tempfile.NamedTemporaryFile(dir=self.dir, suffix=".npz", delete=False) as tmp:
                 tmp.write(data)
             try:
-                new = self._open_gallery(data, tmp.name)
+                new = self.open_gallery(data, tmp.name)
                 with self._lock:
                     for sid in self.erased & set(new.student_ids):
                         new.remove(sid)
@@ -163,22 +180,6 @@ class Downsync:
             self.on_package(kind, target, ref.version)
         log.info("%s version %s installed", kind.value, ref.version)
         return target
-
-    def _open_gallery(self, data: bytes, path: str) -> Gallery:
-        """A sealed package of `enroll export` (the central server only relays it) or a plain gallery file."""
-        from edge_agent.recognition.gallery_package import MAGIC, PackageError, read_package
-
-        if not data.startswith(MAGIC):
-            return Gallery.load(path, expect_model_sha256=self.expect_model_sha256)
-        if self.s.gallery_key_hex is None:
-            raise DownsyncError("a sealed gallery package arrived but this agent has no gallery key")
-        try:
-            package = read_package(data, self.s.school, bytes.fromhex(self.s.gallery_key_hex.get_secret_value()))
-        except PackageError as exc:
-            raise DownsyncError(str(exc)) from None
-        if self.expect_model_sha256 and package.header["model_sha256"] != self.expect_model_sha256:
-            raise DownsyncError("gallery package was made with another embedder than the one this agent runs")
-        return package.to_gallery()
 
     def fetch(self, ref: PackageRef) -> bytes:
         if ref.size > self.s.max_package_bytes:

@@ -123,20 +123,11 @@ class Outbox:
             self.conn.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL",
                                   [(when, s) for s in seqs])
 
-    def note_attempt(self, seqs: list[int]) -> None:
-        if seqs:
-            with self.conn:
-                self.conn.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", [(s,) for s in seqs])
-
     def mark_unsent(self, seqs: list[int]) -> int:
         """Reconciliation: the central server lacks these sequence numbers; deliver them again."""
         with self.conn:
             cur = self.conn.executemany("UPDATE outbox SET sent_at = NULL WHERE seq = ?", [(s,) for s in seqs])
         return cur.rowcount
-
-    def sent_range(self) -> tuple[int, int] | None:
-        row = self.conn.execute("SELECT min(seq), max(seq) FROM outbox WHERE sent_at IS NOT NULL").fetchone()
-        return None if row[0] is None else (int(row[0]), int(row[1]))
 
     def purge_sent(self, older_than_s: float = 30 * 86400) -> int:
         """Delete delivered rows past the reconciliation window; the sequence counter is kept."""

@@ -20,6 +20,7 @@ from central_server.ingest import routes, tables
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.control import ControlPublisher, erasure_message, publish_package
 from edge_agent.recognition.gallery import Gallery, GalleryMeta
+from edge_agent.recognition.gallery_opener import GalleryOpener
 from edge_agent.sync.downsync import Downsync, DownsyncSettings
 from edge_agent.vision.image_io import load_image
 
@@ -80,8 +81,9 @@ def _edge(tmp_path, broker, central, enrolled):
     broker.add_user(school, "pw")
     emb, ids, queries, meta = enrolled
     gallery = Gallery(emb, ids, meta)
+    opener = GalleryOpener(school)
     ds = Downsync(DownsyncSettings(school=school, key_hex=key.hex(), central_url=url, data_dir=tmp_path / "edge"),
-                  gallery)
+                  gallery, open_gallery=opener, permanent_errors=opener.permanent_errors)
     site = EdgeSite(tmp_path / "edge.sqlite3", school, key)
     return school, key, gallery, ds, site
 
@@ -178,8 +180,9 @@ def test_sealed_package_from_enroll_export_is_opened_with_the_gallery_key(tmp_pa
     emb, ids, _, meta = enrolled
     gallery_key = os.urandom(32)
     gallery = Gallery(emb, ids, meta)
-    ds = Downsync(DownsyncSettings(school=school, key_hex=key.hex(), central_url=url, data_dir=tmp_path / "edge",
-                                   gallery_key_hex=gallery_key.hex()), gallery)
+    opener = GalleryOpener(school, gallery_key)
+    ds = Downsync(DownsyncSettings(school=school, key_hex=key.hex(), central_url=url, data_dir=tmp_path / "edge"),
+                  gallery, open_gallery=opener, permanent_errors=opener.permanent_errors)
     site = EdgeSite(tmp_path / "edge.sqlite3", school, key)
     keep = [i for i, s in enumerate(ids) if s != "094207000001"]
 

@@ -23,8 +23,13 @@ from edge_agent.attendance.timetable import bell_schedule, save_bells
 from edge_agent.capture.cameras import Camera
 from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.config import EdgeSettings
-from edge_agent.store import school_db
+from edge_agent.store import erasure_queue, school_db
 from edge_agent.store.school_keys import GALLERY_KEY, read_key
+from edge_agent.sync import outbox as outbox_mod
+from edge_agent.sync.downsync import Downsync, DownsyncSettings
+from edge_agent.sync.mqtt_link import Link, MqttLinkSettings
+from edge_agent.sync.outbox import Outbox
+from edge_agent.sync.reconcile import confirm_unsent
 from edge_agent.vision.crop import face_crop
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,7 @@ class EdgeService:
 
     # ---- building the pipeline ---------------------------------------------------------------------------------
     def _build_workers(self) -> None:
+        # lazy: onnxruntime and FAISS load only when the school has a gallery
         from edge_agent.recognition.gallery import Gallery, GalleryError
         from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline
         from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter
@@ -121,6 +127,7 @@ class EdgeService:
             self._start_link()
 
     def _start_kiosk(self) -> None:
+        # lazy: the kiosk's web stack loads only when the kiosk is enabled
         import uvicorn
 
         from edge_agent.kiosk.app import KioskContext, create_kiosk_app
@@ -137,8 +144,6 @@ class EdgeService:
         self._threads.append(t)
 
     def _start_link(self) -> None:
-        from edge_agent.sync.mqtt_link import Link, MqttLinkSettings
-
         b = self.s.broker
         self._start_downsync()
         self._confirm_unsent()
@@ -155,9 +160,6 @@ class EdgeService:
         `edge_agent.sync.reconcile.confirm_unsent`). Unreachable central server: they are simply sent again."""
         if not self.s.central.url:
             return
-        from edge_agent.sync import outbox as outbox_mod
-        from edge_agent.sync.reconcile import confirm_unsent
-
         conn = school_db.connect(self.s.paths.db_path, migrate_schema=False, implicit_transactions=True)
         try:
             done = confirm_unsent(outbox_mod.Outbox(conn), self.s.central.url, self.s.school_code, self.key,
@@ -174,9 +176,8 @@ class EdgeService:
         fetched from the central server (when its URL is set), verified and swapped in."""
         if self.gallery is None:
             return
+        # lazy: FAISS loads only when the school has a gallery
         from edge_agent.recognition.gallery_opener import GalleryOpener
-        from edge_agent.sync.downsync import Downsync, DownsyncSettings
-
         opener = GalleryOpener(self.s.school_code, read_key(self.s.paths.keys_dir, GALLERY_KEY))
         self.downsync = Downsync(DownsyncSettings(school=self.s.school_code, key_hex=self.key.hex(),
                                                   central_url=self.s.central.url or "",
@@ -191,7 +192,6 @@ class EdgeService:
         they stay queued in the school database for propagation to the central server."""
         if self.gallery is None:
             return 0
-        from edge_agent.store import erasure_queue
         removed = 0
         for request in erasure_queue.pending(self.conn):
             if request.student_id in self._erased_locally:
@@ -292,8 +292,6 @@ class EdgeService:
 
     # ---- health ------------------------------------------------------------------------------------------------
     def health(self, state: str) -> dict:
-        from edge_agent.sync.outbox import Outbox
-
         backlog = Outbox(self.conn).backlog() if state != "stopped" else None
         return {
             "school": self.s.school_code, "state": state, "pid": os.getpid(),

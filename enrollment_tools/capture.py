@@ -86,6 +86,7 @@ def capture(student: Annotated[str, typer.Argument(help="12-digit personal id")]
             keep_thumbnails: Annotated[bool, typer.Option(help="keep one small face crop")] = False,
             config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR, as_json: JsonOpt = False) -> None:
     """Enrol one student from a camera (or a video file), telling the operator what to change."""
+    # lazy: onnxruntime loads only when faces are analysed
     from edge_agent.vision.analyzer import FaceAnalyzer
 
     with command(as_json) as out, open_school(config) as sch:

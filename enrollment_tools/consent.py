@@ -73,6 +73,7 @@ def withdraw(conn: sqlite3.Connection, student_id: str, purpose: str, given_by: 
 
     Returns the `Erasure` (it is done even when no consent was active: withdrawing is always honoured).
     """
+    # lazy: removal loads FAISS (the gallery), needed only when a withdrawal erases
     from enrollment_tools.removal import erase_student
 
     when = when or school_db.now_iso()

@@ -127,6 +127,7 @@ _WORKER: dict = {}
 
 def _init_worker(gate: QualityGate, keep_thumbnail: bool) -> None:
     cv2.setNumThreads(1)
+    # lazy: onnxruntime loads only when faces are analysed
     from edge_agent.vision.analyzer import FaceAnalyzer
 
     _WORKER.update(analyzer=FaceAnalyzer.from_store(threads=1), gate=gate, keep=keep_thumbnail)

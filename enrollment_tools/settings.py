@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from edge_agent.config import EdgeSettings
 from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
 from enrollment_tools.context import EnrollError
+from enrollment_tools.templates import embedder_id
 
 
 class EnrollSettings(BaseSettings):
@@ -26,8 +27,6 @@ def duplicate_threshold(edge: EdgeSettings) -> float:
     except ThresholdsError as exc:
         raise EnrollError(f"chưa có ngưỡng nhận dạng đã hiệu chỉnh ({exc}); chạy hiệu chỉnh "
                           "(benchmarks/accuracy.py --calibrate) hoặc đặt ENROLL_DUPLICATE_THRESHOLD", code=2) from None
-    from enrollment_tools.templates import embedder_id
-
     model = embedder_id()
     if thresholds.embedder_sha256 and model.sha256 and thresholds.embedder_sha256 != model.sha256:
         raise EnrollError(f"ngưỡng được hiệu chỉnh cho mô hình {thresholds.embedder}, không phải {model.name}: "

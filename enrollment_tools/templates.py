@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from edge_agent.recognition.gallery_package import derive_key
 from edge_agent.store.school_db import now_iso
+from models import ModelStore
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,6 @@ class ModelId:
 def embedder_id(store=None) -> ModelId:
     """The embedder the vision stack uses (the model store's default)."""
     if store is None:
-        from models import ModelStore
-
         store = ModelStore()
     entry = store.default("embedder")
     return ModelId(entry.name, entry.final.sha256 or "")

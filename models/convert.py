@@ -8,12 +8,14 @@ import shutil
 from pathlib import Path
 
 from models.errors import ModelStoreError
+from models.tflite_onnx import convert_tflite
 
 BATCH_DIM = "N"
 
 
 def _register_leaky_relu() -> None:
     """tflite2onnx 0.4.1 lacks LEAKY_RELU (used by the anti-spoofing model): add a converter for it."""
+    # lazy: the converters (tflite, tflite2onnx, onnx) load only when a model is converted
     import tflite
     from tflite2onnx.op.common import Operator, OpFactory
 
@@ -55,6 +57,7 @@ def _register_leaky_relu() -> None:
 def finish_conversion(model_path: Path, dynamic_batch: bool) -> None:
     """Make a converted model reproducible (sorted initializers: tflite2onnx emits them in set order,
     so the sha256 would change from run to run) and optionally give it a symbolic batch dimension."""
+    # lazy: the converters (tflite, tflite2onnx, onnx) load only when a model is converted
     import onnx
 
     model = onnx.load(str(model_path))
@@ -69,6 +72,7 @@ def finish_conversion(model_path: Path, dynamic_batch: bool) -> None:
 
 def _make_batch_dynamic(model) -> None:
     """Turn the fixed batch dimension of a converted model into a symbolic one (`N`)."""
+    # lazy: the converters (tflite, tflite2onnx, onnx) load only when a model is converted
     from onnx import numpy_helper
 
     graph = model.graph
@@ -96,13 +100,12 @@ def convert(name: str, step: str, src: Path, out: Path, dynamic_batch: bool) -> 
         raise ModelStoreError(name, f"unknown conversion step {step!r}")
     if step == "tflite_nhwc":
         try:
-            from models.tflite_onnx import convert_tflite
-
             convert_tflite(src, out, dynamic_batch)
         except Exception as exc:  # a malformed file or an op the converter does not know
             raise ModelStoreError(name, f"conversion {step} failed: {type(exc).__name__}: {exc}") from exc
         return
     try:
+        # lazy: the converters (tflite, tflite2onnx, onnx) load only when a model is converted
         import tflite2onnx
 
         _register_leaky_relu()

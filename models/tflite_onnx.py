@@ -19,6 +19,7 @@ _NCHW, _NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 
 
 def _op_names() -> dict[int, str]:
+    # lazy: tflite/onnx load only when a model is converted
     import tflite
 
     return {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -34,6 +35,7 @@ def _same_pads(size: int, k: int, stride: int, dilation: int = 1) -> tuple[int, 
 
 class _Builder:
     def __init__(self, model, graph):
+        # lazy: tflite/onnx load only when a model is converted
         import tflite
 
         self.tfl = tflite
@@ -83,6 +85,7 @@ class _Builder:
         return name
 
     def node(self, op: str, inputs: list[str], outputs: list[str], **attrs) -> None:
+        # lazy: tflite/onnx load only when a model is converted
         from onnx import helper
 
         self.nodes.append(helper.make_node(op, inputs, outputs, name=self.fresh(outputs[0]), **attrs))
@@ -219,6 +222,7 @@ class _Builder:
 
 def convert_tflite(src: Path, out: Path, dynamic_batch: bool = True) -> None:
     """Convert the float32 TFLite model `src` into the ONNX file `out` (tensors and I/O kept in NHWC)."""
+    # lazy: tflite/onnx load only when a model is converted
     import onnx
     import tflite
     from onnx import TensorProto, helper, numpy_helper

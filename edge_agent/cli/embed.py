@@ -114,6 +114,7 @@ def embed(
         raise typer.BadParameter("chưa có ảnh nào: nêu tệp ảnh hoặc dùng --list")
     if out.suffix != ".npz":
         raise typer.BadParameter("tệp kết quả phải có đuôi .npz", param_hint="--out")
+    # lazy: the vision stack (onnxruntime) loads only for this command, not for every `edge-agent` call
     from edge_agent.vision.analyzer import FaceAnalyzer
 
     analyzer = FaceAnalyzer.from_store(threads=threads)

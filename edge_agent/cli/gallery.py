@@ -15,6 +15,11 @@ from typing import Annotated
 
 import typer
 
+from edge_agent.config import ConfigError, load_settings
+from edge_agent.store import erasure_queue, school_db
+from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
+from models import ModelStore
+
 gallery_app = typer.Typer(help="The school's face gallery: install a package from `enroll export`.",
                           no_args_is_help=True)
 
@@ -34,12 +39,9 @@ def import_package(
         allow_downgrade: Annotated[bool, typer.Option(help="install an older gallery version")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
     """Check, decrypt and install a gallery package (the old gallery stays if anything is wrong)."""
-    from edge_agent.config import ConfigError, load_settings
+    # lazy: FAISS loads only when a gallery command runs
     from edge_agent.recognition.gallery import Gallery, GalleryError
     from edge_agent.recognition.gallery_package import PackageError, read_package_file
-    from edge_agent.store import erasure_queue, school_db
-    from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
-
     try:
         settings = load_settings(config)
         key = read_key(settings.paths.keys_dir, GALLERY_KEY)
@@ -86,8 +88,6 @@ def import_package(
 
 def _embedder_sha256() -> str | None:
     try:
-        from models import ModelStore
-
         return ModelStore().default("embedder").final.sha256
     except Exception:  # noqa: BLE001 - no model store here: the service checks again at load
         return None

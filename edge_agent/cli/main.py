@@ -14,6 +14,7 @@ app = typer.Typer(help="Edge agent of a school: recognition, attendance, outbox 
 @app.command()
 def demo() -> None:
     """Detect and embed the sample photos that ship in a registry package and print who matches whom."""
+    # lazy: the demo (and its vision stack) loads only for `edge-agent demo`
     from edge_agent.demo.matches import main
 
     raise typer.Exit(main())

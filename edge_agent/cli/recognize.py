@@ -17,6 +17,8 @@ from typing import Annotated
 
 import typer
 
+from models import ModelStore
+
 
 def read_roster(spec: str | None) -> list[str] | None:
     """Student ids from a file (one per line) or a comma-separated list; None without a roster."""
@@ -64,6 +66,7 @@ def recognize(
         "--thresholds", help="Thresholds TOML (default: the calibrated one).")] = None,
 ) -> None:
     """Recognise the faces passing a camera: one decision per track (accept / review / unknown)."""
+    # lazy: OpenCV, onnxruntime and FAISS load only for this command
     from edge_agent.capture.sources import SourceError, VideoSource
     from edge_agent.recognition.gallery import Gallery, GalleryError
     from edge_agent.recognition.pipeline import RecognitionPipeline, make_detectors, run_stream
@@ -71,8 +74,6 @@ def recognize(
     from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
     from edge_agent.vision.embedder import Embedder
     from edge_agent.vision.landmarks import OnetLandmarker
-    from models import ModelStore
-
     ids = read_roster(roster)
     store = ModelStore()
     entry = store.default("embedder")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from edge_agent.config import ConfigError, load_settings
+from edge_agent.config import ConfigError, EdgeSettings, load_settings
 from edge_agent.store.school_keys import KeyError_, write_keys
 
 CONFIG_TEMPLATE = """# Edge agent of school {school} (written by `edge-agent init`).
@@ -69,6 +69,7 @@ def run(config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")
         until_idle: Annotated[bool, typer.Option(help="stop when every video-file camera has ended")] = False,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the school's service: cameras, recognition, attendance rules, teacher kiosk and MQTT link."""
+    # lazy: the service's OpenCV/onnxruntime stack stays out of `edge-agent init`
     from edge_agent.service import run_service
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -84,6 +85,7 @@ def run(config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")
 
 def status(config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")] = Path("edge.toml")) -> None:
     """Print the service's health as JSON (exit 0 running, 1 stopped/stale, 2 unknown)."""
+    # lazy: the service's OpenCV/onnxruntime stack stays out of `edge-agent init`
     from edge_agent.service import read_health
 
     try:
@@ -102,8 +104,6 @@ def init(school: Annotated[str, typer.Option("--school", help="the school's code
          force: Annotated[bool, typer.Option("--force", help="overwrite the config and rotate the keys")] = False,
          ) -> None:
     """Provision a school's box: write its config and generate its secret keys (event signing, gallery)."""
-    from edge_agent.config import EdgeSettings
-
     try:
         EdgeSettings(school_code=school)
     except Exception:

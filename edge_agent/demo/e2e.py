@@ -25,8 +25,17 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 
+from edge_agent.attendance.timetable import bell_schedule, import_timetable, save_bells
+from edge_agent.config import load_settings
+from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream
+from edge_agent.kiosk.pins import hash_pin
+from edge_agent.recognition.gallery import Gallery, GalleryMeta
 from edge_agent.store import school_db
 from edge_agent.store.school_keys import write_keys
+from edge_agent.vision.analyzer import FaceAnalyzer
+from edge_agent.vision.crop import face_crop
+from edge_agent.vision.image_io import load_image
+from models import ModelStore
 
 TZ = "Asia/Ho_Chi_Minh"
 OBAMA, BIDEN, BICH = "094210000001", "094210000002", "094210000003"
@@ -66,9 +75,6 @@ def demo_period(now: datetime) -> tuple[datetime, int, int]:
 def build(workdir: Path, *, kiosk_port: int | None = None, now: datetime | None = None, store=None,
           broker: bool = False) -> DemoSchool:
     """Create everything under `workdir`: keys, config, database, gallery and the walk-by video."""
-    from edge_agent.attendance.timetable import import_timetable
-    from edge_agent.kiosk.pins import hash_pin
-
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in ("school.sqlite3", "school.sqlite3-wal", "school.sqlite3-shm", "health.json"):
         (workdir / stale).unlink(missing_ok=True)
@@ -115,8 +121,6 @@ max_fps = 12
     tkb.write_text("Lớp,Thứ,Buổi,Tiết,Môn học,Phòng,Mã GV\n"
                    f"10A1,{'CN' if weekday == 7 else weekday + 1},Sáng,1,Toán,{ROOM},{TEACHER_ID}\n", encoding="utf-8")
     conn = school_db.connect(db)
-    from edge_agent.attendance.timetable import bell_schedule, save_bells
-    from edge_agent.config import load_settings
     save_bells(conn, bell_schedule(load_settings(config).bells))
     import_timetable(conn, tkb)
     school_db.close(conn)
@@ -146,12 +150,6 @@ def _school_db(db: Path, pin_hash: str) -> None:
 def _enrol_and_crops(gallery_path: Path, store, db: Path) -> dict[str, list[np.ndarray]]:
     """Templates from obama.jpg, obama2.jpg (Obama) and biden.jpg (Biden) for consenting students; returns the
     face crops that walk past the camera: obama3.jpg (never enrolled) and biden.jpg."""
-    from edge_agent.recognition.gallery import Gallery, GalleryMeta
-    from edge_agent.vision.analyzer import FaceAnalyzer
-    from edge_agent.vision.crop import face_crop
-    from edge_agent.vision.image_io import load_image
-    from models import ModelStore
-
     store = store or ModelStore()
     photos = store.samples("face_recognition")
     analyzer = FaceAnalyzer.from_store(store)
@@ -178,8 +176,6 @@ def _enrol_and_crops(gallery_path: Path, store, db: Path) -> dict[str, list[np.n
 
 
 def _walk_by_video(path: Path, crops: dict[str, list[np.ndarray]], fps: float = 12.0, seconds: float = 4.0) -> None:
-    from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream
-
     stream = MovingFacesStream([
         MovingFace(crops["obama3.jpg"], 120, (110.0, 200.0), (7.0, 0.8), bounce=False),
         MovingFace(crops["biden.jpg"], 110, (540.0, 300.0), (-7.0, -0.8), bounce=False),

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from edge_agent.recognition.gallery import Gallery
+from edge_agent.recognition.thresholds import load_thresholds
 
 Outcome = Literal["accept", "review", "unknown"]
 
@@ -67,8 +68,6 @@ class DecisionThresholds:
     @classmethod
     def calibrated(cls) -> DecisionThresholds:
         """The project's calibrated thresholds (edge_agent/recognition/thresholds.toml)."""
-        from edge_agent.recognition.thresholds import load_thresholds
-
         return cls.from_calibration(load_thresholds())
 
 

@@ -95,6 +95,7 @@ def _csv_rows(path: Path) -> list[list[str]]:
 
 def _xlsx_rows(path: Path) -> list[list]:
     try:
+        # lazy: openpyxl loads only for .xlsx files
         from openpyxl import load_workbook
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file

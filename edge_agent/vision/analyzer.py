@@ -12,6 +12,7 @@ from edge_agent.vision.faces import embed_detections
 from edge_agent.vision.landmarks import OnetLandmarker
 from edge_agent.vision.quality import Quality, QualityGate, assess
 from edge_agent.vision.types import Detection
+from models import ModelStore
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,6 @@ class FaceAnalyzer:
         """The default (or named) detector and embedder of the model store, verified by sha256, with the
         store's default landmarks model (ONet) re-measuring the points faces are aligned on."""
         if store is None:
-            from models import ModelStore
-
             store = ModelStore()
         det_entry = store.entry(detector_name) if detector_name else store.default("detector")
         emb_entry = store.entry(embedder_name) if embedder_name else store.default("embedder")

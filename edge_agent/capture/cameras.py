@@ -12,11 +12,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge_agent.capture.sources import open_capture
 from edge_agent.config import CameraConfig
 
 log = logging.getLogger(__name__)
@@ -108,14 +108,7 @@ class Camera:
         return isinstance(src, str) and "://" not in src
 
     def _open(self) -> cv2.VideoCapture:
-        src = self._source()
-        if self._is_file() and not Path(src).is_file():
-            raise OSError(f"video file not found: {src}")
-        cap = cv2.VideoCapture(src, cv2.CAP_FFMPEG) if isinstance(src, str) else cv2.VideoCapture(src)
-        if not cap.isOpened():
-            cap.release()
-            raise OSError(f"cannot open camera source {src!r}")
-        return cap
+        return open_capture(self._source())
 
     def _error(self, message: str) -> None:
         with self._lock:
@@ -129,7 +122,7 @@ class Camera:
             self._state = "connecting"
             try:
                 cap = self._open()
-            except Exception as exc:        # OpenCV raises cv2.error as well as our OSError
+            except Exception as exc:        # OpenCV raises cv2.error as well as our SourceError
                 self._error(str(exc))
                 self._backoff(delay)
                 delay = min(delay * 2, self.backoff_max)

@@ -1,7 +1,10 @@
-"""Minimal frame sources: a video file, a local camera index or a network stream (RTSP/HTTP) via OpenCV.
+"""Frame sources: a video file, a local camera index or a network stream (RTSP/HTTP) via OpenCV.
 
-Each yields (BGR frame, timestamp in seconds): the file's own presentation time for a video file,
-seconds since opening for a live camera or stream. Reconnection and buffering are not handled here.
+`open_capture` is the one place a source spec becomes an open OpenCV capture; both readers use it:
+`VideoSource` (here, for `edge-agent recognize`) yields every frame in order with (BGR frame, timestamp in
+seconds): the file's own presentation time for a video file, seconds since opening for a live camera or
+stream, no reconnection; `cameras.Camera` (for `edge-agent run`) reads in a thread, keeps the newest frame
+and reconnects.
 """
 
 from __future__ import annotations
@@ -22,6 +25,23 @@ def _is_url(spec: str) -> bool:
     return "://" in spec
 
 
+def open_capture(source: str | int) -> cv2.VideoCapture:
+    """An open capture of `source`: digits = camera index, `scheme://...` = network stream, anything else = a file."""
+    spec = str(source)
+    if spec.isdigit():
+        cap = cv2.VideoCapture(int(spec))
+    elif _is_url(spec):
+        cap = cv2.VideoCapture(spec, cv2.CAP_FFMPEG)
+    else:
+        if not Path(spec).is_file():
+            raise SourceError(f"không tìm thấy tệp video: {spec}")
+        cap = cv2.VideoCapture(spec)
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(f"không mở được nguồn video: {spec}")
+    return cap
+
+
 class VideoSource:
     """Frames of `spec`: digits = camera index, `scheme://...` = network stream, anything else = a file."""
 
@@ -29,18 +49,7 @@ class VideoSource:
         self.spec = spec
         self.max_width = max_width
         self.live = spec.isdigit() or _is_url(spec)
-        if spec.isdigit():
-            self._cap = cv2.VideoCapture(int(spec))
-        elif _is_url(spec):
-            self._cap = cv2.VideoCapture(spec, cv2.CAP_FFMPEG)
-        else:
-            path = Path(spec)
-            if not path.is_file():
-                raise SourceError(f"không tìm thấy tệp video: {spec}")
-            self._cap = cv2.VideoCapture(str(path))
-        if not self._cap.isOpened():
-            self._cap.release()
-            raise SourceError(f"không mở được nguồn video: {spec}")
+        self._cap = open_capture(spec)
 
     def _resize(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]

@@ -64,7 +64,7 @@ def test_missing_file_is_retried_with_backoff_until_it_appears(tmp_path, photo_f
     try:
         assert wait_for(lambda: cam.health().errors >= 3)
         h = cam.health()
-        assert h.state in ("backoff", "connecting") and "not found" in h.last_error and h.frames == 0
+        assert h.state in ("backoff", "connecting") and "không tìm thấy tệp video" in h.last_error and h.frames == 0
         write_video(tmp_path / "tmp.avi", photo_frames, repeat=2).rename(target)
         assert wait_for(lambda: cam.health().frames > 0)
         assert cam.health().state == "streaming"
@@ -106,6 +106,6 @@ def test_bad_usb_index_reports_an_error_not_a_crash():
     cam = Camera(CameraConfig(name="usb9", source=9, room="A101"), backoff_initial=0.05, backoff_max=0.1).start()
     try:
         assert wait_for(lambda: cam.health().errors >= 2)
-        assert "cannot open camera source 9" in cam.health().last_error
+        assert "không mở được nguồn video: 9" in cam.health().last_error
     finally:
         cam.stop()

@@ -1,1 +1,1 @@
-"""store"""
+"""The school database: one `connect`, every table in versioned migrations, keys, erasure queue, tabular import."""

@@ -1,1 +1,1 @@
-"""Demo material (`python -m edge_agent.demo.matches`, `python -m edge_agent.demo.e2e`); never imported by the service."""
+"""Demo material (`python -m edge_agent.demo.matches`, `-m edge_agent.demo.e2e`); the service never imports it."""

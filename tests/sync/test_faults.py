@@ -51,7 +51,7 @@ def assert_exactly_once(site: EdgeSite, sessions, timeout: float = 60) -> dict:
     assert sorted(r.seq for r in rows) == list(range(1, len(edge) + 1))
     assert quarantined == 0
     # the transactional outbox: every attendance row has exactly its own event
-    att = site.conn.execute("SELECT count(*), count(DISTINCT event_id) FROM attendance").fetchone()
+    att = tuple(site.conn.execute("SELECT count(*), count(DISTINCT event_id) FROM attendance").fetchone())
     assert att == (len(edge), len(edge))
     return {"events": len(edge), "deliveries": sum(r.deliveries for r in rows)}
 

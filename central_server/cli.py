@@ -7,6 +7,7 @@ import getpass
 import typer
 
 from .admissions.cli import app as admissions_cli
+from .control.cli import erase
 from .ingest.cli import app as ingest_cli
 from .signature.cli import app as signature_cli
 
@@ -16,6 +17,17 @@ app.add_typer(db_app, name="db")
 app.add_typer(admissions_cli, name="admissions")
 app.add_typer(signature_cli, name="signature")
 app.add_typer(ingest_cli, name="ingest")
+ingest_cli.command("erase")(erase)   # the control outbox's command, in the group operators know
+
+
+@ingest_cli.command("run")
+def ingest_run() -> None:
+    """Run the ingest worker (persistent MQTT session, ack after commit)."""
+    # Kept out of `central-server --help`: the worker brings paho-mqtt and every event-handling module.
+    from .events import event_handler
+    from .ingest.worker import main
+
+    raise typer.Exit(main(event_handler()))
 
 
 @app.command()
@@ -63,7 +75,7 @@ def create_admin(username: str = typer.Argument(..., help="Login name."),
     """Create a user account (by default the first province administrator)."""
     from sqlalchemy import select
 
-    from .app import import_tables
+    from .app import metadata
     from .core import passwords
     from .core.auth import create_user
     from .core.config import get_settings
@@ -72,7 +84,7 @@ def create_admin(username: str = typer.Argument(..., help="Login name."),
 
     settings = get_settings()
     passwords.configure(settings)
-    import_tables()
+    metadata()  # every module's tables mapped (a user row refers to a school)
     if password is None:
         password = getpass.getpass("Mật khẩu: ")
         if getpass.getpass("Nhập lại mật khẩu: ") != password:
@@ -106,7 +118,7 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
 
     from sqlalchemy import func, select
 
-    from .app import import_tables
+    from .app import metadata
     from .attendance.demo import DemoSize, generate
     from .core import passwords
     from .core.config import get_settings
@@ -115,7 +127,7 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
 
     settings = get_settings()
     passwords.configure(settings)
-    import_tables(settings.modules)
+    metadata()  # every module's tables mapped
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as conn:

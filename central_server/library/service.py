@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from central_server.core.audit import audit
 from central_server.core.db import utcnow
 from central_server.core.tables import User
+from central_server.masterdata.tables import School
 
 from .filetypes import Limits
 from .schemas import ItemIn
@@ -35,13 +36,11 @@ def school_name_for(session: Session, school_id: int | None) -> str:
     if school_id is None:
         return "Sở Giáo dục và Đào tạo"
     try:
-        from central_server.masterdata.tables import School  # type: ignore[import-not-found]
-
         with session.begin_nested():  # a missing table must not abort the caller's PostgreSQL transaction
             school = session.get(School, school_id)
         if school is not None:
             return str(getattr(school, "name", "") or f"Trường #{school_id}")
-    except (ImportError, AttributeError, SQLAlchemyError):
+    except (AttributeError, SQLAlchemyError):
         pass
     return f"Trường #{school_id}"
 

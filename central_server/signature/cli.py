@@ -30,7 +30,7 @@ def _fail(message: str) -> None:
 
 
 def _roots(trust_root: list[Path] | None):
-    from .settings import SignatureSettings
+    from .config import SignatureSettings
 
     settings = SignatureSettings()
     if trust_root:
@@ -115,8 +115,8 @@ def verify(pdf: Path = typer.Argument(..., exists=True, dir_okay=False, help="Tá
 
 
 def _ca():
+    from .config import SignatureSettings
     from .internal_ca import InternalCA
-    from .settings import SignatureSettings
 
     s = SignatureSettings()
     if not s.ca_dir or not s.ca_passphrase:

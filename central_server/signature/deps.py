@@ -11,9 +11,9 @@ from central_server.core.auth import current_user
 from central_server.core.db import get_session
 from central_server.core.tables import User
 
+from .config import SignatureSettings
 from .errors import SignatureFailure
 from .internal_ca import InternalCA
-from .settings import SignatureSettings
 from .signers import Pkcs12Source, RemoteSource, SignerError
 from .tsa import LocalTSA, ensure_pilot_tsa
 

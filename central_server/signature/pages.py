@@ -45,9 +45,7 @@ def my_documents(request: Request, session: DbSession, user: CurrentUser):
 def _detail(request: Request, session, user, doc_id: str, settings, error: str = "", status: int = 200):
     doc, ver = service.load(session, user, doc_id)
     vers = [(v, _signatures(session, v.id)) for v in service.versions(session, doc_id)]
-    from .attendance_source import source_state
-
-    return _page(request, "document.html", {"attendance": source_state(session, ver.content),
+    return _page(request, "document.html", {"attendance": service.source_state(session, doc, ver.content),
         "doc": doc, "ver": ver, "versions": vers, "changes": service.changes(session, doc_id), "error": error,
         "message": request.query_params.get("msg", ""), "remote": bool(settings.csc_service_url),
         "steps": service.SIGN_STEPS}, status)

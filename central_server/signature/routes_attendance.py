@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
-from central_server.attendance.views import local_today
+from central_server.attendance.queries import local_today
 from central_server.core.audit import audit
 from central_server.core.auth import client_ip
 from central_server.core.templating import templates
@@ -50,11 +50,9 @@ def _preview(request: Request, session, user, built: src.Built) -> AttendancePre
 
 
 def _create(request: Request, session, user, settings, built: src.Built) -> DocumentOut:
-    from .routes import document_out
-
     doc = src.create_document(session, user, built)
     session.commit()
-    return document_out(session, doc, settings)
+    return service.document_out(session, doc, settings)
 
 
 def _api(session, fn, *args, **kw):
@@ -105,12 +103,10 @@ def document_source(doc_id: str, request: Request, session: DbSession, user: Cur
 
 @router.post("/api/signature/documents/{doc_id}/attendance-refresh", response_model=DocumentOut)
 def refresh_document(doc_id: str, session: DbSession, user: CurrentUser, settings: Settings):
-    from .routes import document_out
-
     _api(session, src.refresh, session, user, doc_id)
     session.commit()
     doc, _ = _api(session, service.load, session, user, doc_id)
-    return document_out(session, doc, settings)
+    return service.document_out(session, doc, settings)
 
 
 # ---------------------------------------------------------------- pages

@@ -11,6 +11,8 @@ from .control.cli import erase
 from .ingest.cli import app as ingest_cli
 from .signature.cli import app as signature_cli
 
+# Each command imports its work inside the function: `central-server --help` and the light commands must not
+# load the whole application (SQLAlchemy, pyHanko, boto3, lxml ... of every module).
 app = typer.Typer(help="The province's central server.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic, one branch per module).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -121,6 +123,7 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
     from .app import metadata
     from .attendance.demo import DemoSize, generate
     from .core import passwords
+    from .core.clock import local_today
     from .core.config import get_settings
     from .core.db import make_engine
     from .masterdata.tables import School
@@ -134,8 +137,6 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
             if conn.scalar(select(func.count()).select_from(School)):
                 typer.echo("Cơ sở dữ liệu đã có dữ liệu; chỉ tạo dữ liệu mẫu trên cơ sở dữ liệu trống.", err=True)
                 raise typer.Exit(1)
-        from central_server.core.clock import local_today
-
         counts = generate(engine, DemoSize(schools, classes, students, days), local_today(settings.timezone),
                           password=password)
         typer.echo(f"demo data: {counts}")

@@ -7,6 +7,7 @@ import os
 
 import typer
 
+# Commands import their work inside the function: `central-server --help` stays light (no SQLAlchemy, paho).
 app = typer.Typer(help="Nhận dữ liệu điểm danh từ các trường (MQTT) / MQTT ingest.", no_args_is_help=True)
 
 

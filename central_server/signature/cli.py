@@ -19,6 +19,7 @@ from pathlib import Path
 
 import typer
 
+# Commands import their work inside the function: pyHanko, python-pkcs11 and the PKI load only when used.
 app = typer.Typer(help="Ký số và kiểm tra chữ ký số PDF (PAdES).", no_args_is_help=True)
 ca_app = typer.Typer(help="CA nội bộ thí điểm (KHÔNG có giá trị pháp lý).", no_args_is_help=True)
 app.add_typer(ca_app, name="ca")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
@@ -97,8 +97,6 @@ async def sign_form(doc_id: str, request: Request, session: DbSession, user: Cur
                     field: str = Form(...), method: str = Form("pkcs12"), password: str = Form(""),
                     credential_id: str = Form(""), pin: str = Form(""),
                     p12: Annotated[UploadFile | None, File()] = None):
-    from fastapi import HTTPException
-
     try:
         source = await source_from_form(settings, method, p12, password, credential_id, pin)
         await run_in_threadpool(service.sign, session, user, doc_id, field, source, settings)

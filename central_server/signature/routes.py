@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
@@ -111,8 +113,6 @@ def version_pdf(doc_id: str, version: int, session: DbSession, user: CurrentUser
 
 def registered_copy(session, pdf: bytes) -> dict | None:
     """Which registered version (and which signing step of it) this exact file is, if any."""
-    import hashlib
-
     digest = hashlib.sha256(pdf).hexdigest()
     ver = service.find_registered(session, pdf)
     if ver is None:
@@ -151,8 +151,6 @@ async def verify_endpoint(request: Request, session: DbSession, file: Annotated[
 
 
 def jsonable(value):
-    from fastapi.encoders import jsonable_encoder
-
     return jsonable_encoder(value)
 
 

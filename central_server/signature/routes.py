@@ -18,6 +18,7 @@ from . import service
 from .deps import CurrentUser, DbSession, Settings, configure, http_error, read_upload, source_from_form
 from .errors import SignatureFailure
 from .pages import router as pages_router
+from .pages_attendance import router as attendance_pages_router
 from .routes_attendance import router as attendance_router
 from .routes_pki import make_pki_router
 from .schemas import ChangeOut, DocumentIn, DocumentOut, EditIn, UnlockIn
@@ -156,6 +157,7 @@ def jsonable(value):
 
 router.include_router(api)
 router.include_router(attendance_router)
+router.include_router(attendance_pages_router)
 router.include_router(pages_router)
 router.include_router(make_pki_router(lambda r: r.app.state.signature_ca, lambda r: r.app.state.signature_tsa),
                       prefix="/signature/pki")

@@ -25,8 +25,9 @@ from central_server.core.audit import audit
 from central_server.core.db import utcnow
 from central_server.core.tables import User
 
+from .access import check_scope
 from .config import SignatureSettings
-from .errors import SignatureFailure
+from .errors import SignatureFailure, WorkflowError
 from .pades import SignOptions, sign_pdf
 from .pdf_render import SignableDocument, SignatureSlot, render_pdf
 from .schemas import DocumentOut, SignedOut, VersionOut
@@ -46,10 +47,6 @@ STATUS_LABELS = {"draft": "Đang nhập", "locked": "Đã khoá", "verified": "G
                  "principal_signed": "Hiệu trưởng đã ký", "completed": "Hoàn tất", "superseded": "Đã thay thế"}
 
 
-class WorkflowError(SignatureFailure):
-    """A step out of order or by the wrong person (HTTP 409 / 403)."""
-
-
 @dataclass(frozen=True)
 class Content:
     info_lines: list[str]
@@ -60,18 +57,11 @@ class Content:
         return {"info_lines": self.info_lines, "columns": self.columns, "rows": self.rows}
 
 
-def _check_scope(user: User, doc: SignatureDocument) -> None:
-    if user.role in ("province_admin", "province_staff"):
-        return
-    if doc.school_id is None or user.school_id != doc.school_id:
-        raise WorkflowError("Tài liệu này thuộc trường khác.", "forbidden")
-
-
 def load(session: Session, user: User, doc_id: str) -> tuple[SignatureDocument, SignatureVersion]:
     doc = session.get(SignatureDocument, doc_id)
     if doc is None:
         raise WorkflowError("Không tìm thấy tài liệu.", "not_found")
-    _check_scope(user, doc)
+    check_scope(user, doc)
     return doc, current_version(session, doc)
 
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
-from sqlalchemy.orm import Session, sessionmaker
 
 from central_server.ingest.config import IngestSettings
 from edge_agent.protocol import Control, control_topic, uuid7
@@ -34,9 +33,8 @@ class BrokerPublisher:
     receive the message (the edge never connected, or its session expired); the row stays queued.
     """
 
-    def __init__(self, settings: IngestSettings, sessions: sessionmaker[Session] | None = None):
+    def __init__(self, settings: IngestSettings):
         self.s = settings
-        self.sessions = sessions
 
     def publish(self, messages: Sequence[Control], timeout_s: float | None = None) -> list[str | None]:
         """Publish now; for each message None when the broker took it, otherwise why it did not."""

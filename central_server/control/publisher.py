@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from central_server.control import outbox
 from central_server.control.broker import BrokerPublisher
 from central_server.control.dispatcher import ControlDispatcher
+from central_server.ingest.config import IngestSettings
 from edge_agent.protocol import Control
 
 
 class ControlPublisher(BrokerPublisher):
-    """`send` queues control messages durably; `publish` / `publish_now` (BrokerPublisher) talk to the broker."""
+    """`send` queues control messages durably; `publish` / `publish_now` (BrokerPublisher) talk to the broker.
+
+    `sessions`: the central database (default: `CENTRAL_INGEST_DATABASE_URL`, else `CENTRAL_DATABASE_URL`)."""
+
+    def __init__(self, settings: IngestSettings, sessions: sessionmaker[Session] | None = None):
+        super().__init__(settings)
+        self.sessions = sessions
 
     def send(self, messages: Sequence[Control]) -> list[int]:
         """Queue the messages (one transaction) and have them delivered; returns their outbox ids."""

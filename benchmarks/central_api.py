@@ -34,7 +34,7 @@ PASSWORD = "Bench-2025-pass"
 
 
 def build(url: str, args) -> dict:
-    from central_server.app import import_tables
+    from central_server.app import metadata
     from central_server.attendance.demo import DemoSize, generate
     from central_server.core import passwords
     from central_server.core.config import Settings
@@ -42,7 +42,7 @@ def build(url: str, args) -> dict:
     from central_server.core.migrate import upgrade
 
     passwords.configure(Settings(_env_file=None, argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1))
-    import_tables(["core", "masterdata", "attendance"])
+    metadata()  # every module's tables mapped
     upgrade(url)
     engine = make_engine(url)
     try:

@@ -29,7 +29,7 @@ from results_section import update_section  # noqa: E402
 from central_server.signature.internal_ca import InternalCA  # noqa: E402
 from central_server.signature.pades import SignOptions, sign_batch, sign_pdf  # noqa: E402
 from central_server.signature.pdf_render import SignableDocument, SignatureSlot, render_pdf  # noqa: E402
-from central_server.signature.pki_routes import make_pki_router  # noqa: E402
+from central_server.signature.routes_pki import make_pki_router  # noqa: E402
 from central_server.signature.signers import Pkcs12Source  # noqa: E402
 from central_server.signature.tsa import LocalTSA  # noqa: E402
 

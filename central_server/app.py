@@ -2,56 +2,59 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
+from types import ModuleType
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import MetaData
 
+from .admissions import routes as admissions_routes
+from .attendance import routes as attendance_routes
+from .control import routes as control_routes
 from .core import passwords
+from .core import routes as core_routes
 from .core.auth import NotAuthenticated
 from .core.config import Settings, get_settings
 from .core.csrf import CsrfCookieMiddleware, verify_csrf
-from .core.db import make_engine, make_sessionmaker
+from .core.db import Base, make_engine, make_sessionmaker
 from .core.logging import AccessLogMiddleware, setup_logging
 from .core.templating import STATIC_DIR, templates
+from .ingest import routes as ingest_routes
+from .library import routes as library_routes
+from .masterdata import routes as masterdata_routes
+from .signature import attendance_source
+from .signature import routes as signature_routes
+from .signature.service import DocumentSource, register_source
 
-# Each name is a package `central_server/<name>/` whose `routes.py` exposes `router`. A module that has no
-# routes.py yet is skipped, so helpers building modules in parallel can list theirs early.
-MODULES = ["core", "masterdata", "attendance", "ingest", "admissions", "signature", "library", "ioc"]
+# Every module, listed explicitly (no discovery): its name (as in CENTRAL_MODULES) -> the routes.py files whose
+# `router` the app includes and whose optional `setup(app)` it calls. A module's routes.py includes its pages.
+# The downlink (control) is served with ingest: one deployment unit, as before it had its own package.
+MODULES: dict[str, tuple[ModuleType, ...]] = {
+    "core": (core_routes,),
+    "masterdata": (masterdata_routes,),
+    "attendance": (attendance_routes,),
+    "ingest": (ingest_routes, control_routes),
+    "admissions": (admissions_routes,),
+    "signature": (signature_routes,),
+    "library": (library_routes,),
+}
 
 log = logging.getLogger("central_server.app")
 
 
-def available_modules(only: list[str] | None = None) -> list[str]:
-    found = []
-    for name in MODULES:
-        if only is not None and name not in only and name != "core":
-            continue
-        try:
-            spec = importlib.util.find_spec(f"central_server.{name}.routes")
-        except ModuleNotFoundError:
-            spec = None
-        if spec is not None:
-            found.append(name)
-    return found
+def metadata() -> MetaData:
+    """`Base.metadata` with every module's tables (their routes import them above): Alembic, `create_all`."""
+    return Base.metadata
 
 
-def import_tables(only: list[str] | None = None) -> None:
-    """Import every module's tables so that `Base.metadata` is complete (Alembic, create_all)."""
-    for name in MODULES:
-        if only is not None and name not in only and name != "core":
-            continue
-        try:
-            spec = importlib.util.find_spec(f"central_server.{name}.tables")
-        except ModuleNotFoundError:
-            spec = None
-        if spec is not None:
-            importlib.import_module(f"central_server.{name}.tables")
+def register_document_sources() -> None:
+    """Where signature documents built from other modules come from (signature/service.py never imports them)."""
+    register_source("attendance", DocumentSource(ensure_current=attendance_source.ensure_current,
+                                                 state=attendance_source.source_state))
 
 
 def _wants_html(request: Request) -> bool:
@@ -62,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging(settings.log_level, settings.log_json)
     passwords.configure(settings)
-    import_tables(settings.modules)
+    register_document_sources()
 
     app = FastAPI(title="Central server — Sở GD&ĐT", version="0.1.0",
                   description="Province education platform: master data, attendance, admissions, "
@@ -97,13 +100,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()[:20]]
         return JSONResponse({"detail": "Dữ liệu không hợp lệ.", "errors": errors}, status_code=422)
 
-    for name in available_modules(settings.modules):
-        module = importlib.import_module(f"central_server.{name}.routes")
-        # Every unsafe cookie-authenticated (or page-form) request needs the CSRF token: core/csrf.py.
-        app.include_router(module.router, dependencies=[Depends(verify_csrf)])
-        setup = getattr(module, "setup", None)
-        if callable(setup):  # optional hook: a module may set app.state entries (e.g. home_path)
-            setup(app)
+    for name, route_modules in MODULES.items():
+        if settings.modules is not None and name not in settings.modules and name != "core":
+            continue
+        for module in route_modules:
+            # Every unsafe cookie-authenticated (or page-form) request needs the CSRF token: core/csrf.py.
+            app.include_router(module.router, dependencies=[Depends(verify_csrf)])
+            setup = getattr(module, "setup", None)
+            if callable(setup):  # optional hook: a module may set app.state entries (e.g. home_path)
+                setup(app)
         app.state.modules.append(name)
     log.info("app created", extra={"modules": app.state.modules,
                                    "database": app.state.engine.url.render_as_string(hide_password=True)})

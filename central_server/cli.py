@@ -7,15 +7,29 @@ import getpass
 import typer
 
 from .admissions.cli import app as admissions_cli
+from .control.cli import erase
 from .ingest.cli import app as ingest_cli
 from .signature.cli import app as signature_cli
 
+# Each command imports its work inside the function: `central-server --help` and the light commands must not
+# load the whole application (SQLAlchemy, pyHanko, boto3, lxml ... of every module).
 app = typer.Typer(help="The province's central server.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic, one branch per module).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admissions_cli, name="admissions")
 app.add_typer(signature_cli, name="signature")
 app.add_typer(ingest_cli, name="ingest")
+ingest_cli.command("erase")(erase)   # the control outbox's command, in the group operators know
+
+
+@ingest_cli.command("run")
+def ingest_run() -> None:
+    """Run the ingest worker (persistent MQTT session, ack after commit)."""
+    # Kept out of `central-server --help`: the worker brings paho-mqtt and every event-handling module.
+    from .events import event_handler
+    from .ingest.worker import main
+
+    raise typer.Exit(main(event_handler()))
 
 
 @app.command()
@@ -63,7 +77,7 @@ def create_admin(username: str = typer.Argument(..., help="Login name."),
     """Create a user account (by default the first province administrator)."""
     from sqlalchemy import select
 
-    from .app import import_tables
+    from .app import metadata
     from .core import passwords
     from .core.auth import create_user
     from .core.config import get_settings
@@ -72,7 +86,7 @@ def create_admin(username: str = typer.Argument(..., help="Login name."),
 
     settings = get_settings()
     passwords.configure(settings)
-    import_tables()
+    metadata()  # every module's tables mapped (a user row refers to a school)
     if password is None:
         password = getpass.getpass("Mật khẩu: ")
         if getpass.getpass("Nhập lại mật khẩu: ") != password:
@@ -106,24 +120,23 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
 
     from sqlalchemy import func, select
 
-    from .app import import_tables
+    from .app import metadata
     from .attendance.demo import DemoSize, generate
     from .core import passwords
+    from .core.clock import local_today
     from .core.config import get_settings
     from .core.db import make_engine
     from .masterdata.tables import School
 
     settings = get_settings()
     passwords.configure(settings)
-    import_tables(settings.modules)
+    metadata()  # every module's tables mapped
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as conn:
             if conn.scalar(select(func.count()).select_from(School)):
                 typer.echo("Cơ sở dữ liệu đã có dữ liệu; chỉ tạo dữ liệu mẫu trên cơ sở dữ liệu trống.", err=True)
                 raise typer.Exit(1)
-        from central_server.core.clock import local_today
-
         counts = generate(engine, DemoSize(schools, classes, students, days), local_today(settings.timezone),
                           password=password)
         typer.echo(f"demo data: {counts}")

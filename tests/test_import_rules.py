@@ -44,7 +44,7 @@ THIRD_PARTY: dict[str, set[str] | None] = {
 NEVER_IN_CENTRAL = {"cv2", "onnxruntime", "onnx", "faiss", "insightface"}  # the vision stack stays on the edge
 # central_server's own circles are removed by the central half of issue 14 (another branch); until that is
 # merged its internal circles are reported by the skip message instead of failing. Set to False once merged.
-CENTRAL_CYCLES_PENDING = True
+CENTRAL_CYCLES_PENDING = False
 
 
 @dataclass

@@ -6,14 +6,14 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from central_server.core.templating import add_nav
 
-from . import public_routes, staff_routes
+from . import pages_public, pages_staff
 from .config import AdmissionsSettings
 from .lookup import RateLimiter, ResultsCache
 from .service import AdmissionsError
 
 router = APIRouter()
-router.include_router(public_routes.router)
-router.include_router(staff_routes.router)
+router.include_router(pages_public.router)
+router.include_router(pages_staff.router)
 
 
 def setup(app: FastAPI) -> None:

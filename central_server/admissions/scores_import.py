@@ -13,6 +13,8 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 
+from openpyxl import load_workbook
+
 from .csvio import parse_score
 from .plan import AdmissionPlan
 
@@ -46,8 +48,6 @@ class Preview:
 
 def read_scores(plan: AdmissionPlan, data: bytes, known: set[str] | None = None) -> Preview:
     """Parse a workbook; `known` candidate numbers (if given) must contain every row's number."""
-    from openpyxl import load_workbook
-
     out = Preview()
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 from collections import Counter
 
@@ -266,8 +267,6 @@ def ratios(session: Session, plan: AdmissionPlan) -> list[dict]:
 
 
 def load_plan_text(text: str) -> dict:
-    import json
-
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -19,7 +19,7 @@ from central_server.core.templating import add_nav, templates
 from central_server.masterdata import access
 from central_server.masterdata.tables import SchoolClass
 
-from . import views
+from . import queries
 from .svg import trend_svg
 
 router = APIRouter(include_in_schema=False)
@@ -52,7 +52,7 @@ def _audit(session: Session, request: Request, user: User, action: str, target: 
 @router.get("/overview", response_class=HTMLResponse)
 def overview_page(request: Request, user: CurrentUser, session: DbSession, day: Day = None):
     settings = request.app.state.settings
-    data = views.overview(session, user, settings, views.check_day(day, settings))
+    data = queries.overview(session, user, settings, queries.check_day(day, settings))
     _audit(session, request, user, "attendance.overview", "schools")
     return _page(request, "overview.html", {"user": user, **data, "chart": Markup(trend_svg(data["series"]))})
 
@@ -61,7 +61,7 @@ def overview_page(request: Request, user: CurrentUser, session: DbSession, day: 
 def school_page(request: Request, school_id: Id, user: CurrentUser, session: DbSession, day: Day = None):
     settings = request.app.state.settings
     school = access.get_school(session, user, school_id)
-    data = views.school_view(session, user, settings, school, views.check_day(day, settings))
+    data = queries.school_view(session, user, settings, school, queries.check_day(day, settings))
     _audit(session, request, user, "attendance.school", f"school:{school_id}")
     return _page(request, "school.html", {"user": user, **data, "chart": Markup(trend_svg(data["series"]))})
 
@@ -71,7 +71,7 @@ def class_page(request: Request, class_id: Id, user: CurrentUser, session: DbSes
                term: Annotated[Literal["HK1", "HK2", "CN"], Query()] = "CN", day: Day = None):
     settings = request.app.state.settings
     klass = access.get_class(session, user, class_id)
-    data = views.class_view(session, settings, klass, term, views.check_day(day, settings))
+    data = queries.class_view(session, settings, klass, term, queries.check_day(day, settings))
     school = access.get_school(session, user, klass.school_id)
     _audit(session, request, user, "attendance.class", f"class:{class_id}")
     return _page(request, "class.html", {"user": user, "school": school, **data,
@@ -82,7 +82,7 @@ def class_page(request: Request, class_id: Id, user: CurrentUser, session: DbSes
 def student_page(request: Request, student_id: Id, user: CurrentUser, session: DbSession, day: Day = None):
     settings = request.app.state.settings
     student = access.get_student(session, user, student_id)
-    data = views.student_view(session, settings, student, views.check_day(day, settings))
+    data = queries.student_view(session, settings, student, queries.check_day(day, settings))
     school = access.get_school(session, user, student.school_id)
     klass = session.get(SchoolClass, student.class_id) if student.class_id else None
     _audit(session, request, user, "attendance.student", f"student:{student_id}")
@@ -92,7 +92,7 @@ def student_page(request: Request, student_id: Id, user: CurrentUser, session: D
 @router.get("/warnings", response_class=HTMLResponse)
 def warnings_page(request: Request, user: CurrentUser, session: DbSession, day: Day = None):
     settings = request.app.state.settings
-    rows = views.warnings_view(session, user, settings, views.check_day(day, settings))
+    rows = queries.warnings_view(session, user, settings, queries.check_day(day, settings))
     _audit(session, request, user, "attendance.warnings", "students")
     return _page(request, "warnings.html", {"user": user, "rows": rows, "levels": settings.absence_warning_levels,
                                             "limit": settings.absence_limit_sessions})

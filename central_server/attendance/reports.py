@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from central_server.core.config import Settings
+from central_server.ingest.tables import EdgeStatus
 from central_server.masterdata.service import school_year_of
 from central_server.masterdata.tables import School, SchoolClass, Student
 
@@ -155,12 +156,8 @@ def edge_status(session: Session, settings: Settings, schools: list[School], now
 
     "offline": the agent's last will arrived, or its last heartbeat is older than
     `settings.edge_offline_after_minutes` (an agent that vanished without the broker noticing);
-    "unknown": no status yet, or the ingest module is not installed."""
+    "unknown": no status yet, or the ingest module is not loaded."""
     if settings.modules is not None and "ingest" not in settings.modules:
-        return {s.id: EdgeState("unknown", None) for s in schools}
-    try:
-        from central_server.ingest.tables import EdgeStatus
-    except ImportError:
         return {s.id: EdgeState("unknown", None) for s in schools}
     rows = {r.school: r for r in session.scalars(select(EdgeStatus).where(
         EdgeStatus.school.in_([s.code for s in schools])))}

@@ -16,7 +16,7 @@ from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.masterdata import access
 
-from . import exports, views
+from . import exports, queries
 from .pages import router as pages_router
 from .pages import setup as pages_setup
 from .schemas import (
@@ -59,7 +59,7 @@ def _totals_out(t) -> StudentTotalsOut:
 def api_overview(request: Request, user: CurrentUser, session: DbSession, day: Day = None):
     """Every visible school's attendance rate on `day` and its week, edge-agent state, unfinalised sessions."""
     settings = request.app.state.settings
-    data = views.overview(session, user, settings, views.check_day(day, settings))
+    data = queries.overview(session, user, settings, queries.check_day(day, settings))
     _log(session, request, user, "attendance.overview", "schools", {"day": data["day"].isoformat()})
     return OverviewOut(day=data["day"], rate_today=data["rate_today"], schools=[
         SchoolRateOut(school_id=r["school"].id, code=r["school"].code, name=r["school"].name, rate_today=r["today"],
@@ -71,7 +71,7 @@ def api_overview(request: Request, user: CurrentUser, session: DbSession, day: D
 def api_school(request: Request, school_id: Id, user: CurrentUser, session: DbSession, day: Day = None):
     settings = request.app.state.settings
     school = access.get_school(session, user, school_id)
-    data = views.school_view(session, user, settings, school, views.check_day(day, settings))
+    data = queries.school_view(session, user, settings, school, queries.check_day(day, settings))
     _log(session, request, user, "attendance.school", f"school:{school_id}", {"day": data["day"].isoformat()})
     return SchoolDayOut(school_id=school_id, day=data["day"], series=data["series"], classes=[
         ClassRateOut(class_id=r["klass"].id, code=r["klass"].code, students=r["students"], rate_today=r["today"],
@@ -84,7 +84,7 @@ def api_class(request: Request, class_id: Id, user: CurrentUser, session: DbSess
     """Absent buổi (P, K) per student of the class in a term, with warning level and the over-45 flag."""
     settings = request.app.state.settings
     klass = access.get_class(session, user, class_id)
-    data = views.class_view(session, settings, klass, term, views.check_day(day, settings))
+    data = queries.class_view(session, settings, klass, term, queries.check_day(day, settings))
     _log(session, request, user, "attendance.class", f"class:{class_id}", {"term": term})
     t = data["term"]
     return ClassReportOut(class_id=class_id, term=t.name, start=t.start, end=t.end,
@@ -96,7 +96,7 @@ def api_student(request: Request, student_id: Id, user: CurrentUser, session: Db
     """A student's totals per term, the current marks of the last 60 days and the full event history."""
     settings = request.app.state.settings
     student = access.get_student(session, user, student_id)
-    data = views.student_view(session, settings, student, views.check_day(day, settings))
+    data = queries.student_view(session, settings, student, queries.check_day(day, settings))
     _log(session, request, user, "attendance.student", f"student:{student_id}")
     return StudentReportOut(
         student_id=student_id, totals={k: _totals_out(v) for k, v in data["totals"].items()},
@@ -111,7 +111,7 @@ def api_student(request: Request, student_id: Id, user: CurrentUser, session: Db
 def api_warnings(request: Request, user: CurrentUser, session: DbSession, day: Day = None):
     """Students at or above the first warning level this school year (both P and K count)."""
     settings = request.app.state.settings
-    rows = views.warnings_view(session, user, settings, views.check_day(day, settings))
+    rows = queries.warnings_view(session, user, settings, queries.check_day(day, settings))
     _log(session, request, user, "attendance.warnings", "students", {"count": len(rows)})
     return [_totals_out(r) for r in rows]
 
@@ -141,7 +141,7 @@ def export_class(request: Request, class_id: Id, user: CurrentUser, session: DbS
                  term: Term = "CN", day: Day = None):
     settings = request.app.state.settings
     klass = access.get_class(session, user, class_id)
-    data = views.class_view(session, settings, klass, term, views.check_day(day, settings))
+    data = queries.class_view(session, settings, klass, term, queries.check_day(day, settings))
     _log(session, request, user, "attendance.export", f"class:{class_id}", {"format": format, "term": term})
     return _export(format, f"Lop {klass.code} {term}", TOTALS_HEADERS, _totals_rows(data["rows"]),
                    f"chuyen-can-lop-{klass.code}-{term}")
@@ -151,7 +151,7 @@ def export_class(request: Request, class_id: Id, user: CurrentUser, session: DbS
             responses={200: {"content": {exports.CSV_TYPE: {}, exports.XLSX_TYPE: {}}}})
 def export_warnings(request: Request, user: CurrentUser, session: DbSession, format: Fmt = "xlsx", day: Day = None):
     settings = request.app.state.settings
-    rows = views.warnings_view(session, user, settings, views.check_day(day, settings))
+    rows = queries.warnings_view(session, user, settings, queries.check_day(day, settings))
     _log(session, request, user, "attendance.export", "warnings", {"format": format, "count": len(rows)})
     return _export(format, "Canh bao vang", TOTALS_HEADERS, _totals_rows(rows), "canh-bao-vang-hoc")
 
@@ -162,7 +162,7 @@ def export_school_day(request: Request, school_id: Id, user: CurrentUser, sessio
                       day: Day = None):
     settings = request.app.state.settings
     school = access.get_school(session, user, school_id)
-    data = views.school_view(session, user, settings, school, views.check_day(day, settings))
+    data = queries.school_view(session, user, settings, school, queries.check_day(day, settings))
     _log(session, request, user, "attendance.export", f"school:{school_id}", {"format": format})
     rows = [[r["klass"].code, r["students"], _pct(r["today"]), _pct(r["week"])] for r in data["rows"]]
     return _export(format, f"{school.code} {data['day']:%d-%m-%Y}", ["Lớp", "Sĩ số", "Chuyên cần ngày (%)",

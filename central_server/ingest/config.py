@@ -29,7 +29,7 @@ class IngestSettings(BaseSettings):
     replay_window_s: float = Field(default=600.0, gt=0)  # a stored event coming again later (no DUP) = replay
     log_level: str = "WARNING"
     packages_dir: Path = Path("var/packages")  # gallery / roster / timetable packages served to the schools
-    # control outbox (central -> edge): the dispatcher runs inside `central-server serve` (control_dispatch.py)
+    # control outbox (central -> edge): the dispatcher runs inside `central-server serve` (control/dispatcher.py)
     control_dispatch: bool = True                               # false: this process does not publish the outbox
     control_poll_s: float = Field(default=2.0, gt=0)            # rows queued by other processes are seen this fast
     control_retry_min_s: float = Field(default=1.0, gt=0)       # back-off after a failed attempt, doubling ...

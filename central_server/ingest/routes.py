@@ -3,9 +3,8 @@
 - POST /api/ingest/reconcile            which of my sequence numbers do you hold? (edge re-sends gaps)
 - GET  /api/ingest/packages/{kind}/{v}  download a package announced on the control topic
 - GET  /api/ingest/quarantine           recent rejected messages (province roles)
-- GET  /api/ingest/control-outbox       control messages not yet delivered to the broker (province roles)
 
-`setup` runs the control outbox dispatcher for as long as the app runs (control_dispatch.py).
+The control outbox's view and dispatcher are in central_server/control/routes.py.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from central_server.core.auth import require_roles
 from central_server.core.db import get_session
-from central_server.ingest import control_dispatch
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.service import KeyStore, reconcile
 from central_server.ingest.tables import IngestQuarantine
@@ -85,14 +83,3 @@ def quarantine_route(session: DbSession, user: ProvinceUser,
     return [{"id": r.id, "received_at": r.received_at.isoformat(), "topic": r.topic, "reason": r.reason,
              "detail": r.detail, "school": r.school, "event_id": r.event_id, "payload_size": r.payload_size}
             for r in rows]
-
-
-@router.get("/control-outbox")
-def control_outbox_route(request: Request, session: DbSession, user: ProvinceUser) -> dict:
-    """Backlog of erasure requests and package notices the broker has not taken yet (operations centre)."""
-    dispatcher = getattr(request.app.state, "control_dispatcher", None)
-    return control_dispatch.backlog(session) | {"dispatcher_running": dispatcher is not None}
-
-
-def setup(app) -> None:
-    control_dispatch.install(app)

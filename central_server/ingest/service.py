@@ -3,7 +3,8 @@
 A message holds one event or a batch of events (`edge_agent.protocol.decode_events`); each event is judged
 on its own. For each event: schema version and schema, topic school == payload school, the school's key, the
 HMAC signature (all in `edge_agent.protocol.decode_event`); then the event id decides:
-- new id and new (school, seq)          -> stored once, then `apply_event` (attendance) in the same transaction;
+- new id and new (school, seq)          -> stored once, then `apply` (the modules' handlers: events.py) in the
+                                           same transaction;
 - known id with the same signature      -> a redelivery: not stored again, `deliveries` counts it, nothing
                                            is applied twice; but arriving later than `replay_window_s` after
                                            the first copy, and not as the broker's redelivery, it is a replay:
@@ -17,7 +18,6 @@ Invalid messages go to `ingest_quarantine` with the reason; nothing here raises 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -45,7 +45,7 @@ class Incoming:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class StoreOutcome:
     status: str                 # stored | duplicate | quarantined
     reason: str | None = None
     event_id: str | None = None
@@ -53,17 +53,6 @@ class Outcome:
 
 class ApplyFailed(RuntimeError):
     pass
-
-
-def resolve_apply_event() -> ApplyFn | None:
-    """`central_server.attendance.service.apply_event` when the attendance module provides it."""
-    try:
-        module = importlib.import_module("central_server.attendance.service")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("central_server.attendance"):
-            return None
-        raise
-    return getattr(module, "apply_event", None)
 
 
 class KeyStore:
@@ -113,7 +102,7 @@ def _quarantine_row(item: Incoming, reason: str, detail: str, school: str | None
 
 def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[str], bytes | None],
                 apply: ApplyFn | None = None, isolate_apply: bool = False,
-                replay_window_s: float | None = None) -> list[Outcome]:
+                replay_window_s: float | None = None) -> list[StoreOutcome]:
     """Verify and store `items` in the caller's transaction (the caller commits, then acknowledges).
 
     With `isolate_apply` each `apply` runs in a savepoint and a failure is recorded in `apply_error`
@@ -123,7 +112,7 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
     this many seconds of the first copy's storage, or as the broker's redelivery (DUP flag); later, and not a
     redelivery, it is a replay: quarantined (`replay`), counted nowhere, applied never. The edge confirms
     its unacknowledged rows with the central server before re-sending them after a restart
-    (`edge_agent.reconcile.confirm_unsent`), so its own late re-sends do not look like replays.
+    (`edge_agent.sync.reconcile.confirm_unsent`), so its own late re-sends do not look like replays.
     """
     # a message is one event or a batch of them (edge_agent.protocol.decode_events): one outcome per event
     members: list[tuple[Incoming, Event | Exception]] = []
@@ -135,7 +124,7 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
         single = len(decoded) == 1
         members.extend((item if single else Incoming(item.topic, raw, item.received_at), result)
                        for raw, result in decoded)
-    outcomes: list[Outcome | None] = [None] * len(members)
+    outcomes: list[StoreOutcome | None] = [None] * len(members)
     quarantine: list[dict] = []
     valid: list[tuple[int, Event, Incoming]] = []
     for i, (item, result) in enumerate(members):
@@ -143,10 +132,10 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
             valid.append((i, result, item))
         elif isinstance(result, ProtocolError):
             quarantine.append(_quarantine_row(item, result.reason, result.message))
-            outcomes[i] = Outcome("quarantined", result.reason)
+            outcomes[i] = StoreOutcome("quarantined", result.reason)
         else:
             quarantine.append(_quarantine_row(item, "invalid", f"{type(result).__name__}: {result}"))
-            outcomes[i] = Outcome("quarantined", "invalid")
+            outcomes[i] = StoreOutcome("quarantined", "invalid")
 
     # fast path: one multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING; only the rows it skipped are examined
     stored_at = utcnow()
@@ -176,7 +165,7 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
         if eid in inserted and eid not in batch_sig:
             batch_sig[eid] = ev.sig
             new_events.append(ev)
-            outcomes[i] = Outcome("stored", None, eid)
+            outcomes[i] = StoreOutcome("stored", None, eid)
             continue
         held = batch_sig.get(eid) or known_sig.get(eid)
         first_at = known_at.get(eid) if eid not in batch_sig else None
@@ -186,19 +175,19 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
             age = (stored_at - first_at).total_seconds()
             quarantine.append(_quarantine_row(item, "replay", f"event stored {age:.0f} s ago came again, not as a "
                                               f"broker redelivery (window {replay_window_s:.0f} s)", ev.school, eid))
-            outcomes[i] = Outcome("quarantined", "replay", eid)
+            outcomes[i] = StoreOutcome("quarantined", "replay", eid)
         elif held == ev.sig:
             redelivered[eid] = redelivered.get(eid, 0) + 1  # the same event again (within or across batches)
-            outcomes[i] = Outcome("duplicate", None, eid)
+            outcomes[i] = StoreOutcome("duplicate", None, eid)
         elif held is not None:
             quarantine.append(_quarantine_row(item, "event_id_conflict",
                                               "an event with this id but other content is stored", ev.school, eid))
-            outcomes[i] = Outcome("quarantined", "event_id_conflict", eid)
+            outcomes[i] = StoreOutcome("quarantined", "event_id_conflict", eid)
         else:
             quarantine.append(_quarantine_row(item, "seq_reused",
                                               f"sequence {ev.seq} of {ev.school} is already held by another event",
                                               ev.school, eid))
-            outcomes[i] = Outcome("quarantined", "seq_reused", eid)
+            outcomes[i] = StoreOutcome("quarantined", "seq_reused", eid)
     for eid, n in redelivered.items():
         session.execute(update(IngestEvent).where(IngestEvent.event_id == eid)
                         .values(deliveries=IngestEvent.deliveries + n))

@@ -72,9 +72,10 @@ class EdgeStatus(Base):
 class ControlOutbox(Base):
     """A signed control message (erasure request, package notice) waiting for, or done with, delivery.
 
-    Written in the same transaction as the change that asks for it; `control_dispatch.ControlDispatcher`
-    publishes the pending rows of each school in id order and sets `sent_at` only once the broker took the
-    message (PUBACK). Sent rows are kept: they record when each erasure request left the central server.
+    Written in the same transaction as the change that asks for it; the dispatcher
+    (`central_server.control.dispatcher.ControlDispatcher`) publishes the pending rows of each school in id
+    order and sets `sent_at` only once the broker took the message (PUBACK).
+    Sent rows are kept: they record when each erasure request left the central server.
     """
 
     __tablename__ = "ingest_control_outbox"

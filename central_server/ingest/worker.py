@@ -28,9 +28,10 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from central_server.core.config import get_settings
 from central_server.core.db import make_engine, make_sessionmaker, utcnow
 from central_server.ingest.config import IngestSettings
-from central_server.ingest.service import ApplyFailed, ApplyFn, Incoming, KeyStore, resolve_apply_event, store_batch
+from central_server.ingest.service import ApplyFailed, ApplyFn, Incoming, KeyStore, store_batch
 from central_server.ingest.status import store_status
 from edge_agent.protocol import EVENTS_WILDCARD, STATUS_WILDCARD
 
@@ -50,11 +51,11 @@ class _Msg:
 
 class IngestWorker:
     def __init__(self, settings: IngestSettings, sessions: sessionmaker[Session], *, keys: KeyStore | None = None,
-                 apply: ApplyFn | None | bool = True):
+                 apply: ApplyFn | None = None):
         self.s = settings
         self.sessions = sessions
         self.keys = keys or KeyStore(sessions)
-        self.apply: ApplyFn | None = resolve_apply_event() if apply is True else (apply or None)
+        self.apply = apply  # the modules' event handlers (central_server/events.py); None: store only
         self._q: queue.Queue[_Msg] = queue.Queue()
         self._stop = threading.Event()
         self._generation = 0
@@ -199,13 +200,11 @@ class IngestWorker:
         self._ack(batch)
 
 
-def main() -> int:  # pragma: no cover - run as a subprocess by the fault tests
-    from central_server.core.config import get_settings
-
+def main(apply: ApplyFn | None) -> int:  # pragma: no cover - run as a subprocess by the fault tests
     settings = IngestSettings()
     logging.basicConfig(level=settings.log_level)
     engine = make_engine(settings.database_url or get_settings().database_url)
-    worker = IngestWorker(settings, make_sessionmaker(engine))
+    worker = IngestWorker(settings, make_sessionmaker(engine), apply=apply)
     signal.signal(signal.SIGTERM, lambda *_: worker._stop.set())
     signal.signal(signal.SIGINT, lambda *_: worker._stop.set())
     worker.run_forever()
@@ -213,4 +212,10 @@ def main() -> int:  # pragma: no cover - run as a subprocess by the fault tests
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m central_server.ingest.worker` (fault tests, sync benchmark) is a process of its own and needs a
+    # composition root: the explicit list of event handlers. The one import that is not at the top, so that the
+    # ingest package itself never depends on the modules that handle events (`central-server ingest run` is the
+    # same in central_server/cli.py).
+    from central_server.events import event_handler
+
+    raise SystemExit(main(event_handler()))

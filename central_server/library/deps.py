@@ -11,14 +11,13 @@ from central_server.core.auth import NotAuthenticated, current_user
 from central_server.core.db import get_session
 from central_server.core.tables import User
 
+from .access import PROVINCE, can_view
 from .runtime import LibraryRuntime, get_runtime
-from .service import can_view
 from .tables import LibraryItem
 
 DbSession = Annotated[Session, Depends(get_session)]
 Runtime = Annotated[LibraryRuntime, Depends(get_runtime)]
 Staff = Annotated[User, Depends(current_user)]
-PROVINCE = ("province_admin", "province_staff")
 
 
 def optional_user(request: Request, session: DbSession) -> User | None:

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+from docx import Document
+from PIL import Image
+from pypdf import PdfReader
+
 THUMB_SIZE = (320, 320)
 _MEMBER_CAP = 32 * 1024 * 1024
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
@@ -61,8 +65,6 @@ def _clip(text: str, max_chars: int) -> str:
 
 
 def _pdf(path: Path, max_chars: int) -> Extracted:
-    from pypdf import PdfReader
-
     reader = PdfReader(path, strict=False)
     parts: list[str] = []
     total = 0
@@ -88,8 +90,6 @@ def _pdf_thumb(path: Path) -> bytes | None:
 
 
 def _image_thumb(data: bytes) -> bytes:
-    from PIL import Image
-
     with Image.open(io.BytesIO(data)) as img:
         img.thumbnail(THUMB_SIZE)
         buf = io.BytesIO()
@@ -111,8 +111,6 @@ def _xml_text(data: bytes, tag: str) -> str:
 
 
 def _docx_text(zf: zipfile.ZipFile) -> str:
-    from docx import Document
-
     doc = Document(io.BytesIO(b"".join(_zip_copy(zf))))
     paragraphs = [p.text for p in doc.paragraphs]
     for table in doc.tables:

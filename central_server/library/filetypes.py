@@ -10,6 +10,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from PIL import Image, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
 
 class UploadError(ValueError):
     def __init__(self, message: str, status_code: int = 422):
@@ -70,9 +74,6 @@ def detect(path: Path, filename: str, limits: Limits) -> FileKind:
 
 
 def _check_pdf(path: Path) -> FileKind:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
     try:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
@@ -90,8 +91,6 @@ def _check_image(path: Path, head: bytes) -> FileKind | None:
     signatures = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
     if not (head.startswith(signatures) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
         return None
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as img:
             fmt = img.format

@@ -7,7 +7,6 @@ processes can share the work. A failed extraction is recorded on the row and nev
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import shutil
 import tempfile
@@ -90,19 +89,7 @@ def drain(make_session: sessionmaker[Session], store: BlobStore, max_chars: int,
     return done
 
 
-def requeue_stale(make_session: sessionmaker[Session], older_than: dt.timedelta = dt.timedelta(minutes=30)) -> int:
-    """Rows left 'running' by a process that died go back to the queue."""
-    with make_session() as session:
-        n = session.execute(
-            update(LibraryFile).where(LibraryFile.ingest_state == "running",
-                                      LibraryFile.created_at < utcnow() - older_than)
-            .values(ingest_state="queued")
-        ).rowcount
-        session.commit()
-        return n
-
-
-class IngestWorker:
+class LibraryIngestWorker:
     """A daemon thread that drains the queue whenever notified (and every `poll_s` seconds)."""
 
     def __init__(self, make_session: sessionmaker[Session], store: BlobStore, max_chars: int, poll_s: float = 30.0):

@@ -11,8 +11,9 @@ from sqlalchemy import or_, select
 
 from central_server.core.templating import templates
 
-from . import service
-from .deps import PROVINCE, DbSession, MaybeUser, Runtime, Staff, load_item, require_province
+from . import access, service
+from .access import PROVINCE
+from .deps import DbSession, MaybeUser, Runtime, Staff, load_item, require_province
 from .dublin_core import DC_LABELS, dc_elements
 from .filetypes import ACCEPTED_LABEL, UploadError
 from .schemas import ItemIn
@@ -61,11 +62,11 @@ def item_page(request: Request, item_id: int, session: DbSession, user: MaybeUse
     history = session.scalars(select(LibraryReview).where(LibraryReview.item_id == item.id)
                               .order_by(LibraryReview.at, LibraryReview.id)).all()
     actions = allowed_actions(item.status, {user.role}) if user else []
-    if user and not service.can_edit(item, user):
+    if user and not access.can_edit(item, user):
         actions = [a for a in actions if a != "submit"]
     return _render(request, "item.html", user, item=item, file=file, history=history, actions=actions,
                    dc=dc_elements(item, file, rt.settings.base_url), dc_labels=DC_LABELS, msg=msg,
-                   can_upload=bool(user and item.status == "draft" and service.can_edit(item, user)))
+                   can_upload=bool(user and item.status == "draft" and access.can_edit(item, user)))
 
 
 @router.post("/items/{item_id}/action")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 
 from .config import LibrarySettings, get_library_settings, make_store
-from .ingest_queue import IngestWorker
+from .ingest_queue import LibraryIngestWorker
 from .oai_pmh import OaiConfig
 from .storage import BlobStore
 
@@ -17,7 +17,7 @@ class LibraryRuntime:
     settings: LibrarySettings
     store: BlobStore
     sessionmaker: object
-    worker: IngestWorker | None = field(default=None)
+    worker: LibraryIngestWorker | None = field(default=None)
 
     def oai_config(self) -> OaiConfig:
         s = self.settings
@@ -30,7 +30,7 @@ class LibraryRuntime:
         if not self.settings.ingest_worker:
             return
         if self.worker is None:
-            self.worker = IngestWorker(self.sessionmaker, self.store, self.settings.max_extracted_chars)
+            self.worker = LibraryIngestWorker(self.sessionmaker, self.store, self.settings.max_extracted_chars)
         self.worker.start()
         self.worker.notify()
 

@@ -9,16 +9,16 @@ from sqlalchemy.orm import Session
 from central_server.core.audit import audit
 from central_server.core.db import utcnow
 from central_server.core.tables import User
+from central_server.masterdata.tables import School
 
+from .access import PROVINCE, can_edit
 from .filetypes import Limits
 from .schemas import ItemIn
 from .search import index_item, unindex_item
 from .storage import BlobStore
 from .tables import LibraryFile, LibraryItem, LibraryReview, LibraryUsage
 from .uploads import StagedFile
-from .workflow import EDITABLE, VISIBLE_TO_STUDENTS, WorkflowError, next_status
-
-PROVINCE = ("province_admin", "province_staff")
+from .workflow import EDITABLE, WorkflowError, next_status
 
 
 class NotAllowed(PermissionError):
@@ -35,32 +35,13 @@ def school_name_for(session: Session, school_id: int | None) -> str:
     if school_id is None:
         return "Sở Giáo dục và Đào tạo"
     try:
-        from central_server.masterdata.tables import School  # type: ignore[import-not-found]
-
         with session.begin_nested():  # a missing table must not abort the caller's PostgreSQL transaction
             school = session.get(School, school_id)
         if school is not None:
             return str(getattr(school, "name", "") or f"Trường #{school_id}")
-    except (ImportError, AttributeError, SQLAlchemyError):
+    except (AttributeError, SQLAlchemyError):
         pass
     return f"Trường #{school_id}"
-
-
-def can_edit(item: LibraryItem, user: User) -> bool:
-    if user.role in PROVINCE:
-        return True
-    if user.role == "school_admin":
-        return item.school_id is not None and item.school_id == user.school_id
-    return item.created_by == user.id
-
-
-def can_view(item: LibraryItem, user: User | None) -> bool:
-    """Students (anonymous) and everyone see published items; unpublished ones only the staff concerned."""
-    if item.status in VISIBLE_TO_STUDENTS:
-        return True
-    if user is None:
-        return False
-    return user.role in PROVINCE or can_edit(item, user)
 
 
 def create_item(session: Session, data: ItemIn, user: User) -> LibraryItem:

@@ -138,7 +138,7 @@ class S3BlobStore:
         return self._spool
 
     def exists(self, sha256: str) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # with boto3: only when S3 storage is configured
 
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(sha256))
@@ -164,7 +164,7 @@ class S3BlobStore:
         return sha
 
     def open(self, sha256: str) -> BinaryIO:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # with boto3: only when S3 storage is configured
 
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(sha256))["Body"]

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from openpyxl import load_workbook
+
 from central_server.core.clock import local_today
 
 MAX_ROWS = 20_000
@@ -90,8 +92,6 @@ def _find_header(rows: list[tuple], template: Template) -> tuple[int, dict[str, 
 
 def parse_workbook(data: bytes, template: Template) -> list[ParsedRow]:
     """Rows of the first sheet that has the required headers; ImportFileError for an unreadable file."""
-    from openpyxl import load_workbook
-
     if not data:
         raise ImportFileError("Tệp rỗng.")
     try:

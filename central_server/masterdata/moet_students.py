@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central_server.control.service import UnknownSchool, request_erasure
 from central_server.core.clock import local_today
 
 from . import moet_import as mi
@@ -113,8 +114,6 @@ def is_leaving(status: str | None) -> bool:
 def _request_erasure(session: Session, school_code: str, personal_id: str, why: str, counts: dict[str, int]) -> None:
     """Ask the school's edge agent to drop the student's templates (queued with this import's transaction).
     A school with no registered edge key has no edge agent, so nothing is held there."""
-    from central_server.ingest.control import UnknownSchool, request_erasure
-
     try:
         request_erasure(session, school_code, personal_id, f"moet-import-{why}-{personal_id}-{local_today()}",
                         actor_name=f"import:{school_code}")

@@ -1,24 +1,22 @@
-"""Master-data API (`/api/masterdata/...`) and the import pages (`/masterdata/import`, students and teachers)."""
+"""Master-data API (`/api/masterdata/...`); the import pages (`/masterdata/import`) are in pages.py."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from central_server.core.audit import audit
-from central_server.core.auth import client_ip, current_user, require_roles
-from central_server.core.clock import local_today
-from central_server.core.db import get_session
+from central_server.core.auth import client_ip, require_roles
 from central_server.core.params import RowId as Id
 from central_server.core.tables import User
-from central_server.core.templating import add_nav, templates
+from central_server.core.templating import add_nav
 
 from . import access, imports, service
+from .deps import CurrentUser, DbSession, Manager, current_year, school_year_param
+from .pages import router as pages_router
 from .schemas import (
     SCHOOL_YEAR,
     ClassOut,
@@ -34,14 +32,10 @@ from .schemas import (
     TeacherIn,
     TeacherOut,
     TeacherPreviewRowOut,
-    check_school_year,
 )
 from .tables import Enrolment, ImportBatch, School, Teacher
 
 router = APIRouter()
-DbSession = Annotated[Session, Depends(get_session)]
-CurrentUser = Annotated[User, Depends(current_user)]
-Manager = Annotated[User, Depends(require_roles("province_admin", "school_admin"))]
 
 
 def setup(app) -> None:
@@ -147,30 +141,18 @@ def api_create_teacher(request: Request, school_id: Id, body: TeacherIn, user: M
                       full_name=teacher.full_name, user_id=teacher.user_id)
 
 
-def _school_year(value: str) -> str:
-    try:
-        return check_school_year(value)
-    except (ValueError, AttributeError):
-        raise HTTPException(422, "Năm học phải có dạng 2025-2026.") from None
-
-
 @router.post("/api/masterdata/schools/{school_id}/imports", response_model=ImportPreviewOut, tags=["masterdata"],
              responses={413: {"description": "Tệp quá lớn"}, 422: {"description": "Tệp không hợp lệ"}})
 async def api_import_preview(request: Request, school_id: Id, user: Manager, session: DbSession,
                              file: Annotated[UploadFile, File()],
                              school_year: Annotated[str, Form(pattern=SCHOOL_YEAR)]):
     """Upload a MOET C1-HocSinh Excel file: nothing is written to the students yet, only a preview."""
-    year = _school_year(school_year)
+    year = school_year_param(school_year)
     school = access.get_school(session, user, school_id)
     data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
     batch, rows = imports.create_batch(session, user, school, year, file.filename or "", data, client_ip(request))
     return ImportPreviewOut(batch_id=batch.id, school_id=school.id, school_year=year, summary=batch.summary,
                             rows=[PreviewRowOut(**r.__dict__) for r in rows])
-
-
-def _current_year(request: Request) -> str:
-    return service.school_year_of(local_today(request.app.state.settings.timezone),
-                                  request.app.state.settings.year_start_month)
 
 
 @router.post("/api/masterdata/schools/{school_id}/teacher-imports", response_model=TeacherImportPreviewOut,
@@ -183,7 +165,7 @@ async def api_teacher_import_preview(request: Request, school_id: Id, user: Mana
     Apply with `POST /api/masterdata/imports/{batch_id}/apply`: it writes the valid rows and skips the invalid."""
     school = access.get_school(session, user, school_id)
     data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
-    batch, rows = imports.create_batch(session, user, school, _current_year(request), file.filename or "", data,
+    batch, rows = imports.create_batch(session, user, school, current_year(request), file.filename or "", data,
                                        client_ip(request), kind="teachers")
     return TeacherImportPreviewOut(batch_id=batch.id, school_id=school.id, summary=batch.summary,
                                    rows=[TeacherPreviewRowOut(**r.__dict__) for r in rows])
@@ -199,51 +181,4 @@ def api_import_apply(request: Request, batch_id: Id, user: Manager, session: DbS
     return ImportApplyOut(batch_id=batch_id, summary=counts)
 
 
-# ---------------------------------------------------------------- pages
-@router.get("/masterdata/import", response_class=HTMLResponse, include_in_schema=False)
-def import_page(request: Request, user: Manager, session: DbSession):
-    schools = service.list_schools(session, user)
-    audit(session, user, "school.list", "schools", {"page": "import"}, ip=client_ip(request))
-    session.commit()
-    year = service.school_year_of(local_today(request.app.state.settings.timezone))
-    return templates.TemplateResponse(request, "masterdata/import.html",
-                                      {"user": user, "schools": schools, "year": year})
-
-
-@router.post("/masterdata/import", response_class=HTMLResponse, include_in_schema=False)
-async def import_upload(request: Request, user: Manager, session: DbSession, file: Annotated[UploadFile, File()],
-                        school_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
-                        school_year: Annotated[str, Form(max_length=9)]):
-    year = _school_year(school_year)
-    school = access.get_school(session, user, school_id)
-    data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
-    batch, rows = imports.create_batch(session, user, school, year, file.filename or "", data, client_ip(request))
-    return _preview_page(request, user, batch, school, rows)
-
-
-@router.post("/masterdata/import/teachers", response_class=HTMLResponse, include_in_schema=False)
-async def teacher_import_upload(request: Request, user: Manager, session: DbSession,
-                                file: Annotated[UploadFile, File()],
-                                school_id: Annotated[int, Form(ge=1, le=2**31 - 1)]):
-    school = access.get_school(session, user, school_id)
-    data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
-    batch, rows = imports.create_batch(session, user, school, _current_year(request), file.filename or "", data,
-                                       client_ip(request), kind="teachers")
-    return _preview_page(request, user, batch, school, rows)
-
-
-def _preview_page(request: Request, user: User, batch: ImportBatch, school: School, rows: list):
-    importer = imports.IMPORTERS[batch.kind]
-    return templates.TemplateResponse(request, "masterdata/preview.html", {
-        "user": user, "batch": batch, "school": school, "rows": rows, "all_or_nothing": importer.all_or_nothing,
-        "labels": importer.template.labels})
-
-
-@router.post("/masterdata/import/{batch_id}/apply", response_class=HTMLResponse, include_in_schema=False)
-def import_apply_page(request: Request, batch_id: Id, user: Manager, session: DbSession):
-    batch = session.get(ImportBatch, batch_id)
-    if batch is None:
-        raise HTTPException(404, "Không tìm thấy lượt nhập.")
-    counts = imports.apply_batch(session, user, batch, client_ip(request))
-    return templates.TemplateResponse(request, "masterdata/applied.html",
-                                      {"user": user, "batch": batch, "counts": counts})
+router.include_router(pages_router)  # after the API, as the routes were ordered in one file

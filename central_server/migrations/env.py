@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from central_server.app import import_tables
+from central_server.app import metadata
 from central_server.core.config import get_settings
-from central_server.core.db import Base, make_engine
+from central_server.core.db import make_engine
 
 config = context.config
-import_tables(config.attributes.get("modules", get_settings().modules))
-target_metadata = Base.metadata
+target_metadata = metadata()  # every module's tables
 
 
 def _url() -> str:

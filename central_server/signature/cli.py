@@ -19,6 +19,7 @@ from pathlib import Path
 
 import typer
 
+# Commands import their work inside the function: pyHanko, python-pkcs11 and the PKI load only when used.
 app = typer.Typer(help="Ký số và kiểm tra chữ ký số PDF (PAdES).", no_args_is_help=True)
 ca_app = typer.Typer(help="CA nội bộ thí điểm (KHÔNG có giá trị pháp lý).", no_args_is_help=True)
 app.add_typer(ca_app, name="ca")
@@ -30,7 +31,7 @@ def _fail(message: str) -> None:
 
 
 def _roots(trust_root: list[Path] | None):
-    from .settings import SignatureSettings
+    from .config import SignatureSettings
 
     settings = SignatureSettings()
     if trust_root:
@@ -115,8 +116,8 @@ def verify(pdf: Path = typer.Argument(..., exists=True, dir_okay=False, help="T�
 
 
 def _ca():
+    from .config import SignatureSettings
     from .internal_ca import InternalCA
-    from .settings import SignatureSettings
 
     s = SignatureSettings()
     if not s.ca_dir or not s.ca_passphrase:

@@ -11,11 +11,11 @@ from central_server.core.auth import current_user
 from central_server.core.db import get_session
 from central_server.core.tables import User
 
+from .config import SignatureSettings
 from .errors import SignatureFailure
 from .internal_ca import InternalCA
-from .settings import SignatureSettings
 from .signers import Pkcs12Source, RemoteSource, SignerError
-from .tsa import LocalTSA, ensure_pilot_tsa
+from .tsa import ensure_pilot_tsa
 
 DbSession = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -39,14 +39,6 @@ def configure(app: FastAPI) -> None:
 
 def sig_settings(request: Request) -> SignatureSettings:
     return request.app.state.signature_settings
-
-
-def pki_ca(request: Request) -> InternalCA | None:
-    return request.app.state.signature_ca
-
-
-def pki_tsa(request: Request) -> LocalTSA | None:
-    return request.app.state.signature_tsa
 
 
 Settings = Annotated[SignatureSettings, Depends(sig_settings)]

@@ -1,4 +1,4 @@
-"""One exception for everything the signature module refuses, with a Vietnamese message and a code."""
+"""The exceptions of the signature module: every refusal has a Vietnamese message and a code."""
 
 from __future__ import annotations
 
@@ -10,3 +10,7 @@ class SignatureFailure(Exception):
     def __init__(self, message: str, code: str):
         super().__init__(message)
         self.code = code
+
+
+class WorkflowError(SignatureFailure):
+    """A step out of order or by the wrong person (HTTP 409 / 403)."""

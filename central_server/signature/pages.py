@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
@@ -45,9 +45,7 @@ def my_documents(request: Request, session: DbSession, user: CurrentUser):
 def _detail(request: Request, session, user, doc_id: str, settings, error: str = "", status: int = 200):
     doc, ver = service.load(session, user, doc_id)
     vers = [(v, _signatures(session, v.id)) for v in service.versions(session, doc_id)]
-    from .attendance_source import source_state
-
-    return _page(request, "document.html", {"attendance": source_state(session, ver.content),
+    return _page(request, "document.html", {"attendance": service.source_state(session, doc, ver.content),
         "doc": doc, "ver": ver, "versions": vers, "changes": service.changes(session, doc_id), "error": error,
         "message": request.query_params.get("msg", ""), "remote": bool(settings.csc_service_url),
         "steps": service.SIGN_STEPS}, status)
@@ -99,8 +97,6 @@ async def sign_form(doc_id: str, request: Request, session: DbSession, user: Cur
                     field: str = Form(...), method: str = Form("pkcs12"), password: str = Form(""),
                     credential_id: str = Form(""), pin: str = Form(""),
                     p12: Annotated[UploadFile | None, File()] = None):
-    from fastapi import HTTPException
-
     try:
         source = await source_from_form(settings, method, p12, password, credential_id, pin)
         await run_in_threadpool(service.sign, session, user, doc_id, field, source, settings)

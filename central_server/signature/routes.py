@@ -3,22 +3,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from central_server.core.templating import add_nav, templates
 
 from . import service
-from .attendance_routes import router as attendance_router
 from .deps import CurrentUser, DbSession, Settings, configure, http_error, read_upload, source_from_form
 from .errors import SignatureFailure
 from .pages import router as pages_router
-from .pki_routes import make_pki_router
-from .schemas import ChangeOut, DocumentIn, DocumentOut, EditIn, SignedOut, UnlockIn, VersionOut
+from .pages_attendance import router as attendance_pages_router
+from .routes_attendance import router as attendance_router
+from .routes_pki import make_pki_router
+from .schemas import ChangeOut, DocumentIn, DocumentOut, EditIn, UnlockIn
 from .tables import SignatureApplied, SignatureDocument, SignatureVersion
 from .validation import verify_pdf_async
 
@@ -30,21 +33,6 @@ def setup(app: FastAPI) -> None:
     configure(app)
     add_nav("/signature", "Ký số", ("teacher", "school_admin", "province_staff", "province_admin"))
     add_nav("/signature/attendance", "Ký bảng điểm danh", ("teacher", "school_admin"))
-
-
-def document_out(session, doc: SignatureDocument, settings) -> DocumentOut:
-    vers = service.versions(session, doc.id)
-    out = []
-    for v in vers:
-        sigs = session.scalars(select(SignatureApplied).where(SignatureApplied.version_id == v.id)
-                               .order_by(SignatureApplied.id))
-        item = VersionOut.model_validate(v)
-        item.signatures = [SignedOut.model_validate(s) for s in sigs]
-        out.append(item)
-    current = next(v for v in vers if v.version == doc.current_version)
-    return DocumentOut(id=doc.id, kind=doc.kind, title=doc.title, school_name=doc.school_name,
-                       current_version=doc.current_version, status=current.status, content=current.content,
-                       versions=out, verify_url=f"{settings.public_base_url.rstrip('/')}/signature/d/{doc.id}")
 
 
 def _run(fn, *args):
@@ -59,13 +47,13 @@ def create_document(data: DocumentIn, session: DbSession, user: CurrentUser, set
     doc = _run(service.create, session, user, data.kind, data.title, data.school_name,
                service.Content(data.info_lines, data.columns, data.rows), data.school_id)
     session.commit()
-    return document_out(session, doc, settings)
+    return service.document_out(session, doc, settings)
 
 
 @api.get("/documents/{doc_id}", response_model=DocumentOut)
 def get_document(doc_id: str, session: DbSession, user: CurrentUser, settings: Settings):
     doc, _ = _run(service.load, session, user, doc_id)
-    return document_out(session, doc, settings)
+    return service.document_out(session, doc, settings)
 
 
 @api.patch("/documents/{doc_id}/cells", response_model=DocumentOut)
@@ -126,8 +114,6 @@ def version_pdf(doc_id: str, version: int, session: DbSession, user: CurrentUser
 
 def registered_copy(session, pdf: bytes) -> dict | None:
     """Which registered version (and which signing step of it) this exact file is, if any."""
-    import hashlib
-
     digest = hashlib.sha256(pdf).hexdigest()
     ver = service.find_registered(session, pdf)
     if ver is None:
@@ -166,13 +152,12 @@ async def verify_endpoint(request: Request, session: DbSession, file: Annotated[
 
 
 def jsonable(value):
-    from fastapi.encoders import jsonable_encoder
-
     return jsonable_encoder(value)
 
 
 router.include_router(api)
 router.include_router(attendance_router)
+router.include_router(attendance_pages_router)
 router.include_router(pages_router)
 router.include_router(make_pki_router(lambda r: r.app.state.signature_ca, lambda r: r.app.state.signature_tsa),
                       prefix="/signature/pki")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -24,12 +25,15 @@ from central_server.core.audit import audit
 from central_server.core.db import utcnow
 from central_server.core.tables import User
 
-from .errors import SignatureFailure
+from .access import check_scope
+from .config import SignatureSettings
+from .errors import SignatureFailure, WorkflowError
 from .pades import SignOptions, sign_pdf
 from .pdf_render import SignableDocument, SignatureSlot, render_pdf
-from .settings import SignatureSettings
+from .schemas import DocumentOut, SignedOut, VersionOut
 from .signers import SignerSource
 from .tables import SignatureApplied, SignatureChange, SignatureDocument, SignatureVersion
+from .validation import verify_pdf
 
 KINDS = ("attendance", "record")
 ADMIN_ROLES = ("school_admin", "province_admin")
@@ -43,10 +47,6 @@ STATUS_LABELS = {"draft": "Đang nhập", "locked": "Đã khoá", "verified": "G
                  "principal_signed": "Hiệu trưởng đã ký", "completed": "Hoàn tất", "superseded": "Đã thay thế"}
 
 
-class WorkflowError(SignatureFailure):
-    """A step out of order or by the wrong person (HTTP 409 / 403)."""
-
-
 @dataclass(frozen=True)
 class Content:
     info_lines: list[str]
@@ -57,18 +57,11 @@ class Content:
         return {"info_lines": self.info_lines, "columns": self.columns, "rows": self.rows}
 
 
-def _check_scope(user: User, doc: SignatureDocument) -> None:
-    if user.role in ("province_admin", "province_staff"):
-        return
-    if doc.school_id is None or user.school_id != doc.school_id:
-        raise WorkflowError("Tài liệu này thuộc trường khác.", "forbidden")
-
-
 def load(session: Session, user: User, doc_id: str) -> tuple[SignatureDocument, SignatureVersion]:
     doc = session.get(SignatureDocument, doc_id)
     if doc is None:
         raise WorkflowError("Không tìm thấy tài liệu.", "not_found")
-    _check_scope(user, doc)
+    check_scope(user, doc)
     return doc, current_version(session, doc)
 
 
@@ -144,12 +137,44 @@ def _render(session: Session, doc: SignatureDocument, ver: SignatureVersion, set
     ver.pdf, ver.pdf_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
 
 
-def _ensure_source_current(session: Session, doc: SignatureDocument, ver: SignatureVersion) -> None:
-    """A table built from the attendance module must still match the finalised marks (attendance_source)."""
-    if doc.kind == "attendance" and "source" in ver.content:
-        from .attendance_source import ensure_current
+@dataclass(frozen=True)
+class DocumentSource:
+    """Where a kind of document's table comes from (e.g. `attendance_source`: the finalised marks).
 
-        ensure_current(session, ver.content)
+    Registered by the application for its kind (central_server/app.py: `register_source`), so that this file
+    never imports the modules that feed it."""
+
+    ensure_current: Callable[[Session, dict], None]   # raises SignatureFailure ("stale") if the source changed
+    state: Callable[[Session, dict], dict | None]     # what the document's page shows about its source
+
+
+_SOURCES: dict[str, DocumentSource] = {}
+
+
+def register_source(kind: str, source: DocumentSource) -> None:
+    _SOURCES[kind] = source
+
+
+def _source_of(doc: SignatureDocument, content: dict) -> DocumentSource | None:
+    if "source" not in content:
+        return None
+    source = _SOURCES.get(doc.kind)
+    if source is None:  # a table built from a source nobody registered could not be checked: never sign it
+        raise LookupError(f"no document source registered for {doc.kind!r} documents (central_server/app.py)")
+    return source
+
+
+def source_state(session: Session, doc: SignatureDocument, content: dict) -> dict | None:
+    """For the pages: where the table came from and whether its source changed since (None: typed by hand)."""
+    source = _source_of(doc, content)
+    return source.state(session, content) if source else None
+
+
+def _ensure_source_current(session: Session, doc: SignatureDocument, ver: SignatureVersion) -> None:
+    """A table built from another module (e.g. the attendance marks) must still match its source."""
+    source = _source_of(doc, ver.content)
+    if source is not None:
+        source.ensure_current(session, ver.content)
 
 
 def lock(session: Session, user: User, doc_id: str, settings: SignatureSettings) -> SignatureVersion:
@@ -205,8 +230,6 @@ def sign(session: Session, user: User, doc_id: str, field: str, source: SignerSo
               outcome="refused")
         session.commit()
         raise
-    from .validation import verify_pdf
-
     report = verify_pdf(signed, opts.trust_roots, online=False)
     mine = report.signatures[-1]
     ver.pdf, ver.pdf_sha256, ver.status = signed, hashlib.sha256(signed).hexdigest(), after
@@ -253,3 +276,19 @@ def find_registered(session: Session, pdf: bytes) -> SignatureVersion | None:
     """The registered version whose stored PDF is exactly this file (a copy issued by the system)."""
     digest = hashlib.sha256(pdf).hexdigest()
     return session.scalars(select(SignatureVersion).where(SignatureVersion.pdf_sha256 == digest)).first()
+
+
+def document_out(session: Session, doc: SignatureDocument, settings: SignatureSettings) -> DocumentOut:
+    """The document with every version and its signatures, as the API answers it."""
+    vers = versions(session, doc.id)
+    out = []
+    for v in vers:
+        sigs = session.scalars(select(SignatureApplied).where(SignatureApplied.version_id == v.id)
+                               .order_by(SignatureApplied.id))
+        item = VersionOut.model_validate(v)
+        item.signatures = [SignedOut.model_validate(s) for s in sigs]
+        out.append(item)
+    current = next(v for v in vers if v.version == doc.current_version)
+    return DocumentOut(id=doc.id, kind=doc.kind, title=doc.title, school_name=doc.school_name,
+                       current_version=doc.current_version, status=current.status, content=current.content,
+                       versions=out, verify_url=f"{settings.public_base_url.rstrip('/')}/signature/d/{doc.id}")

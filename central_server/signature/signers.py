@@ -77,6 +77,7 @@ class Pkcs11Source:
     kind = "pkcs11"
 
     def _open_session(self):
+        # python-pkcs11 and pyHanko's PKCS#11 layer load only when a token is used (native library, heavy)
         import pkcs11
         from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign.pkcs11 import open_pkcs11_session
@@ -98,7 +99,7 @@ class Pkcs11Source:
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[Signer]:
-        import pkcs11
+        import pkcs11  # only when a token is used (see _open_session)
         from pyhanko.sign.pkcs11 import PKCS11Signer
 
         if not (self.key_label or self.cert_label):

@@ -15,6 +15,7 @@ from asn1crypto import core, keys, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -97,8 +98,6 @@ class LocalTSA:
 def ensure_pilot_tsa(ca) -> LocalTSA:
     """The pilot TSA of an internal CA directory: its certificate and (encrypted) key are created once,
     issued by the root with the ``tsa`` profile, and reused afterwards."""
-    from cryptography.hazmat.primitives import serialization as ser
-
     cert_path, key_path = ca.dir / "tsa.cert.pem", ca.dir / "tsa.key.pem"
     if not cert_path.exists():
         issued = ca.issue("root", "tsa", "Dịch vụ cấp dấu thời gian thí điểm", org="Sở Giáo dục và Đào tạo",

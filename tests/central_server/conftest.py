@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from central_server.app import create_app, import_tables
+from central_server.app import create_app, metadata
 from central_server.core.auth import create_user
 from central_server.core.config import Settings
 from central_server.core.db import Base
@@ -153,12 +153,11 @@ def _schema_diff(db_url: str, tables: set[str]) -> list:
 
     from central_server.core.db import make_engine
 
-    import_tables(Settings(_env_file=None).modules)
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            diffs = compare_metadata(ctx, Base.metadata)
+            diffs = compare_metadata(ctx, metadata())
     finally:
         engine.dispose()
 

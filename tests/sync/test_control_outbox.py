@@ -15,10 +15,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import func, inspect, select
 
+from central_server.control.dispatcher import ControlDispatcher
+from central_server.control.outbox import backlog, enqueue
+from central_server.control.publisher import ControlPublisher
+from central_server.control.service import UnknownSchool, erasure_message, request_erasure
 from central_server.core.db import Base, make_engine, make_sessionmaker, utcnow
 from central_server.ingest.config import IngestSettings
-from central_server.ingest.control import ControlPublisher, UnknownSchool, erasure_message, request_erasure
-from central_server.ingest.control_dispatch import ControlDispatcher, backlog, enqueue
 from central_server.ingest.tables import ControlOutbox
 from edge_agent.protocol import Control, ControlKind, control_topic, decode_control
 
@@ -239,7 +241,7 @@ def test_cli_erase_queues_when_the_broker_is_down(control_db, broker, monkeypatc
     an unknown school is refused and nothing is written."""
     from typer.testing import CliRunner
 
-    from central_server.ingest.cli import app as cli
+    from central_server.cli import ingest_cli as cli
 
     url, sessions = control_db
     school, key = new_school()

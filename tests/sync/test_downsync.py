@@ -15,10 +15,11 @@ from conftest import CENTRAL_PASS, CENTRAL_USER, free_port, new_school, register
 from fastapi import FastAPI
 from sync_helpers import EdgeSite, RunningLink, link_settings
 
+from central_server.control.publisher import ControlPublisher
+from central_server.control.service import erasure_message, publish_package
 from central_server.core.db import Base, make_engine, make_sessionmaker
 from central_server.ingest import routes, tables
 from central_server.ingest.config import IngestSettings
-from central_server.ingest.control import ControlPublisher, erasure_message, publish_package
 from edge_agent.recognition.gallery import Gallery, GalleryMeta
 from edge_agent.recognition.gallery_opener import GalleryOpener
 from edge_agent.sync.downsync import Downsync, DownsyncSettings

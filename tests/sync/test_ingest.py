@@ -15,8 +15,9 @@ from sync_helpers import EdgeSite, RunningLink, link_settings, payload
 
 from central_server.core.clock import local_today
 from central_server.core.db import utcnow
+from central_server.events import event_handler as resolve_apply_event
 from central_server.ingest import routes
-from central_server.ingest.service import Incoming, reconcile, resolve_apply_event, set_school_key, store_batch
+from central_server.ingest.service import Incoming, reconcile, set_school_key, store_batch
 from central_server.ingest.tables import IngestEvent
 from edge_agent import protocol as p
 from edge_agent.sync.reconcile import reconcile as edge_reconcile

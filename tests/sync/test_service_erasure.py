@@ -8,8 +8,9 @@ import time
 import pytest
 from conftest import CENTRAL_PASS, CENTRAL_USER, wait_until
 
+from central_server.control.publisher import ControlPublisher
+from central_server.control.service import erasure_message
 from central_server.ingest.config import IngestSettings
-from central_server.ingest.control import ControlPublisher, erasure_message
 from edge_agent.store import erasure_queue, school_db
 from edge_agent.store.school_keys import read_key
 

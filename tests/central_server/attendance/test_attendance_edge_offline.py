@@ -1,5 +1,5 @@
 """The province overview shows which schools' edge agents are offline, from the statuses the ingest worker
-stores (`ingest/status.py store_status`): real heartbeats and last wills built with `edge_agent/protocol.py`."""
+stores (`ingest/status.py store_status`): real heartbeats and last wills built with `edge_agent/protocol/`."""
 
 from __future__ import annotations
 

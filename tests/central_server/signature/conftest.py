@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from sig_csc_server import Credential, make_csc_app
 
 from central_server.signature.internal_ca import InternalCA, Issued
-from central_server.signature.pki_routes import make_pki_router
+from central_server.signature.routes_pki import make_pki_router
 from central_server.signature.signers import Pkcs11Source, Pkcs12Source, RemoteSource
 from central_server.signature.tsa import LocalTSA
 

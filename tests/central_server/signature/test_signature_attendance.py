@@ -19,7 +19,7 @@ from central_server.core.clock import local_today
 from central_server.core.tables import AuditLog
 from central_server.masterdata.service import create_school, create_teacher, school_year_of
 from central_server.masterdata.tables import SchoolClass, Student
-from central_server.signature.settings import SignatureSettings
+from central_server.signature.config import SignatureSettings
 from central_server.signature.tables import SignatureChange, SignatureDocument
 from central_server.signature.validation import verify_pdf
 from edge_agent.protocol import AttendancePayload, EventKind, Source, new_event

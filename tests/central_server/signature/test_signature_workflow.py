@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from central_server.core.tables import AuditLog
-from central_server.signature.settings import SignatureSettings
+from central_server.signature.config import SignatureSettings
 from central_server.signature.validation import verify_pdf
 from tests.central_server.conftest import arm_csrf
 

@@ -18,7 +18,7 @@ from central_server.core.templating import templates
 from .lookup import LIMITED, NOT_FOUND
 from .receipt import receipt_pdf
 from .schemas import FIELD_LABELS, ApplicationForm
-from .service import AdmissionsError, active_plan, applicant_login, register, update_application, window
+from .service import AdmissionsError, active_plan, applicant_login, ratios, register, update_application, window
 from .tables import AdmApplication
 
 router = APIRouter()
@@ -158,8 +158,6 @@ def verify(request: Request, code: str, session: DB):
 
 @router.get("/tuyen-sinh/ty-le", response_class=HTMLResponse)
 def ratio_page(request: Request, session: DB):
-    from .service import ratios
-
     _, plan = active_plan(session)
     visible = now(request) >= plan.dates.change_open
     return page(request, "ratios.html", {"plan": plan, "rows": ratios(session, plan) if visible else [],

@@ -1,20 +1,20 @@
-"""The control outbox: queued erasure requests and package notices, and the dispatcher that delivers them.
+"""The dispatcher that delivers the control outbox (outbox.py): queued erasure requests and package notices.
 
 Where it runs: inside the central application, the process the deployment always runs (`central-server serve`,
-hardware/systemd/central-server.service). `routes.setup` wraps the app's lifespan with `install`, so a
+hardware/systemd/central-server.service). `control/routes.setup` wraps the app's lifespan with `install`, so a
 dispatcher over the app's database starts and stops with the app; `CENTRAL_INGEST_CONTROL_DISPATCH=false`
-keeps a process from dispatching. Other processes only queue (`enqueue`, `ControlPublisher.send`); the
+keeps a process from dispatching. Other processes only queue (`outbox.enqueue`, `ControlPublisher.send`); the
 CLI makes one attempt itself and leaves the rest to the app, which polls every `control_poll_s`.
 
 How rows are delivered:
 - each school's pending rows go out oldest first, over one short broker connection per pass
-  (`ControlPublisher.publish`);
+  (`BrokerPublisher.publish`);
 - a school is claimed with a conditional UPDATE of its oldest pending row (`claimed_by`, `claimed_until`), so
   several dispatchers (uvicorn workers, the CLI) never send one school's messages out of order; a dispatcher
   that died holding a claim is replaced after `control_claim_s` (its messages may then arrive twice, which
   the edge tolerates: erasure and package installation are idempotent);
 - a row is marked sent only when the broker took it (PUBACK; 0x10 "no matching subscribers" is not taken, see
-  control.py); otherwise `attempts`, `last_error` and `next_attempt_at` are recorded and the school's rows are
+  broker.py); otherwise `attempts`, `last_error` and `next_attempt_at` are recorded and the school's rows are
   retried after a back-off doubling from `control_retry_min_s` up to `control_retry_max_s` (15 s), so an
   erasure reaches a connected school well within 60 s of the broker coming back;
 - a database error is logged and the pass retried; the dispatcher thread never dies of it.
@@ -27,108 +27,20 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from central_server.core.db import make_engine, make_sessionmaker, utcnow
+from central_server.control import outbox
+from central_server.control.broker import BrokerPublisher
+from central_server.core.db import utcnow
 from central_server.ingest.config import IngestSettings
-from central_server.ingest.control import ControlPublisher
 from central_server.ingest.tables import ControlOutbox
 from edge_agent.protocol import Control
 
 log = logging.getLogger(__name__)
-
-_lock = threading.Lock()
-_running: dict[str, set[ControlDispatcher]] = {}          # database -> dispatchers running in this process
-_default_sessions: dict[str, sessionmaker[Session]] = {}
-
-
-def _db_key(bind: Engine | None) -> str:
-    return bind.url.render_as_string(hide_password=False) if bind is not None else ""
-
-
-def _bind_of(sessions: sessionmaker[Session]) -> Engine | None:
-    return sessions.kw.get("bind")
-
-
-# ---------------------------------------------------------------- queueing
-def enqueue(session: Session, messages: Sequence[Control]) -> list[ControlOutbox]:
-    """Add signed control messages to the outbox in the caller's transaction; the dispatcher of this
-    process is woken when it commits (others see the rows within `control_poll_s`)."""
-    rows = []
-    now = utcnow()
-    for m in messages:
-        if not isinstance(m, Control) or not m.sig:
-            raise ValueError("only signed control messages (edge_agent.protocol.new_control) can be queued")
-        rows.append(ControlOutbox(message_id=str(m.message_id), school=m.school, kind=m.kind.value,
-                                  control=m.to_bytes().decode("utf-8"), created_at=now, attempts=0,
-                                  next_attempt_at=now))
-    session.add_all(rows)
-    session.flush()
-    if rows and not session.info.get("control_nudge"):
-        session.info["control_nudge"] = True
-
-        def _after_commit(s: Session) -> None:
-            s.info.pop("control_nudge", None)
-            try:
-                nudge(s.get_bind())
-            except Exception:  # noqa: BLE001 - a nudge is an optimisation; the dispatcher polls anyway
-                log.debug("control outbox nudge failed", exc_info=True)
-
-        event.listen(session, "after_commit", _after_commit, once=True)
-    return rows
-
-
-def nudge(bind: Engine | None) -> bool:
-    """Wake the dispatchers of this process that serve this database; False when there is none."""
-    with _lock:
-        found = list(_running.get(_db_key(bind), ()))
-    for d in found:
-        d.wake()
-    return bool(found)
-
-
-def has_dispatcher(sessions: sessionmaker[Session]) -> bool:
-    with _lock:
-        return bool(_running.get(_db_key(_bind_of(sessions))))
-
-
-def default_sessions(settings: IngestSettings) -> sessionmaker[Session]:
-    """Sessions of the central database (`CENTRAL_INGEST_DATABASE_URL`, else `CENTRAL_DATABASE_URL`)."""
-    from central_server.core.config import get_settings
-
-    url = settings.database_url or get_settings().database_url
-    with _lock:
-        if url not in _default_sessions:
-            _default_sessions[url] = make_sessionmaker(make_engine(url))
-        return _default_sessions[url]
-
-
-def backlog(session: Session, now: dt.datetime | None = None) -> dict:
-    """What is still to be delivered: totals and, per school, count, oldest age, attempts and last error."""
-    now = now or utcnow()
-    per_school = session.execute(
-        select(ControlOutbox.school, func.count(ControlOutbox.id), func.min(ControlOutbox.created_at))
-        .where(ControlOutbox.sent_at.is_(None)).group_by(ControlOutbox.school)).all()
-    heads = {r.school: r for r in session.execute(select(ControlOutbox).where(ControlOutbox.id.in_(
-        select(func.min(ControlOutbox.id)).where(ControlOutbox.sent_at.is_(None))
-        .group_by(ControlOutbox.school)))).scalars()}
-    schools = []
-    for school, count, oldest in sorted(per_school, key=lambda r: r[2]):
-        head = heads.get(school)
-        schools.append({"school": school, "pending": count, "oldest_created_at": oldest.isoformat(),
-                        "oldest_age_s": round((now - oldest).total_seconds(), 1),
-                        "attempts": head.attempts if head else 0,
-                        "last_error": head.last_error if head else None,
-                        "next_attempt_at": head.next_attempt_at.isoformat() if head else None})
-    oldest = min((s["oldest_created_at"] for s in schools), default=None)
-    return {"pending": sum(s["pending"] for s in schools), "oldest_created_at": oldest,
-            "oldest_age_s": max((s["oldest_age_s"] for s in schools), default=None),
-            "failing": sum(1 for s in schools if s["last_error"]), "schools": schools}
 
 
 # ---------------------------------------------------------------- delivering
@@ -141,12 +53,12 @@ class DispatchResult:
 
 class ControlDispatcher:
     def __init__(self, settings: IngestSettings, sessions: sessionmaker[Session], *,
-                 publisher: ControlPublisher | None = None):
+                 publisher: BrokerPublisher | None = None):
         self.s = settings
         self.sessions = sessions
-        self.publisher = publisher or ControlPublisher(settings)
+        self.publisher = publisher or BrokerPublisher(settings)
         self.id = f"{settings.client_id}-{uuid.uuid4().hex[:12]}"
-        self._key = _db_key(_bind_of(sessions))
+        self._key = outbox.db_key(sessions)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -154,15 +66,13 @@ class ControlDispatcher:
     # ------------------------------------------------------------ lifecycle
     def start(self) -> ControlDispatcher:
         self._stop.clear()
-        with _lock:
-            _running.setdefault(self._key, set()).add(self)
+        outbox.register_dispatcher(self._key, self)
         self._thread = threading.Thread(target=self._loop, name="control-dispatch", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        with _lock:
-            _running.get(self._key, set()).discard(self)
+        outbox.unregister_dispatcher(self._key, self)
         self._stop.set()
         self._wake.set()
         if self._thread:

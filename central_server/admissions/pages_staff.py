@@ -16,8 +16,8 @@ from central_server.core.params import RowId
 from central_server.core.templating import templates
 
 from . import runs as runs_svc
+from .pages_public import now, parse_form, read_form
 from .plan import PlanError, parse_plan
-from .public_routes import now, parse_form, read_form
 from .scores_import import read_scores
 from .service import (
     REVIEW_ITEMS,

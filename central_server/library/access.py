@@ -1,0 +1,27 @@
+"""Who may see and change a library item: every scope decision of the library goes through here."""
+
+from __future__ import annotations
+
+from central_server.core.tables import User
+
+from .tables import LibraryItem
+from .workflow import VISIBLE_TO_STUDENTS
+
+PROVINCE = ("province_admin", "province_staff")
+
+
+def can_edit(item: LibraryItem, user: User) -> bool:
+    if user.role in PROVINCE:
+        return True
+    if user.role == "school_admin":
+        return item.school_id is not None and item.school_id == user.school_id
+    return item.created_by == user.id
+
+
+def can_view(item: LibraryItem, user: User | None) -> bool:
+    """Students (anonymous) and everyone see published items; unpublished ones only the staff concerned."""
+    if item.status in VISIBLE_TO_STUDENTS:
+        return True
+    if user is None:
+        return False
+    return user.role in PROVINCE or can_edit(item, user)

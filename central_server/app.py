@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from .core import passwords
+from .core import passwords, secrets_check
 from .core.auth import NotAuthenticated
 from .core.config import Settings, get_settings
 from .core.csrf import CsrfCookieMiddleware, verify_csrf
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if callable(setup):  # optional hook: a module may set app.state entries (e.g. home_path)
             setup(app)
         app.state.modules.append(name)
+    secrets_check.enforce(settings, secrets_check.settings_on(app.state))
     log.info("app created", extra={"modules": app.state.modules,
                                    "database": app.state.engine.url.render_as_string(hide_password=True)})
     return app

@@ -66,7 +66,7 @@ def register(client, files=None, **kw):
 
 
 def code_of(html: str) -> str:
-    return re.search(r'id="edit-code">([0-9A-F]+)<', html).group(1)
+    return re.search(r'id="edit-code">([0-9A-Z-]+)<', html).group(1)
 
 
 def test_register_edit_receipt_verify(client, clock, with_plan, db):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from central_server.core.tables import AuditLog, AuthToken, User
+from central_server.core.tables import AuditLog, AuthToken
 
 
 def test_login_sets_httponly_samesite_cookie_and_stores_only_hash(client, make_user, db):

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from central_server.core.auth import create_user
 from central_server.core.passwords import WeakPasswordError, check_policy
 from central_server.core.tables import AuditLog
-
 from tests.central_server.conftest import arm_csrf
 
 

@@ -12,7 +12,6 @@ from central_server.app import create_app
 from central_server.core.logging import RedactingFilter, redact
 from central_server.core.secrets_check import DefaultSecretError, default_secrets
 from central_server.library.config import LibrarySettings, get_library_settings
-
 from tests.central_server.conftest import make_settings
 
 

@@ -11,12 +11,14 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 
-from .core import passwords, secrets_check
+from .core import input_guard, passwords, secrets_check
 from .core.auth import NotAuthenticated
 from .core.config import Settings, get_settings
 from .core.csrf import CsrfCookieMiddleware, verify_csrf
 from .core.db import make_engine, make_sessionmaker
+from .core.input_guard import InvalidInput
 from .core.logging import AccessLogMiddleware, setup_logging
 from .core.templating import STATIC_DIR, templates
 
@@ -91,6 +93,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                "user": getattr(request.state, "user", None)},
                                               status_code=exc.status_code)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(InvalidInput)
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: Exception):
+        # core/input_guard.py: NUL, out-of-range numbers, over-long text; the request's session has rolled back
+        message = str(exc) if isinstance(exc, InvalidInput) else input_guard.MESSAGE
+        if _wants_html(request):
+            return templates.TemplateResponse(request, "core/error.html",
+                                              {"status": 422, "message": message,
+                                               "user": getattr(request.state, "user", None)}, status_code=422)
+        return JSONResponse({"detail": message}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):

@@ -11,16 +11,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import MetaData
+from sqlalchemy.exc import DataError
 
 from .admissions import routes as admissions_routes
 from .attendance import routes as attendance_routes
 from .control import routes as control_routes
-from .core import passwords
+from .core import input_guard, passwords, secrets_check
 from .core import routes as core_routes
 from .core.auth import NotAuthenticated
 from .core.config import Settings, get_settings
 from .core.csrf import CsrfCookieMiddleware, verify_csrf
 from .core.db import Base, make_engine, make_sessionmaker
+from .core.input_guard import InvalidInput
 from .core.logging import AccessLogMiddleware, setup_logging
 from .core.templating import STATIC_DIR, templates
 from .ingest import routes as ingest_routes
@@ -95,6 +97,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                               status_code=exc.status_code)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(InvalidInput)
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: Exception):
+        # core/input_guard.py: NUL, out-of-range numbers, over-long text; the request's session has rolled back
+        message = str(exc) if isinstance(exc, InvalidInput) else input_guard.MESSAGE
+        if _wants_html(request):
+            return templates.TemplateResponse(request, "core/error.html",
+                                              {"status": 422, "message": message,
+                                               "user": getattr(request.state, "user", None)}, status_code=422)
+        return JSONResponse({"detail": message}, status_code=422)
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()[:20]]
@@ -110,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if callable(setup):  # optional hook: a module may set app.state entries (e.g. home_path)
                 setup(app)
         app.state.modules.append(name)
+    secrets_check.enforce(settings, secrets_check.settings_on(app.state))
     log.info("app created", extra={"modules": app.state.modules,
                                    "database": app.state.engine.url.render_as_string(hide_password=True)})
     return app

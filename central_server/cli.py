@@ -40,8 +40,14 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     """Serve the web UI and the API with uvicorn."""
     import uvicorn
 
+    from .core.config import get_settings
+
+    trusted = get_settings().trusted_proxies
+    # X-Forwarded-For is believed only from the configured reverse proxies (CENTRAL_TRUSTED_PROXIES); with none,
+    # the TCP peer is the client, so a client cannot choose the address its sign-in attempts are counted under.
     uvicorn.run("central_server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                reload=reload, log_config=None, proxy_headers=True)
+                reload=reload, log_config=None, proxy_headers=bool(trusted),
+                forwarded_allow_ips=",".join(trusted) if trusted else None)
 
 
 @db_app.command("upgrade")

@@ -17,4 +17,9 @@ class AdmissionsSettings(BaseSettings):
     lookup_failures_per_hour: int = Field(default=10, ge=1)
     cache_refresh_seconds: float = Field(default=5.0, ge=0.0)
     public_base_url: str = "http://127.0.0.1:8000"
+    # Keyed hash of personal ids in the lookup table; the server refuses to start in production with this default.
     pid_pepper: str = "change-me-admissions-pepper"
+    # wrong edit codes (public "sửa hồ sơ" / receipt): per client and per personal id, in a sliding window
+    edit_failures_per_client: int = Field(default=10, ge=1)
+    edit_failures_per_application: int = Field(default=5, ge=1)
+    edit_failure_window_minutes: int = Field(default=30, ge=1)

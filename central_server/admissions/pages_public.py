@@ -108,7 +108,8 @@ async def edit_open(request: Request, session: DB):
     _, plan = active_plan(session)
     form = await request.form()
     try:
-        app = applicant_login(session, plan.year, str(form.get("personal_id", "")), str(form.get("code", "")))
+        app = applicant_login(session, request.app.state.adm_settings, plan.year,
+                                  str(form.get("personal_id", "")), str(form.get("code", "")), client_ip(request))
     except AdmissionsError as exc:
         return page(request, "edit_login.html", {"errors": exc.messages}, 403)
     data = {c.name: getattr(app, c.name) for c in AdmApplication.__table__.columns}
@@ -124,7 +125,7 @@ async def edit_save(request: Request, session: DB):
     data, files = await read_form(request, settings)
     code = str((await request.form()).get("code", ""))
     try:
-        app = applicant_login(session, plan.year, data["personal_id"], code)
+        app = applicant_login(session, settings, plan.year, data["personal_id"], code, client_ip(request))
         update_application(session, settings, plan, app, parse_form(data), files, now(request),
                            ip=client_ip(request))
         session.commit()
@@ -140,7 +141,8 @@ async def receipt(request: Request, session: DB):
     _, plan = active_plan(session)
     form = await request.form()
     try:
-        app = applicant_login(session, plan.year, str(form.get("personal_id", "")), str(form.get("code", "")))
+        app = applicant_login(session, request.app.state.adm_settings, plan.year,
+                                  str(form.get("personal_id", "")), str(form.get("code", "")), client_ip(request))
     except AdmissionsError as exc:
         return page(request, "edit_login.html", {"errors": exc.messages}, 403)
     pdf = receipt_pdf(plan, app, request.app.state.adm_settings.public_base_url)

@@ -13,6 +13,7 @@ from collections import Counter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from central_server.core import throttle
 from central_server.core.audit import audit
 from central_server.core.db import utcnow
 
@@ -86,7 +87,7 @@ def window(plan: AdmissionPlan, now: dt.datetime) -> str:
 
 # ---- applications ---------------------------------------------------------------------------------
 def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return hashlib.sha256(_normal_code(secret).encode()).hexdigest()
 
 
 def pid_hash(settings: AdmissionsSettings, pid: str) -> str:
@@ -135,7 +136,7 @@ def register(session: Session, settings: AdmissionsSettings, plan: AdmissionPlan
     if dup:
         raise AdmissionsError("Số định danh này đã có hồ sơ đăng ký. Hãy dùng chức năng sửa hồ sơ.")
     evidence = _evidence(settings, files)
-    code = secrets.token_hex(4).upper()
+    code = new_edit_code()
     app = AdmApplication(year=plan.year, edit_secret_hash=_digest(code), receipt_code=secrets.token_urlsafe(16),
                          channel="assisted" if actor is not None else "online", review={},
                          **form.model_dump())
@@ -149,12 +150,41 @@ def register(session: Session, settings: AdmissionsSettings, plan: AdmissionPlan
     return app, code
 
 
-def applicant_login(session: Session, year: int, personal_id: str, code: str) -> AdmApplication:
+# Edit codes: 15 symbols of Crockford's base32 (no I, L, O, U), 75 bits, shown in groups of five. Codes issued
+# before (8 hex digits) are still accepted: only their hash is stored and the comparison ignores dashes.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+WRONG_CODE = "Số định danh hoặc mã hồ sơ không đúng."
+TOO_MANY = "Bạn đã nhập sai quá nhiều lần. Vui lòng thử lại sau ít phút."
+
+
+def new_edit_code() -> str:
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(15))
+    return "-".join(raw[i:i + 5] for i in range(0, 15, 5))
+
+
+def _normal_code(code: str) -> str:
+    return code.strip().upper().replace("-", "").replace(" ", "")
+
+
+def applicant_login(session: Session, settings: AdmissionsSettings, year: int, personal_id: str, code: str,
+                    ip: str = "") -> AdmApplication:
+    """The application for (personal id, edit code), throttled per client and per personal id: failures are
+    counted whether or not the application exists (the answer never says which), and committed at once."""
+    window = dt.timedelta(minutes=settings.edit_failure_window_minutes)
+    pid = personal_id.strip()[:32]
+    app_key, client_key = f"{year}|{pid}", ip or "-"
+    if (throttle.exceeded(session, "adm_edit_client", client_key, settings.edit_failures_per_client, window)
+            or throttle.exceeded(session, "adm_edit_app", app_key, settings.edit_failures_per_application, window)):
+        raise AdmissionsError(TOO_MANY)
     app = session.scalars(select(AdmApplication).where(AdmApplication.year == year,
-                                                       AdmApplication.personal_id == personal_id.strip())).first()
+                                                       AdmApplication.personal_id == pid)).first()
     expected = app.edit_secret_hash if app else _digest(secrets.token_hex(8))
-    if not hmac.compare_digest(expected, _digest(code.strip().upper())) or app is None:
-        raise AdmissionsError("Số định danh hoặc mã hồ sơ không đúng.")
+    given = _normal_code(code)[:64]
+    if not (hmac.compare_digest(expected, _digest(given)) and app is not None):
+        throttle.record(session, "adm_edit_client", client_key)
+        throttle.record(session, "adm_edit_app", app_key)
+        session.commit()
+        raise AdmissionsError(WRONG_CODE)
     return app
 
 

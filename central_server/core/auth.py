@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import passwords
+from . import passwords, throttle
 from .audit import audit
 from .config import Settings
 from .db import get_session, utcnow
@@ -22,7 +22,9 @@ PROVINCE_ROLES = ("province_admin", "province_staff")
 
 
 class LoginError(Exception):
-    """Sign-in refused; `message` is shown to the person (Vietnamese), never saying which part was wrong."""
+    """Sign-in refused; `message` is shown to the person (Vietnamese). Unknown user, wrong password and a locked
+    account get the same message, so that the answer reveals neither which usernames exist nor which are locked;
+    only a client that is itself blocked is told so (that says nothing about any account)."""
 
     def __init__(self, message: str, locked: bool = False):
         super().__init__(message)
@@ -30,8 +32,9 @@ class LoginError(Exception):
         self.locked = locked
 
 
-BAD_CREDENTIALS = "Tên đăng nhập hoặc mật khẩu không đúng."
-LOCKED = "Tài khoản tạm khoá do đăng nhập sai nhiều lần. Vui lòng thử lại sau."
+BAD_CREDENTIALS = ("Tên đăng nhập hoặc mật khẩu không đúng. Sau nhiều lần sai, việc đăng nhập sẽ bị tạm khoá "
+                   "trong ít phút.")
+CLIENT_BLOCKED = "Thiết bị này đã đăng nhập sai quá nhiều lần. Vui lòng thử lại sau ít phút."
 
 
 def create_user(session: Session, username: str, password: str, role: str, *, full_name: str = "",
@@ -40,6 +43,7 @@ def create_user(session: Session, username: str, password: str, role: str, *, fu
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if role in ("school_admin", "teacher") and school_id is None:
         raise ValueError(f"role {role} needs a school")
+    passwords.check_policy(password, role, username)
     user = User(username=username.strip().lower(), full_name=full_name, role=role, school_id=school_id,
                 password_hash=passwords.hash_password(password))
     session.add(user)
@@ -54,29 +58,56 @@ def client_ip(request: Request | None) -> str:
 
 
 def authenticate(session: Session, settings: Settings, username: str, password: str, ip: str = "") -> User:
-    """Check a password with lockout; audits every attempt and commits the counters. Raises LoginError."""
+    """Check a password; audits every attempt and commits the counters. Raises LoginError.
+
+    Three counters (core/throttle.py, shared by every worker): failures from this client across all accounts
+    (`client_failure_limit` blocks the client, so guessing many usernames from one place stops), failures of
+    this account from this client (`lockout_threshold` locks the pair: a stranger cannot lock a teacher out of
+    their own school's computer), and failures of this account from anywhere (`account_lockout_threshold`, much
+    higher, locks the account for everyone against a distributed guess). A refusal while locked looks exactly
+    like a wrong password.
+    """
     name = (username or "").strip().lower()[:64]
+    window = dt.timedelta(minutes=settings.lockout_minutes)
+    client_key = ip or "-"
+    if throttle.exceeded(session, "login_client", client_key, settings.client_failure_limit, window):
+        passwords.dummy_verify(password or "")
+        audit(session, None, "auth.login", f"user:{name}", {"reason": "client_blocked"}, ip=ip, outcome="denied",
+              actor_name=name)
+        session.commit()
+        raise LoginError(CLIENT_BLOCKED, locked=True)
     user = session.scalars(select(User).where(User.username == name)).one_or_none()
     now = utcnow()
     if user is None or not user.is_active:
         passwords.dummy_verify(password or "")
+        throttle.record(session, "login_client", client_key)
         audit(session, None, "auth.login", f"user:{name}", ip=ip, outcome="denied", actor_name=name)
         session.commit()
         raise LoginError(BAD_CREDENTIALS)
-    if user.locked_until is not None and user.locked_until > now:
-        audit(session, user, "auth.login", f"user:{user.id}", {"reason": "locked"}, ip=ip, outcome="denied")
+    pair_key = f"{user.id}|{client_key}"
+    pair_locked = throttle.exceeded(session, "login_pair", pair_key, settings.lockout_threshold, window)
+    account_locked = user.locked_until is not None and user.locked_until > now
+    if pair_locked or account_locked:
+        passwords.dummy_verify(password or "")
+        throttle.record(session, "login_client", client_key)
+        audit(session, user, "auth.login", f"user:{user.id}",
+              {"reason": "locked", "scope": "account" if account_locked else "client"}, ip=ip, outcome="denied")
         session.commit()
-        raise LoginError(LOCKED, locked=True)
+        raise LoginError(BAD_CREDENTIALS, locked=True)
     if not passwords.verify_password(user.password_hash, password or ""):
+        throttle.record(session, "login_client", client_key)
+        throttle.record(session, "login_pair", pair_key)
         user.failed_logins += 1
-        locked = user.failed_logins >= settings.lockout_threshold
-        if locked:
-            user.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
+        account_lock = user.failed_logins >= settings.account_lockout_threshold
+        if account_lock:
+            user.locked_until = now + window
             user.failed_logins = 0
-        audit(session, user, "auth.login", f"user:{user.id}", {"reason": "bad_password", "locked": locked}, ip=ip,
-              outcome="denied")
+        pair_lock = throttle.count(session, "login_pair", pair_key, window) >= settings.lockout_threshold
+        audit(session, user, "auth.login", f"user:{user.id}",
+              {"reason": "bad_password", "locked": pair_lock or account_lock}, ip=ip, outcome="denied")
         session.commit()
-        raise LoginError(LOCKED if locked else BAD_CREDENTIALS, locked=locked)
+        raise LoginError(BAD_CREDENTIALS, locked=pair_lock or account_lock)
+    throttle.clear(session, "login_pair", pair_key)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +14,9 @@ from central_server.core.clock import DEFAULT_TIMEZONE
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CENTRAL_", env_file=".env", env_file_encoding="utf-8",
                                       extra="ignore")
+
+    # "production" refuses to start with any default secret (core/secrets_check.py); "development" warns.
+    environment: Literal["development", "production"] = "development"
 
     # database: SQLite by default (WAL), PostgreSQL in production
     database_url: str = "sqlite:///./var/central.sqlite3"
@@ -30,9 +34,18 @@ class Settings(BaseSettings):
     csrf_cookie_name: str = "cs_csrf"  # anonymous visitors' CSRF secret (signed-in people: the session cookie)
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
-    # login lockout
+    # Reverse proxies whose X-Forwarded-For / -Proto are believed (addresses or CIDRs, e.g. ["127.0.0.1"] when
+    # nginx on the same host is the only way in). Empty: the TCP peer is the client, whatever headers it sends.
+    trusted_proxies: list[str] = []
+
+    # sign-in throttling (core/auth.py): failures of one account from one client lock that pair for
+    # `lockout_minutes`; failures from one client across all accounts block that client; an account failing
+    # from many clients (a distributed guess) is locked for everyone only at the much higher
+    # `account_lockout_threshold`. Every refusal gives the same answer as a wrong password.
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    client_failure_limit: int = Field(default=20, ge=1)
+    account_lockout_threshold: int = Field(default=100, ge=1)
 
     # password hashing (argon2id); the defaults follow argon2-cffi's RFC 9106 low-memory profile
     argon2_time_cost: int = Field(default=3, ge=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, UTCDateTime, utcnow
@@ -76,3 +76,18 @@ class AuditLog(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     outcome: Mapped[str] = mapped_column(String(16), default="ok")
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ThrottleHit(Base):
+    """One counted attempt (a failed sign-in, a wrong edit code) for a scope and a hashed key (client, account,
+    application); counted in a sliding window by `core.throttle`. Kept in the database so that every worker
+    process and a restart see the same counts. Keys are SHA-256 digests: no address or username is stored."""
+
+    __tablename__ = "throttle_hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_throttle_hits_scope_key_at", "scope", "key_hash", "at"),)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from central_server.core.config import get_settings
 from central_server.core.db import make_engine, make_sessionmaker, utcnow
+from central_server.core.logging import install_redaction
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.service import ApplyFailed, ApplyFn, Incoming, KeyStore, store_batch
 from central_server.ingest.status import store_status
@@ -203,6 +204,8 @@ class IngestWorker:
 def main(apply: ApplyFn | None) -> int:  # pragma: no cover - run as a subprocess by the fault tests
     settings = IngestSettings()
     logging.basicConfig(level=settings.log_level)
+    for handler in logging.getLogger().handlers:
+        install_redaction(handler)  # personal ids in messages and tracebacks are logged hashed
     engine = make_engine(settings.database_url or get_settings().database_url)
     worker = IngestWorker(settings, make_sessionmaker(engine), apply=apply)
     signal.signal(signal.SIGTERM, lambda *_: worker._stop.set())

@@ -24,6 +24,7 @@ THUMB_SIZE = (320, 320)
 _MEMBER_CAP = 32 * 1024 * 1024
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
 _SPACES = re.compile(r"\s+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class ExtractError(ValueError):
@@ -61,7 +62,8 @@ def extract(path: Path, mime: str, max_chars: int) -> Extracted:
 
 
 def _clip(text: str, max_chars: int) -> str:
-    return _SPACES.sub(" ", text).strip()[:max_chars]
+    # NUL and other C0 controls (PDF text streams carry them) are not text and no database column holds NUL.
+    return _SPACES.sub(" ", _CONTROLS.sub(" ", text)).strip()[:max_chars]
 
 
 def _pdf(path: Path, max_chars: int) -> Extracted:

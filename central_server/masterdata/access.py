@@ -75,6 +75,18 @@ def get_student(session: Session, user: User, student_id: int) -> Student:
     return student
 
 
+TRANSFER_REFUSED = ("Số định danh này thuộc một trường khác. Chuyển trường do Sở thực hiện, hoặc sau khi trường "
+                    "đang quản lý ghi trạng thái 'Chuyển đi' cho học sinh.")
+TEACHER_TRANSFER_REFUSED = "Số định danh này thuộc giáo viên của một trường khác. Chuyển trường do Sở thực hiện."
+
+
+def may_take_from_other_school(user: User, released: bool) -> bool:
+    """May `user` move a person held by another school into their own? The province admin may; a receiving
+    school may only once the releasing school has released the person (a leaving status it recorded itself).
+    Until then a school sees nothing of the other school's record (no name, gender or school)."""
+    return user.role == "province_admin" or released
+
+
 def can_manage_school(user: User, school_id: int) -> bool:
     """Writes to a school's master data: the province admin, or that school's admin."""
     return user.role == "province_admin" or (user.role == "school_admin" and user.school_id == school_id)

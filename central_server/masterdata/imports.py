@@ -50,7 +50,7 @@ def create_batch(session: Session, user: User, school: School, school_year: str,
               ip=ip, outcome="denied")
         session.commit()
         raise HTTPException(422, str(exc)) from None
-    result = importer.preview(session, school, school_year, rows)
+    result = importer.preview(session, school, school_year, rows, user)
     summary = moet_import.summarise(result)
     batch = ImportBatch(school_id=school.id, school_year=school_year, kind=kind, uploaded_by=user.id,
                         filename=(filename or "upload.xlsx")[:255], sha256=hashlib.sha256(data).hexdigest(),
@@ -72,7 +72,7 @@ def apply_batch(session: Session, user: User, batch: ImportBatch, ip: str = "") 
     importer = IMPORTERS[batch.kind]
     school = session.get(School, batch.school_id)
     rows = moet_import.parse_workbook(batch.content, importer.template)
-    result = importer.preview(session, school, batch.school_year, rows)
+    result = importer.preview(session, school, batch.school_year, rows, user)
     invalid = sum(1 for p in result if p.kind == "invalid")
     if invalid and (importer.all_or_nothing or invalid == len(result)):
         session.rollback()

@@ -225,7 +225,9 @@ def summarise(rows: list[PreviewRow]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Importer:
-    """One kind of MOET import. `apply(session, school, school_year, rows, preview, today=, province_code=)`
+    """One kind of MOET import. `preview(session, school, school_year, rows, actor)` judges each row (a person held
+    by another school is refused unless `access.may_take_from_other_school`);
+    `apply(session, school, school_year, rows, preview, today=, province_code=)`
     writes the rows whose preview is not invalid; `all_or_nothing` refuses the whole file while any row is."""
 
     kind: str

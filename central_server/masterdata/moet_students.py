@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from central_server.control.service import UnknownSchool, request_erasure
 from central_server.core.clock import local_today
+from central_server.core.tables import User
 
 from . import moet_import as mi
+from .access import TRANSFER_REFUSED, may_take_from_other_school
 from .tables import Enrolment, School, SchoolClass, Student
 
 # canonical field -> accepted header titles (as `moet_import.norm_header` writes them)
@@ -68,7 +70,7 @@ class StudentPreviewRow(mi.PreviewRow):
     from_class: str | None = None
 
 
-def preview(session: Session, school: School, school_year: str, rows: list[mi.ParsedRow]
+def preview(session: Session, school: School, school_year: str, rows: list[mi.ParsedRow], actor: User
             ) -> list[StudentPreviewRow]:
     mi.mark_duplicates(rows, "personal_id", "Trùng số định danh với dòng {row}.")
     ids = [r.values["personal_id"] for r in rows if not r.errors]
@@ -89,6 +91,9 @@ def preview(session: Session, school: School, school_year: str, rows: list[mi.Pa
         current = existing.get(v["personal_id"])
         if current is None:
             out.append(StudentPreviewRow(kind="new", errors=[], changes={}, **common))
+            continue
+        if current.school_id != school.id and not may_take_from_other_school(actor, is_leaving(current.status)):
+            out.append(StudentPreviewRow(kind="invalid", errors=[TRANSFER_REFUSED], changes={}, **common))
             continue
         cur_class = classes.get(current.class_id) if current.class_id else None
         same_place = (current.school_id == school.id and cur_class is not None

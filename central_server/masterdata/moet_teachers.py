@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from central_server.core.tables import User
 
 from . import moet_import as mi
+from .access import TEACHER_TRANSFER_REFUSED, may_take_from_other_school
 from .tables import ClassTeacher, School, SchoolClass, Teacher
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -137,7 +138,7 @@ def _changes(teacher: Teacher, v: dict[str, Any]) -> dict[str, list[Any]]:
     return {f: [mi.plain(getattr(teacher, f)), mi.plain(v[f])] for f in fields if getattr(teacher, f) != v[f]}
 
 
-def preview(session: Session, school: School, school_year: str, rows: list[mi.ParsedRow]
+def preview(session: Session, school: School, school_year: str, rows: list[mi.ParsedRow], actor: User
             ) -> list[TeacherPreviewRow]:
     school_codes = dict(session.execute(select(School.id, School.code)).all())
     known = set(school_codes.values())
@@ -158,6 +159,9 @@ def preview(session: Session, school: School, school_year: str, rows: list[mi.Pa
             teacher = holder  # recorded by hand with its staff code only: this row completes it
         if not r.errors and holder is not None and holder is not teacher:
             r.errors.append(f"Mã cán bộ {v['staff_code']} đã thuộc một giáo viên khác của trường.")
+        if not r.errors and teacher is not None and teacher.school_id != school.id \
+                and not may_take_from_other_school(actor, released=False):
+            r.errors.append(TEACHER_TRANSFER_REFUSED)
         if r.errors:
             out.append(TeacherPreviewRow(kind="invalid", errors=r.errors, changes={}, **common))
         elif teacher is None:

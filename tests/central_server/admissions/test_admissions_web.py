@@ -9,11 +9,14 @@ import io
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from central_server.admissions.service import new_edit_code
 from central_server.admissions.tables import AdmApplication, AdmLookup, AdmRun, AdmScore
 from central_server.core.tables import AuditLog
+from tests.central_server.conftest import arm_csrf
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -66,7 +69,7 @@ def register(client, files=None, **kw):
 
 
 def code_of(html: str) -> str:
-    return re.search(r'id="edit-code">([0-9A-F]+)<', html).group(1)
+    return re.search(r'id="edit-code">([0-9A-Z-]+)<', html).group(1)
 
 
 def test_register_edit_receipt_verify(client, clock, with_plan, db):
@@ -302,3 +305,39 @@ def test_failed_lookups_are_limited_per_client():
     limiter.failed("203.0.113.5")
     assert not limiter.allow("203.0.113.5")  # two failures: blocked, although far under the per-minute limit
     assert limiter.allow("198.51.100.7")      # another client is not affected
+
+
+# The edit code (issue 15 item 8): long enough not to be guessed; guessing throttled per client and per
+# application; the right code still works with or without dashes.
+def test_edit_codes_are_long_and_random():
+    codes = {new_edit_code() for _ in range(200)}
+    assert len(codes) == 200
+    assert all(re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){2}", c) for c in codes)
+
+
+def test_guessing_is_throttled_per_application_and_per_client(app, client, clock, with_plan):
+    r = register(client)
+    code = code_of(r.text)
+    pid = "079309001234"
+    answers = [client.post("/tuyen-sinh/ho-so", data={"personal_id": pid, "code": f"{i:08X}"}) for i in range(5)]
+    assert all(a.status_code == 403 and "không đúng" in a.text for a in answers)
+    # the sixth try, even with the right code, is refused from every client for a while (per application)
+    r = client.post("/tuyen-sinh/ho-so", data={"personal_id": pid, "code": code})
+    assert r.status_code == 403 and "quá nhiều lần" in r.text
+    with TestClient(app, client=("10.3.3.3", 5000)) as other:
+        arm_csrf(other)
+        r = other.post("/tuyen-sinh/ho-so", data={"personal_id": pid, "code": code})
+        assert r.status_code == 403 and "quá nhiều lần" in r.text
+        # per client: ten wrong codes over many personal ids block this client, not others
+        for i in range(10):
+            other.post("/tuyen-sinh/ho-so", data={"personal_id": f"07930900{i:04d}", "code": "AAAAA-BBBBB-CCCCC"})
+        r = other.post("/tuyen-sinh/ho-so", data={"personal_id": "079309009999", "code": "AAAAA-BBBBB-CCCCC"})
+        assert "quá nhiều lần" in r.text
+
+
+def test_code_is_accepted_with_or_without_dashes_and_in_lower_case(client, clock, with_plan):
+    r = register(client)
+    code = code_of(r.text)
+    for variant in (code, code.replace("-", ""), code.lower()):
+        r = client.post("/tuyen-sinh/ho-so", data={"personal_id": "079309001234", "code": variant})
+        assert r.status_code == 200 and "Nguyễn Thị Lan" in r.text

@@ -73,7 +73,7 @@ def snapshot(db) -> list[tuple]:
 
 def test_preview_lists_every_kind_with_reasons_then_apply_writes_only_valid_rows(client, db, world, bearer_for):
     b = world["b"]
-    h = bearer_for(world["users"]["admin_b"])
+    h = bearer_for(world["users"]["province_admin"])  # a move between schools is the province's (see transfer tests)
     data = xlsx([
         row(94185000005, "Thạch Thị Sa Rin", "GV05", email="SaRin@Example.edu.vn", phone=912345678,
             born=dt.datetime(1988, 7, 1)),                                           # 4 new (numeric id/phone)

@@ -5,7 +5,9 @@
   the floor of each later round (fixed offsets over the NV1 cutoff, or a monotone cutoff).
 - A tie at the cut-off is settled by the plan's ordered criteria; every candidate in a contested tie gets
   a `TieDecision` naming the criterion that settled it. When the chain is exhausted the plan's
-  `tie_exhausted` rule admits (or rejects) the whole still-tied group.
+  `tie_exhausted` rule admits (or rejects) the whole still-tied group. A unit that refused a tied group at
+  score s (`reject_all`) admits nobody at or below s in its later aspirations (or chuyên choices): the seats
+  that group left are not handed to lower scores from later rounds.
 - DTNT schools take only DTNT-eligible candidates and at most ⌊share × quota⌋ of the majority ethnicity.
 The output depends only on the input (no set/dict iteration order, no randomness).
 """
@@ -198,6 +200,7 @@ def allocate(plan: AdmissionPlan, applicants: Iterable[Applicant], *,
     classes = {c.code: (c, sch.code) for sch in plan.schools for c in sch.specialised_classes}
     class_seats = {code: c.quota for code, (c, _) in classes.items()}
     depth = max((len(s.applicant.specialised) for s in scored), default=0)
+    refused: dict[str, int] = {}  # unit -> highest score of a tied group refused under `reject_all`
     for j in range(1, depth + 1):
         pools: dict[str, list[Scored]] = defaultdict(list)
         for s in scored:
@@ -214,7 +217,10 @@ def allocate(plan: AdmissionPlan, applicants: Iterable[Applicant], *,
         for code in sorted(pools):
             cls, school = classes[code]
             key = _memo(lambda s, cls=cls: specialised_score(plan, cls, s))
-            won = select(plan, pools[code], class_seats[code], key, code, "specialised", j, res.ties)
+            pool = _above_refused(pools[code], key, refused.get(code), code, j, res.skipped)
+            n_ties = len(res.ties)
+            won = select(plan, pool, class_seats[code], key, code, "specialised", j, res.ties)
+            _note_refused(res.ties[n_ties:], code, refused)
             for s in won:
                 res.admissions[s.id] = Admission(s.id, code, school, "specialised", j, key(s) / 100)
                 taken.add(s.id)
@@ -250,8 +256,11 @@ def allocate(plan: AdmissionPlan, applicants: Iterable[Applicant], *,
                     pool.append(s)
                 else:
                     res.skipped.append((s.id, school, f"below_floor_nv{k}"))
+            pool = _above_refused(pool, lambda s: s.total, refused.get(school), school, k, res.skipped)
             pool = dtnt.filter(plan, school, pool, seats[school], k, "regular", res.ties, res.skipped)
+            n_ties = len(res.ties)
             won = select(plan, pool, seats[school], lambda s: s.total, school, "regular", k, res.ties)
+            _note_refused(res.ties[n_ties:], school, refused)
             for s in won:
                 res.admissions[s.id] = Admission(s.id, school, school, "regular", k, s.total / 100)
                 taken.add(s.id)
@@ -261,6 +270,28 @@ def allocate(plan: AdmissionPlan, applicants: Iterable[Applicant], *,
     for school, by_k in cut.items():
         res.cutoffs[school] = {k: (v / 100 if v is not None else None) for k, v in sorted(by_k.items())}
     return res
+
+
+def _above_refused(pool: list[Scored], key: Callable[[Scored], int], refused: int | None, unit: str, k: int,
+                   skipped: list) -> list[Scored]:
+    """Drop candidates at or below the score of a tied group this unit refused in an earlier round."""
+    if refused is None:
+        return pool
+    keep = []
+    for s in pool:
+        if key(s) > refused:
+            keep.append(s)
+        else:
+            skipped.append((s.id, unit, f"below_refused_tie_nv{k}"))
+    return keep
+
+
+def _note_refused(new_ties: list[TieDecision], unit: str, refused: dict[str, int]) -> None:
+    """Remember the score of a tied group refused at `unit` (exhausted chain under `reject_all`)."""
+    for t in new_ties:
+        if t.unit == unit and not t.admitted and t.criterion == "exhausted:reject_all":
+            score = round(t.tied_score * 100)
+            refused[unit] = max(refused.get(unit, score), score)
 
 
 def _floor(plan: AdmissionPlan, rule, cut: dict[int, int | None], k: int) -> int:

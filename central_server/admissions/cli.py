@@ -13,8 +13,9 @@ from typing import Annotated
 import typer
 
 from .allocation import AllocationError, allocate
-from .csvio import RowErrors, read_applicants, write_results, write_ties
+from .csvio import RowErrors, read_applicants, results_csv, ties_csv
 from .deferred import compare, deferred_acceptance
+from .outputs import OutputError, check_targets, write_all
 from .plan import PlanError, load_plan
 
 app = typer.Typer(help="Grade-10 admissions (offline tools).", no_args_is_help=True)
@@ -40,22 +41,38 @@ def allocate_cmd(
     declined: Annotated[Path | None, typer.Option(help="file of ids that declined a chuyên place")] = None,
     report: Annotated[Path | None, typer.Option(help="JSON report comparing rule and deferred acceptance")] = None,
 ) -> None:
-    """Allocate places; writes nothing unless the plan and every applicant row are valid."""
+    """Allocate places; writes nothing unless the plan and every applicant row are valid, and then writes
+    every output file or none."""
     try:
+        if ties and mode is Mode.deferred_acceptance:
+            raise OutputError("--ties chỉ dùng với --mode rule: mô phỏng chấp nhận trì hoãn (deferred-acceptance) "
+                              "xếp hạng chặt, không có quyết định hòa điểm nào để ghi")
+        targets = {"--out": out} | ({"--ties": ties} if ties else {}) | ({"--report": report} if report else {})
+        check_targets(targets, {"--plan": plan, "--applicants": applicants, "--declined": declined})
         p = load_plan(plan)
         pool = read_applicants(p, applicants)
-        dec = declined.read_text(encoding="utf-8").split() if declined else []
+        dec = _read_declined(declined) if declined else []
         res = (allocate if mode is Mode.rule else deferred_acceptance)(p, pool, specialised_declined=dec)
-    except (PlanError, RowErrors, AllocationError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        files = {out: results_csv(res, [a.id for a in pool])}
+        if ties:
+            files[ties] = ties_csv(res)
+        if report:
+            other = deferred_acceptance(p, pool, specialised_declined=dec) if mode is Mode.rule else \
+                allocate(p, pool, specialised_declined=dec)
+            rule_r, da_r = (res, other) if mode is Mode.rule else (other, res)
+            files[report] = json.dumps(compare(p, pool, rule_r, da_r), indent=2)
+        write_all(files)
+    except (PlanError, RowErrors, AllocationError, OutputError) as exc:
+        typer.echo(f"lỗi: {exc}", err=True)
         raise typer.Exit(2) from None
-    write_results(res, [a.id for a in pool], out)
-    if ties:
-        write_ties(res, ties)
-    if report:
-        other = deferred_acceptance(p, pool, specialised_declined=dec) if mode is Mode.rule else \
-            allocate(p, pool, specialised_declined=dec)
-        rule_r, da_r = (res, other) if mode is Mode.rule else (other, res)
-        report.write_text(json.dumps(compare(p, pool, rule_r, da_r), indent=2), encoding="utf-8")
     typer.echo(f"{len(res.admissions)} admitted, {len(pool) - len(res.admissions)} not placed, "
                f"{len(res.excluded)} excluded, {len(res.ties)} tie decisions ({mode.value})")
+
+
+def _read_declined(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8-sig").split()
+    except UnicodeDecodeError as exc:
+        raise OutputError(f"--declined {path}: tệp không phải UTF-8 (byte lỗi ở vị trí {exc.start})") from None
+    except OSError as exc:
+        raise OutputError(f"--declined {path}: không đọc được tệp ({exc.strerror or exc})") from None

@@ -56,14 +56,27 @@ def _flag(raw: str, column: str) -> bool:
 
 
 def read_applicants(plan: AdmissionPlan, source: str | Path | io.TextIOBase) -> list[Applicant]:
+    """Applicants from a CSV file (UTF-8) or text stream. Every row must have exactly the header's fields;
+    "line N" is the physical line where the row starts. Raises RowErrors listing every problem."""
     if isinstance(source, str | Path):
         try:
             text = Path(source).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RowErrors([f"cannot read {source}: {exc}"]) from exc
+        except UnicodeDecodeError as exc:
+            raise RowErrors([f"tệp {source} không phải UTF-8 (byte lỗi ở vị trí {exc.start}): "
+                             "hãy lưu lại dưới dạng CSV UTF-8"]) from None
+        except OSError as exc:
+            raise RowErrors([f"không đọc được tệp {source}: {exc.strerror or exc}"]) from None
         source = io.StringIO(text)
-    reader = csv.DictReader(source)
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.reader(source)
+    header_line, raw_header = _next_row(reader)
+    if raw_header is None:
+        raise RowErrors(["header: the file is empty"])
+    header = [h.strip() for h in raw_header]
+    dups = sorted({h for h in header if header.count(h) > 1})
+    if dups:
+        raise RowErrors([f"line {header_line}: duplicate column(s) {', '.join(repr(h) for h in dups)}"])
+    if "" in header:
+        raise RowErrors([f"line {header_line}: column {header.index('') + 1} has no name"])
     required = ["id", *plan.subject_codes, "nv1"]
     missing = [h for h in required if h not in header]
     if missing:
@@ -74,8 +87,18 @@ def read_applicants(plan: AdmissionPlan, source: str | Path | io.TextIOBase) -> 
     prio, prizes = {g.code for g in plan.priority_groups}, {g.code for g in plan.prizes}
     direct = {g.code for g in plan.direct_groups}
     out, errors, seen = [], [], {}
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "") for k, v in row.items()}
+    while True:
+        try:
+            line, cells = _next_row(reader)
+        except RowErrors as exc:  # an unreadable record: the reader cannot go on past it
+            errors += exc.errors
+            break
+        if cells is None:
+            break
+        if len(cells) != len(header):
+            errors.append(f"line {line}: {len(cells)} field(s), the header has {len(header)}")
+            continue
+        row = dict(zip(header, cells, strict=True))
         try:
             aid = row["id"].strip()
             if not aid:
@@ -89,6 +112,9 @@ def read_applicants(plan: AdmissionPlan, source: str | Path | io.TextIOBase) -> 
                      and row[h].strip()]
             if extra:
                 raise ValueError(f"{extra[0]}: the plan allows {plan.aspiration_count} aspirations")
+            gap = next((j for j in range(1, len(nvs)) if nvs[j] and not nvs[j - 1]), None)
+            if gap is not None:
+                raise ValueError(f"nv{gap}: empty while nv{gap + 1} is filled (aspirations must be consecutive)")
             nvs = [n for n in nvs if n]
             for n in nvs:
                 if n not in schools:
@@ -122,6 +148,23 @@ def read_applicants(plan: AdmissionPlan, source: str | Path | io.TextIOBase) -> 
     return out
 
 
+def _next_row(reader) -> tuple[int, list[str] | None]:
+    """(physical line where the next non-blank record starts, its fields), or (line, None) at the end."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return start, None
+        except csv.Error as exc:
+            text = str(exc)
+            if "field larger than field limit" in text:
+                text = f"a field is longer than {csv.field_size_limit():,} characters"
+            raise RowErrors([f"line {reader.line_num}: {text}"]) from None
+        if cells:
+            return start, cells
+
+
 def _codes(raw: str, allowed: set[str], column: str) -> tuple[str, ...]:
     codes = tuple(c.strip() for c in raw.replace(",", ";").split(";") if c.strip())
     for c in codes:
@@ -130,21 +173,25 @@ def _codes(raw: str, allowed: set[str], column: str) -> tuple[str, ...]:
     return codes
 
 
-def write_results(res: AllocationResult, applicant_ids: Iterable[str], path: str | Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "admitted", "school", "stage", "aspiration", "final_score", "excluded_reason"])
-        for aid in applicant_ids:
-            a = res.admissions.get(aid)
-            w.writerow([aid, a.unit if a else "none", a.school if a else "", a.stage if a else "",
-                        a.aspiration if a else "", f"{res.scores[aid]:.2f}", res.excluded.get(aid, "")])
+def results_csv(res: AllocationResult, applicant_ids: Iterable[str]) -> str:
+    """The result file's text: one row per applicant, in input order."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id", "admitted", "school", "stage", "aspiration", "final_score", "excluded_reason"])
+    for aid in applicant_ids:
+        a = res.admissions.get(aid)
+        w.writerow([aid, a.unit if a else "none", a.school if a else "", a.stage if a else "",
+                    a.aspiration if a else "", f"{res.scores[aid]:.2f}", res.excluded.get(aid, "")])
+    return buf.getvalue()
 
 
-def write_ties(res: AllocationResult, path: str | Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["unit", "stage", "aspiration", "id", "admitted", "criterion", "value", "tied_score",
-                    "seats", "tied"])
-        for t in res.ties:
-            w.writerow([t.unit, t.stage, t.aspiration, t.applicant_id, int(t.admitted), t.criterion,
-                        "" if t.value is None else t.value, f"{t.tied_score:.2f}", t.seats, t.tied])
+def ties_csv(res: AllocationResult) -> str:
+    """The tie file's text: one row per tie decision."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["unit", "stage", "aspiration", "id", "admitted", "criterion", "value", "tied_score",
+                "seats", "tied"])
+    for t in res.ties:
+        w.writerow([t.unit, t.stage, t.aspiration, t.applicant_id, int(t.admitted), t.criterion,
+                    "" if t.value is None else t.value, f"{t.tied_score:.2f}", t.seats, t.tied])
+    return buf.getvalue()

@@ -259,7 +259,7 @@ def parse_plan(data: dict | str | bytes, history: dict[int, str] | None = None) 
     if isinstance(data, str | bytes):
         try:
             data = json.loads(data)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PlanError([f"not valid JSON: {exc}"]) from exc
     if not isinstance(data, dict):
         raise PlanError(["a plan must be a JSON object"])
@@ -279,13 +279,18 @@ def load_plan(path: str | Path) -> AdmissionPlan:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise PlanError([f"cannot read {path}: {exc.strerror}"]) from exc
+        raise PlanError([f"không đọc được tệp kế hoạch {path}: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlanError([f"tệp kế hoạch {path} không phải UTF-8 (byte lỗi ở vị trí {exc.start}): "
+                         "hãy lưu lại với mã UTF-8"]) from None
     if path.suffix.lower() == ".toml":
         try:
-            return parse_plan(tomllib.loads(raw.decode("utf-8")))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            return parse_plan(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
             raise PlanError([f"not valid TOML: {exc}"]) from exc
-    return parse_plan(raw)
+    return parse_plan(text)
 
 
 def _fmt(err: dict) -> str:

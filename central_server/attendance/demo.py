@@ -1,7 +1,9 @@
 """A generated demo dataset: schools, classes, students, users and weeks of attendance (bulk insert).
 
 Not real people: names are composed from common Vietnamese and Khmer name parts; ids are random.
-Marks are whole-session marks (period 0), finalised, with realistic absence rates per student.
+Marks are whole-session marks (period 0), finalised, with realistic absence rates per student. A few students
+(`ABSENCE_CASES`) have long absences (illness, working in the harvest, about to drop out) just under, at and over
+the warning levels (30, 40) and the 45-session limit, so that the warnings page has something to show.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Huỳnh", "Thạch", "Lâm", "
 MIDDLE = ["Văn", "Thị", "Minh", "Ngọc", "Hoàng", "Thanh", "Sô", "Sa"]
 GIVEN = ["An", "Bình", "Chi", "Dũng", "Hà", "Khánh", "Linh", "Mai", "Nam", "Phúc", "Rin", "Sóc", "Thảo", "Vy"]
 CHUNK = 5000
+# absent sessions of the demo's hard cases: (school index, sessions); capped by the sessions the demo holds
+ABSENCE_CASES: tuple[tuple[int, int], ...] = ((0, 28), (0, 32), (0, 41), (0, 47), (1, 36), (1, 46))
 
 
 @dataclass
@@ -88,6 +92,7 @@ def generate(engine: Engine, size: DemoSize, end: dt.date, seed: int = 7, passwo
         session.commit()
         students = session.execute(select(Student.id, Student.school_id, Student.class_id)).all()
     sessions = ["morning", "afternoon"][:size.sessions_per_day]
+    cases = _absence_cases(rng, students, [(d, x) for d in days for x in sessions])
     now = utcnow()
     marks, states, history = [], [], []
     counts = {"marks": 0}
@@ -102,10 +107,13 @@ def generate(engine: Engine, size: DemoSize, end: dt.date, seed: int = 7, passwo
 
     for sid, school_id, class_id in students:
         p_absent = rng.choice([0.01, 0.02, 0.03, 0.05, 0.12, 0.3])
+        absent = cases.get(sid)
         for day in days:
             for sess in sessions:
                 r = rng.random()
                 status = ("P" if rng.random() < 0.6 else "K") if r < p_absent else "present"
+                if absent is not None:
+                    status = absent.get((day, sess), "present")
                 eid = str(uuid.uuid4())
                 at = dt.datetime.combine(day, dt.time(7 if sess == "morning" else 13), dt.UTC)
                 marks.append({"student_id": sid, "school_id": school_id, "class_id": class_id, "day": day,
@@ -124,3 +132,32 @@ def generate(engine: Engine, size: DemoSize, end: dt.date, seed: int = 7, passwo
     rebuild_daily(engine)
     return {"schools": len(schools), "classes": len(classes), "students": len(students), "days": len(days),
             "marks": counts["marks"]}
+
+
+def _absence_cases(rng: random.Random, students, slots: list[tuple[dt.date, str]]
+                   ) -> dict[int, dict[tuple[dt.date, str], str]]:
+    """student id -> {(day, session): "P"/"K"} for the ABSENCE_CASES: a run of consecutive sessions (an
+    illness, mostly excused) and scattered unexcused ones, on students taken in order from the given schools."""
+    by_school: dict[int, list[int]] = {}
+    for sid, school_id, _ in students:
+        by_school.setdefault(school_id, []).append(sid)
+    schools = sorted(by_school)
+    taken: dict[int, int] = {}
+    out: dict[int, dict[tuple[dt.date, str], str]] = {}
+    for index, n in ABSENCE_CASES:
+        if index >= len(schools):
+            continue
+        pool = by_school[schools[index]]
+        k = taken.get(index, 0)
+        if k >= len(pool):
+            continue
+        taken[index] = k + 1
+        n = min(n, len(slots))
+        run = n // 2
+        start = rng.randrange(0, len(slots) - run + 1)
+        chosen = set(range(start, start + run))
+        rest = [i for i in range(len(slots)) if i not in chosen]
+        chosen |= set(rng.sample(rest, n - run))
+        out[pool[k]] = {slots[i]: ("P" if i < start + run and i >= start and rng.random() < 0.8 else "K")
+                        for i in sorted(chosen)}
+    return out

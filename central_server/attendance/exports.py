@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,13 @@ from openpyxl.styles import Font
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]+")
+
+
+def sheet_title(title: str) -> str:
+    r"""An Excel sheet name: no []:*?/\ or control characters, no edge apostrophe, 1-31 characters."""
+    cleaned = _SHEET_FORBIDDEN.sub("-", title).strip(" '")[:31].strip(" '")
+    return cleaned or "Bang"
 
 
 def _safe(value: Any) -> Any:
@@ -33,7 +41,7 @@ def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
 def to_xlsx(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     wb = Workbook()
     ws = wb.active
-    ws.title = title[:31]
+    ws.title = sheet_title(title)
     ws.append(list(headers))
     for cell in ws[1]:
         cell.font = Font(bold=True)

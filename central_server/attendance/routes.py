@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from central_server.core.audit import audit
 from central_server.core.auth import client_ip, current_user
 from central_server.core.db import get_session
+from central_server.core.downloads import attachment
 from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.masterdata import access
@@ -127,7 +128,7 @@ def _totals_rows(rows) -> list[list]:
 
 def _file(data: bytes, fmt: str, name: str) -> Response:
     media = exports.CSV_TYPE if fmt == "csv" else exports.XLSX_TYPE
-    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+    return Response(data, media_type=media, headers={"Content-Disposition": attachment(f"{name}.{fmt}")})
 
 
 def _export(fmt: str, title: str, headers: list[str], rows: list[list], name: str) -> Response:

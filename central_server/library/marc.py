@@ -16,6 +16,7 @@ from xml.sax import SAXException
 import pymarc
 from pymarc import Field, Indicators, MARCReader, Record, Subfield
 
+from .subject_map import subject_of
 from .tables import LibraryItem
 from .vocab import LANGUAGES, MARC_TO_LANGUAGE
 
@@ -74,17 +75,20 @@ def record_to_fields(record: Record) -> dict:
     national = next((f.get_subfields("a")[0] for f in record.get_fields("024")
                      if f.get_subfields("2") == [NATIONAL_SOURCE] and f.get_subfields("a")), "")
     copies = len(record.get_fields("952")) or None
+    keywords = [_clean(v) for f in record.get_fields("650", "653") for v in f.get_subfields("a")][:50]
+    ddc = _sub(record, "082", "a")[:32]
     return dict(
         kind="title", material_type="sach", title=title[:500],
         creators=_names(record, ("100", "700"), True)[:50],
         contributors=_names(record, ("700",), False)[:50],
-        keywords=[_clean(v) for f in record.get_fields("650", "653") for v in f.get_subfields("a")][:50],
+        keywords=keywords,
+        subject_code=subject_of(keywords, ddc),
         description=_sub(record, "520", "a"),
         publisher=(_sub(record, "264", "b") or _sub(record, "260", "b"))[:300],
         date_issued=year.group() if year else "",
         language=MARC_TO_LANGUAGE.get(lang_code.strip().lower(), "vi"),
         isbn=_sub(record, "020", "a").split(" ")[0][:32],
-        ddc=_sub(record, "082", "a")[:32],
+        ddc=ddc,
         edition=_sub(record, "250", "a")[:100],
         extent=_sub(record, "300", "a")[:200],
         call_number=_sub(record, "090", "a")[:64],
@@ -139,7 +143,10 @@ def _read_iso2709(data: bytes) -> list[Record]:
 
 
 def item_to_record(item: LibraryItem) -> Record:
-    """A MARC 21 bibliographic record (UTF-8) of an item; an imported record keeps its unmapped fields."""
+    """A MARC 21 bibliographic record (UTF-8) of an item; an imported record keeps its unmapped fields, and
+    the parts of mapped ones the item does not hold: 650 headings (with their indicators and source) stay 650
+    while the keyword is kept, the place of publication (264/260 $a) and the other 300 subfields ($b, $c)."""
+    original = _original(item)
     record = _base_record(item)
     lang = LANGUAGES.get(item.language, ("", "vie"))[1]
     year = (item.date_issued or "")[:4]
@@ -156,23 +163,31 @@ def item_to_record(item: LibraryItem) -> Record:
     creators = list(item.creators or [])
     if creators:
         record.add_ordered_field(_df("100", [("a", creators[0])], "1", " "))
-    title_subs = [("a", item.title)]
+    main, _, rest = item.title.partition(" : ")
+    title_subs = [("a", f"{main} :"), ("b", rest)] if rest else [("a", item.title)]
     if creators:
         title_subs.append(("c", ", ".join(creators)))
     record.add_ordered_field(_df("245", title_subs, "1" if creators else "0", "0"))
     if item.edition:
         record.add_ordered_field(_df("250", [("a", item.edition)]))
-    pub = [(c, v) for c, v in (("b", item.publisher or item.school_name), ("c", item.date_issued)) if v]
+    place = (_sub(original, "264", "a") or _sub(original, "260", "a")) if original else ""
+    pub = [(c, v) for c, v in (("a", place), ("b", item.publisher or item.school_name), ("c", item.date_issued))
+           if v]
     if pub:
         record.add_ordered_field(_df("264", pub, " ", "1"))
-    if item.extent:
-        record.add_ordered_field(_df("300", [("a", item.extent)]))
+    physical = [(sf.code, sf.value) for f in (original.get_fields("300") if original else [])[:1]
+                for sf in f.subfields if sf.code != "a"]
+    if item.extent or physical:
+        record.add_ordered_field(_df("300", [("a", item.extent)] * bool(item.extent) + physical))
     if item.description:
         record.add_ordered_field(_df("520", [("a", item.description)]))
     if item.rights:
         record.add_ordered_field(_df("540", [("a", item.rights)]))
+    headings = {_clean(f.get_subfields("a")[0]): f for f in (original.get_fields("650") if original else [])
+                if f.get_subfields("a")}
     for kw in item.keywords or []:
-        record.add_ordered_field(_df("653", [("a", kw)]))
+        heading = headings.pop(kw, None)
+        record.add_ordered_field(heading if heading is not None else _df("653", [("a", kw)]))
     for name in creators[1:]:
         record.add_ordered_field(_df("700", [("a", name), ("e", "tác giả"), ("4", "aut")], "1", " "))
     for name in item.contributors or []:
@@ -183,11 +198,16 @@ def item_to_record(item: LibraryItem) -> Record:
     return record
 
 
+def _original(item: LibraryItem) -> Record | None:
+    """The record an imported item came from, or None."""
+    if not item.marc_xml:
+        return None
+    parsed = pymarc.parse_xml_to_array(io.BytesIO(item.marc_xml.encode("utf-8")))
+    return parsed[0] if parsed else None
+
+
 def _base_record(item: LibraryItem) -> Record:
-    record = None
-    if item.marc_xml:
-        parsed = pymarc.parse_xml_to_array(io.BytesIO(item.marc_xml.encode("utf-8")))
-        record = parsed[0] if parsed else None
+    record = _original(item)  # a copy of its own: the mapped fields are removed from it
     if record is None:
         record = Record(force_utf8=True)
     record.remove_fields(*MANAGED_TAGS)

@@ -16,7 +16,7 @@ from lxml import etree
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from . import marc, oai_tokens
+from . import marc, oai_tokens, schools
 from .dublin_core import dc_elements
 from .tables import LibraryFile, LibraryItem
 from .vocab import SUBJECTS
@@ -171,12 +171,12 @@ def _list_sets(session: Session, params: dict, cfg: OaiConfig):
         raise OaiError("badResumptionToken", "ListSets trả về trọn một lần, không dùng resumptionToken")
     el = etree.Element(f"{{{OAI_NS}}}ListSets")
     sets = [("subject", "Môn học"), *((f"subject:{c}", f"Môn {n}") for c, n in SUBJECTS.items()), ("school", "Trường")]
-    schools = session.execute(
+    rows = session.execute(
         select(LibraryItem.school_id, func.max(LibraryItem.school_name))
         .where(LibraryItem.status.in_(IN_HARVEST), LibraryItem.school_id.is_not(None))
         .group_by(LibraryItem.school_id).order_by(LibraryItem.school_id)
     ).all()
-    sets += [(f"school:{sid}", name or f"Trường #{sid}") for sid, name in schools]
+    sets += [(f"school:{schools.set_value(session, sid)}", name or f"Trường #{sid}") for sid, name in rows]
     for spec, name in sets:
         s = etree.SubElement(el, f"{{{OAI_NS}}}set")
         etree.SubElement(s, f"{{{OAI_NS}}}setSpec").text = spec
@@ -184,14 +184,14 @@ def _list_sets(session: Session, params: dict, cfg: OaiConfig):
     return el
 
 
-def _set_specs(item: LibraryItem) -> list[str]:
+def _set_specs(session: Session, item: LibraryItem) -> list[str]:
     specs = [f"subject:{item.subject_code}"]
     if item.school_id is not None:
-        specs.append(f"school:{item.school_id}")
+        specs.append(f"school:{schools.set_value(session, item.school_id)}")
     return specs
 
 
-def _set_filter(spec: str | None):
+def _set_filter(session: Session, spec: str | None):
     if not spec or spec == "subject":
         return None
     if spec == "school":
@@ -199,18 +199,19 @@ def _set_filter(spec: str | None):
     kind, _, value = spec.partition(":")
     if kind == "subject" and value:
         return LibraryItem.subject_code == value
-    if kind == "school" and value.isdigit() and len(value) < 12:
-        return LibraryItem.school_id == int(value)
+    ids = schools.ids_for(session, value) if kind == "school" and value else []
+    if ids:
+        return LibraryItem.school_id.in_(ids)
     return False  # an unknown set matches nothing (noRecordsMatch)
 
 
-def _header(item: LibraryItem, cfg: OaiConfig):
+def _header(session: Session, item: LibraryItem, cfg: OaiConfig):
     h = etree.Element(f"{{{OAI_NS}}}header")
     if item.status == "withdrawn":
         h.set("status", "deleted")
     etree.SubElement(h, f"{{{OAI_NS}}}identifier").text = identifier(cfg, item.id)
     etree.SubElement(h, f"{{{OAI_NS}}}datestamp").text = stamp(item.updated_at)
-    for spec in _set_specs(item):
+    for spec in _set_specs(session, item):
         etree.SubElement(h, f"{{{OAI_NS}}}setSpec").text = spec
     return h
 
@@ -228,9 +229,9 @@ def _metadata(item: LibraryItem, file: LibraryFile | None, prefix: str, cfg: Oai
     return md
 
 
-def _record(item: LibraryItem, file: LibraryFile | None, prefix: str, cfg: OaiConfig):
+def _record(session: Session, item: LibraryItem, file: LibraryFile | None, prefix: str, cfg: OaiConfig):
     rec = etree.Element(f"{{{OAI_NS}}}record")
-    rec.append(_header(item, cfg))
+    rec.append(_header(session, item, cfg))
     if item.status != "withdrawn":
         rec.append(_metadata(item, file, prefix, cfg))
     return rec
@@ -247,7 +248,7 @@ def _get_record(session: Session, params: dict, cfg: OaiConfig):
     item = _find(session, cfg, params["identifier"])
     file = session.get(LibraryFile, item.file_sha256) if item.file_sha256 else None
     el = etree.Element(f"{{{OAI_NS}}}GetRecord")
-    el.append(_record(item, file, prefix, cfg))
+    el.append(_record(session, item, file, prefix, cfg))
     return el
 
 
@@ -270,7 +271,7 @@ def _list(session: Session, params: dict, cfg: OaiConfig, verb: str):
             raise OaiError("badArgument", "from phải trước until")
         after, cursor, total = None, 0, -1
     conds = [LibraryItem.status.in_(IN_HARVEST)]
-    set_cond = _set_filter(spec)
+    set_cond = _set_filter(session, spec)
     if set_cond is False:
         raise OaiError("noRecordsMatch", f"Không có tập {spec!r}")
     if set_cond is not None:
@@ -293,12 +294,12 @@ def _list(session: Session, params: dict, cfg: OaiConfig, verb: str):
     el = etree.Element(f"{{{OAI_NS}}}{verb}")
     if verb == "ListIdentifiers":
         for item in page:
-            el.append(_header(item, cfg))
+            el.append(_header(session, item, cfg))
     else:
         shas = {i.file_sha256 for i in page if i.file_sha256}
         files = {f.sha256: f for f in session.scalars(select(LibraryFile).where(LibraryFile.sha256.in_(shas)))}
         for item in page:
-            el.append(_record(item, files.get(item.file_sha256), prefix, cfg))
+            el.append(_record(session, item, files.get(item.file_sha256), prefix, cfg))
     if more or cursor:
         token = etree.SubElement(el, f"{{{OAI_NS}}}resumptionToken", completeListSize=str(total), cursor=str(cursor))
         if more:

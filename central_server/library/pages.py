@@ -39,17 +39,22 @@ def _split(value: str, sep: str) -> list[str]:
 
 @router.get("", response_class=HTMLResponse)
 def browse(request: Request, session: DbSession, user: MaybeUser, q: str = "", subject: str = "", grade: str = "",
-           type: str = "", language: str = "", school: str = "", page: Annotated[int, Query(ge=1, le=10_000)] = 1):
+           type: str = "", language: str = "", school: str = "", title: str = "", author: str = "",
+           keyword: str = "", year: str = "", page: Annotated[int, Query(ge=1, le=10_000)] = 1):
+    year_n = int(year) if year.strip().isdigit() and len(year.strip()) == 4 else None
     query = SearchQuery(q=q[:300], subject=subject or None, grade=int(grade) if grade.isdigit() else None,
                         material_type=type or None, language=language or None,
-                        school_id=int(school) if school.isdigit() else None, page=page, per_page=20)
+                        school_id=int(school) if school.isdigit() else None, title=title[:300],
+                        author=author[:300], keyword=keyword[:300], year=year_n, page=page, per_page=20)
     result = search(session, query)
     items = [session.get(LibraryItem, i) for i in result.ids]
     schools = session.execute(select(LibraryItem.school_id, LibraryItem.school_name)
                               .where(LibraryItem.status == "published", LibraryItem.school_id.is_not(None))
                               .distinct().order_by(LibraryItem.school_name)).all()
     return _render(request, "browse.html", user, items=items, result=result, q=q, schools=schools,
-                   f=dict(subject=subject, grade=grade, type=type, language=language, school=school))
+                   f=dict(subject=subject, grade=grade, type=type, language=language, school=school,
+                          title=title[:300], author=author[:300], keyword=keyword[:300],
+                          year=str(year_n) if year_n else ""))
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)

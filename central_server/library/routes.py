@@ -50,7 +50,12 @@ def _fail(exc: Exception) -> HTTPException:
 def list_items(session: DbSession, user: MaybeUser, q: str = "", subject: str | None = None,
                grade: int | None = None, type: str | None = None, language: str | None = None,
                school: int | None = None, kind: str | None = None, status: str | None = None,
+               title: Annotated[str, Query(max_length=300)] = "", author: Annotated[str, Query(max_length=300)] = "",
+               keyword: Annotated[str, Query(max_length=300)] = "",
+               year: Annotated[int | None, Query(ge=1000, le=9999)] = None,
                page: Annotated[int, Query(ge=1, le=10_000)] = 1, per_page: Annotated[int, Query(ge=1, le=100)] = 20):
+    """Full-text `q` over every field, plus field search: every word of `title` in the title, of `author`
+    in the authors/contributors, of `keyword` in the subject headings/keywords, and the year of publication."""
     statuses = ("published",)
     if status and status != "published":
         if user is None or user.role not in ("province_admin", "province_staff"):
@@ -58,6 +63,7 @@ def list_items(session: DbSession, user: MaybeUser, q: str = "", subject: str | 
         statuses = (status,)
     result = search(session, SearchQuery(q=q[:300], subject=subject, grade=grade, material_type=type,
                                          language=language, school_id=school, kind=kind, statuses=statuses,
+                                         title=title, author=author, keyword=keyword, year=year,
                                          page=page, per_page=per_page))
     items = [session.get(LibraryItem, i) for i in result.ids]
     return SearchOut(items=[ItemOut.model_validate(i) for i in items], total=result.total, page=result.page,

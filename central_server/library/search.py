@@ -37,6 +37,11 @@ class SearchQuery:
     language: str | None = None
     school_id: int | None = None
     kind: str | None = None
+    # field search: words that must be in that field (folded, every word), and the year of publication
+    title: str = ""
+    author: str = ""
+    keyword: str = ""  # subject headings / keywords, the school subject's name and the topic
+    year: int | None = None
     statuses: tuple[str, ...] = ("published",)
     page: int = 1
     per_page: int = 20
@@ -64,18 +69,36 @@ def _facet(name: str, value) -> str:
     return "zz" + name + "".join(ch for ch in str(value).lower() if ch.isalnum())
 
 
+def _field_words(item: LibraryItem) -> dict[str, str]:
+    """The text of each searchable field (author, keyword); the title has its own index column."""
+    return {"au": " ".join([*(item.creators or []), *(item.contributors or [])]),
+            "kw": " ".join([*(item.keywords or []), SUBJECTS.get(item.subject_code, ""), item.topic or ""])}
+
+
 def facets_of(item: LibraryItem) -> str:
-    values = (("st", item.status), ("sj", item.subject_code), ("gr", item.grade), ("ty", item.material_type),
-              ("lg", item.language), ("sc", item.school_id), ("kd", item.kind))
+    """Filter tokens, and one prefixed token per word of the author and keyword fields and for the year."""
+    year = (item.date_issued or "")[:4]
+    values = [("st", item.status), ("sj", item.subject_code), ("gr", item.grade), ("ty", item.material_type),
+              ("lg", item.language), ("sc", item.school_id), ("kd", item.kind),
+              ("yr", year if year.isdigit() and len(year) == 4 else None)]
+    for name, text_ in _field_words(item).items():
+        values += [(name, t) for t in dict.fromkeys(tokens(text_))]
     return " ".join(_facet(n, v) for n, v in values if v is not None)
 
 
 def query_facets(query: SearchQuery) -> tuple[list[str], list[str]]:
     """(facets that must all match, statuses of which one must match)."""
     required = [_facet(n, v) for n, v in (("sj", query.subject), ("gr", query.grade), ("ty", query.material_type),
-                                          ("lg", query.language), ("sc", query.school_id), ("kd", query.kind))
+                                          ("lg", query.language), ("sc", query.school_id), ("kd", query.kind),
+                                          ("yr", query.year))
                 if v not in (None, "")]
+    for name, text_ in (("au", query.author), ("kw", query.keyword)):
+        required += [_facet(name, t) for t in list(dict.fromkeys(tokens(text_)))[:MAX_QUERY_TOKENS]]
     return required, [_facet("st", s) for s in query.statuses]
+
+
+def title_words(query: SearchQuery) -> list[str]:
+    return list(dict.fromkeys(tokens(query.title)))[:MAX_QUERY_TOKENS]
 
 
 def document_for(item: LibraryItem, file: LibraryFile | None) -> tuple[str, str]:
@@ -135,6 +158,8 @@ class SQLiteFTS5Search:
         required, statuses = query_facets(query)
         filt = "facets : (" + " AND ".join([f'"{f}"' for f in required] + ["(" + " OR ".join(
             f'"{s}"' for s in statuses) + ")"]) + ")"
+        if title_words(query):
+            filt += f" AND title : ({_fts5_quote(title_words(query))})"
         w = _fts5_quote(words)
         match = {
             "all": f"{{title body}} : ({w}) AND {filt}" if words else filt,
@@ -163,7 +188,8 @@ class PostgresFullTextSearch:
     def search(self, session: Session, query: SearchQuery) -> SearchPage:
         words = list(dict.fromkeys(tokens(query.q)))[:MAX_QUERY_TOKENS]
         required, statuses = query_facets(query)
-        filt = " & ".join(required + ["(" + " | ".join(statuses) + ")"])
+        in_title = ["'" + t.replace("'", "") + "':A" for t in title_words(query)]  # weight A: the title
+        filt = " & ".join(required + in_title + ["(" + " | ".join(statuses) + ")"])
         w = " & ".join("'" + t.replace("'", "") + "'" for t in words)
         main = f"({w}) & {filt}" if words else filt
         where = {

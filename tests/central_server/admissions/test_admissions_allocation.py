@@ -163,3 +163,18 @@ def test_deferred_acceptance_is_stable_and_compared(small_plan):
     report = compare(plan, pool, rule, da)
     assert report["deferred_acceptance"]["justified_envy"] == 0
     assert report["rule"]["admitted"] == len(rule.admissions)
+
+
+@pytest.mark.parametrize("rule", [{"kind": "offsets", "offsets": [0, 0, 0]}, {"kind": "monotone"}])
+def test_reject_all_tied_leaves_no_seat_to_a_lower_later_aspiration(small_plan, rule):
+    """B (2 seats) refuses the three candidates tied at 21 in NV1 (`reject_all`, no criterion in the chain):
+    an NV2 candidate at 18 or at 21 must not take the seats they left; one at 21.25 may."""
+    plan = small_plan(aspiration_rule=rule, tie_break=[], tie_exhausted="reject_all",
+                      schools=[{"code": "A", "name": "A", "quota": 1}, {"code": "B", "name": "B", "quota": 2}])
+    pool = [ap("t1", (7, 7, 7), "B"), ap("t2", (7, 7, 7), "B"), ap("t3", (7, 7, 7), "B"),
+            ap("z", (10, 10, 10), "A"), ap("low", (6, 6, 6), "AB"), ap("same", (7, 7, 7), "AB"),
+            ap("high", (7, 7, 7.25), "AB")]
+    r = allocate(plan, pool)
+    assert not {"t1", "t2", "t3", "low", "same"} & set(r.admissions)
+    assert r.admissions["high"].unit == "B" and r.admissions["high"].aspiration == 2
+    assert ("low", "B", "below_refused_tie_nv2") in r.skipped and ("same", "B", "below_refused_tie_nv2") in r.skipped

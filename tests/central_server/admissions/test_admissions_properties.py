@@ -120,3 +120,37 @@ def test_deferred_acceptance_respects_quotas_and_preferences(plan_dict, data):
     by_id = {a.id: a for a in pool}
     for aid, adm in da.admissions.items():
         assert by_id[aid].aspirations[adm.aspiration - 1] == adm.unit
+
+
+@st.composite
+def tied_scenario(draw, plan_dict):
+    """Few distinct totals, no chain, `reject_all`: tied groups at a cut-off are refused often."""
+    n_schools = draw(st.integers(1, 3))
+    k = draw(st.integers(2, 3))
+    rule = draw(st.sampled_from(["offsets", "monotone"]))
+    plan = plan_dict(
+        schools=[{"code": c, "name": c, "quota": draw(st.integers(1, 3))} for c in SCHOOLS[:n_schools]],
+        aspiration_count=k, aspiration_rule={"kind": rule, "offsets": [0.0] * k if rule == "offsets" else []},
+        tie_break=[], tie_exhausted="reject_all")
+    paper = st.sampled_from([5.0, 6.0])
+    pool = []
+    for i in range(draw(st.integers(2, 20))):
+        nv = draw(st.permutations(SCHOOLS[:n_schools]))[: draw(st.integers(1, min(k, n_schools)))]
+        pool.append(Applicant(f"s{i:02d}", {"van": draw(paper), "toan": draw(paper), "anh": 6.0}, tuple(nv)))
+    return parse_plan(plan), pool
+
+
+@PROPS
+@given(data=st.data())
+def test_a_refused_tied_group_leaves_its_seats_to_no_lower_later_score(plan_dict, data):
+    """Under `reject_all`, a unit that refused a tied group at score s in round j admits nobody at or below s
+    in its later rounds: the seats the group left do not go to a lower score from a later aspiration."""
+    plan, pool = data.draw(tied_scenario(plan_dict))
+    r = allocate(plan, pool)
+    refused: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for t in r.ties:
+        if t.criterion == "exhausted:reject_all" and not t.admitted and t.stage == "regular":
+            refused[t.unit].append((t.aspiration, t.tied_score))
+    for adm in r.admissions.values():
+        for j, s in refused.get(adm.unit, []):
+            assert not (adm.aspiration > j and adm.score <= s + 1e-9), (adm, j, s)

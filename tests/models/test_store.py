@@ -41,10 +41,13 @@ def _run_models(args: list[str], models_dir: Path, **env) -> subprocess.Complete
 def test_manifest_is_complete():
     manifest = parse_manifest(_raw_manifest())
     defaults = {m.role: m for m in manifest.defaults()}
-    assert set(defaults) == {"detector", "landmarks", "embedder"}, "one default detector, landmarker, embedder"
+    assert set(defaults) == {"detector", "landmarks", "embedder", "liveness"}, \
+        "one default detector, landmarker, embedder and PAD model"
     for entry in manifest.models.values():
         assert entry.licence and entry.provenance and entry.io.normalisation and entry.io.output
-        assert entry.source.registry in {"pypi", "npm"}
+        assert entry.source.registry in {"pypi", "npm", "repo"}
+        if entry.source.registry == "repo":  # our own trained models: committed, with their data terms
+            assert (ROOT / "models" / entry.source.path).is_file() and entry.data_terms
     assert defaults["embedder"].io.embedding_size == 192
     assert defaults["embedder"].licence_warning, "the murky provenance of MobileFaceNet must show"
     assert defaults["landmarks"].convert.step == "tflite_nhwc" and defaults["landmarks"].licence_warning

@@ -97,7 +97,7 @@ def _context(frame_bgr: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.nda
 def _ring_features(crop: np.ndarray, ring: np.ndarray) -> np.ndarray:
     grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     if ring.sum() < 200:  # the face fills the frame: no surroundings to judge
-        return np.zeros(_LBP_BINS + 8 + 1 + 2 + 2)
+        return np.zeros(N_RING_FEATURES)
     lbp = _lbp_hist(grey, ring)
     gx = cv2.Sobel(grey, cv2.CV_64F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_64F, 0, 1, ksize=3)
@@ -137,4 +137,5 @@ def pad_features(frame_bgr: np.ndarray, detection: Detection) -> np.ndarray:
     return out.astype(np.float32)
 
 
-N_FEATURES = 6 * _LBP_BINS + (len(_BANDS) - 2) + 1 + 5 + 6 + (_LBP_BINS + 8 + 1 + 2 + 2)
+N_RING_FEATURES = _LBP_BINS + 8 + 1 + 2 + 2  # the last ones: the frame around the face
+N_FEATURES = 6 * _LBP_BINS + (len(_BANDS) - 2) + 1 + 5 + 6 + N_RING_FEATURES

@@ -66,7 +66,8 @@ def test_manifest_rejects_two_defaults_for_a_role():
 def test_fetch_from_scratch_is_verified_and_idempotent(tmp_path):
     store = ModelStore(root=tmp_path)
     statuses = store.fetch()
-    assert {s.entry.name: s.state for s in statuses} == {"yunet": "ok", "onet": "ok", "mobilefacenet": "ok"}
+    assert {s.entry.name: s.state for s in statuses} == {"yunet": "ok", "onet": "ok", "mobilefacenet": "ok",
+                                                         "pad_nuaa_lr": "ok"}
     stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")}
     store.fetch()  # second run: nothing re-downloaded or rewritten
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")} == stamps
@@ -76,7 +77,7 @@ def test_fetch_from_scratch_is_verified_and_idempotent(tmp_path):
 
 
 def test_corrupt_model_makes_verify_fail_naming_it(tmp_path, model_store):
-    for name in ("yunet", "onet", "mobilefacenet"):
+    for name in ("yunet", "onet", "mobilefacenet", "pad_nuaa_lr"):
         shutil.copyfile(model_store.path(name), tmp_path / model_store.path(name).name)
     target = tmp_path / model_store.path("mobilefacenet").name
     data = bytearray(target.read_bytes())

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_sets import ROOT, datasets_dir  # noqa: E402
 from pad_data import DetectionCache, PadSet, features_of, folder_set, nuaa_set  # noqa: E402
 
-from edge_agent.vision.pad import TRACK_FRAMES  # noqa: E402
+from edge_agent.vision.pad import TRACK_FRAMES, calibrate_threshold  # noqa: E402
 from edge_agent.vision.pad_features import FEATURE_VERSION, N_FEATURES  # noqa: E402
 
 DEFAULT_OUT = ROOT / "models" / "trained" / "pad_nuaa_lr.onnx"
@@ -80,14 +80,6 @@ def out_of_fold(x: np.ndarray, s: PadSet, usable: np.ndarray, folds: np.ndarray)
     return scores
 
 
-def threshold_at_bpcer(live_scores: np.ndarray, target: float = TARGET_BPCER) -> float:
-    """The lowest threshold (score >= threshold = attack) that flags at most `target` of `live_scores`."""
-    live = np.sort(np.asarray(live_scores, np.float64))
-    allowed = int(np.floor(target * len(live)))
-    upper = live[len(live) - allowed] if allowed else 1.0
-    return float((live[len(live) - allowed - 1] + upper) / 2)
-
-
 def fingerprint(s: PadSet) -> str:
     """sha256 over (label, person, file sha256) of every training photo, in order."""
     digest = hashlib.sha256()
@@ -124,7 +116,7 @@ def train(s: PadSet, cache: Path) -> tuple[bytes, dict]:
     chunks = track_chunks(s.track, usable)
     track_score = np.array([oof[c].mean() for c in chunks])
     track_label = np.array([s.label[c[0]] for c in chunks])
-    threshold = threshold_at_bpcer(track_score[track_label == 0])
+    threshold = calibrate_threshold(track_score[track_label == 0], TARGET_BPCER)
     scaler, model = fit(x[usable], s.label[usable])
     meta = {"feature_version": FEATURE_VERSION, "threshold": f"{threshold:.6f}",
             "threshold_rule": f"track BPCER <= {TARGET_BPCER:.0%} on {FOLDS}-fold subject-disjoint CV, "

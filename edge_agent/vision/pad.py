@@ -10,6 +10,11 @@ One score per face crop (`score`), one decision per track (`aggregate_track` / `
 attack probability of a few of the track's best frames, computed once per track, not per frame.
 ISO/IEC 30107-3 wording: an "attack" score above the threshold flags the track (a live face flagged is
 a BPCER error, an attack passed is an APCER error).
+
+Scope (benchmarks/RESULTS.md, section pad): on the camera it was trained for (NUAA's webcam, printed photos)
+it meets BPCER <= 1 % with APCER 3 % for people it never saw; on other cameras its scores shift (most live
+walkers of another video are flagged), so a site runs it in report-only mode until it is retrained on that
+camera's own live and recaptured faces or its threshold is set with `calibrate_threshold`.
 """
 
 from __future__ import annotations
@@ -104,6 +109,21 @@ class PresentationAttackDetector:
             except PadInputError:
                 continue  # e.g. a face still too small in this frame; aggregate_track fails if none is left
         return aggregate_track(scores, self.threshold)
+
+
+def calibrate_threshold(live_scores: Sequence[float], target_bpcer: float = 0.01) -> float:
+    """The lowest threshold that flags at most `target_bpcer` of `live_scores` (track scores of live people).
+
+    Training uses it on cross-validated scores; a site uses it on the track scores of its own camera's
+    teacher-confirmed live tracks, since the scores of a camera the model was not trained on shift."""
+    live = np.sort(np.asarray(list(live_scores), np.float64))
+    if live.size == 0 or not np.all((live >= 0.0) & (live <= 1.0)):
+        raise PadInputError("calibrate_threshold() needs live track scores in [0, 1]")
+    if not 0.0 <= target_bpcer < 1.0:
+        raise PadInputError(f"target BPCER must lie in [0, 1), got {target_bpcer}")
+    allowed = int(np.floor(target_bpcer * live.size))
+    upper = live[live.size - allowed] if allowed else 1.0
+    return float((live[live.size - allowed - 1] + upper) / 2)
 
 
 def aggregate_track(scores: Sequence[float], threshold: float) -> PadDecision:

@@ -15,7 +15,13 @@ import pytest
 
 from edge_agent.vision.analyzer import FaceAnalyzer
 from edge_agent.vision.image_io import load_image
-from edge_agent.vision.pad import REASON_VI, PadDecision, PresentationAttackDetector, aggregate_track
+from edge_agent.vision.pad import (
+    REASON_VI,
+    PadDecision,
+    PresentationAttackDetector,
+    aggregate_track,
+    calibrate_threshold,
+)
 from edge_agent.vision.pad_features import FEATURE_VERSION, N_FEATURES, PadInputError, pad_features
 from edge_agent.vision.types import Detection
 from models import ModelStore, ModelStoreError
@@ -121,6 +127,17 @@ def test_track_aggregation():
                                        ([float("nan")], 0.5, r"\[0, 1\]"), ([0.3], 1.0, r"\(0, 1\)")):
         with pytest.raises(PadInputError, match=message):
             aggregate_track(scores, threshold)
+
+
+def test_calibrated_threshold_flags_at_most_the_target_share_of_live_tracks():
+    live = np.linspace(0.0, 0.99, 100)
+    threshold = calibrate_threshold(live, 0.01)
+    assert (live >= threshold).sum() == 1 and 0.98 < threshold < 0.99
+    assert (live >= calibrate_threshold(live, 0.05)).sum() == 5
+    assert calibrate_threshold(live, 0.0) > live.max(), "target 0: no live track flagged"
+    for scores, target in (([], 0.01), ([1.5], 0.01), ([0.2], 1.0)):
+        with pytest.raises(PadInputError):
+            calibrate_threshold(scores, target)
 
 
 def test_score_track_skips_unusable_frames_and_caps_the_frames(pad, analyzer, datasets):

@@ -115,6 +115,23 @@ def _ring_features(crop: np.ndarray, ring: np.ndarray) -> np.ndarray:
     return np.array([*lbp, *orient, np.log10(mag.mean() + 1.0), *line_feats, *colour])
 
 
+def pad_region(frame_bgr: np.ndarray, detection: Detection) -> tuple[np.ndarray, Detection]:
+    """The part of the frame PAD reads (the context square, clipped to the frame) and the detection moved
+    into it: a tracker keeps this instead of the whole frame, and `pad_features` of the pair equals
+    `pad_features` of the frame (up to float rounding)."""
+    check_input(frame_bgr, detection)
+    box = np.asarray(detection.box, np.float64)
+    half = CONTEXT_SCALE * max(box[2] - box[0], box[3] - box[1]) / 2 + 2  # +2 px for the resampling kernel
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    h, w = frame_bgr.shape[:2]
+    x0, y0 = max(0, int(np.floor(cx - half))), max(0, int(np.floor(cy - half)))
+    x1, y1 = min(w, int(np.ceil(cx + half)) + 1), min(h, int(np.ceil(cy + half)) + 1)
+    shift = np.array([x0, y0], np.float32)
+    moved = Detection(box=(detection.box - np.tile(shift, 2)).astype(np.float32),
+                      landmarks=(detection.landmarks - shift).astype(np.float32), score=detection.score)
+    return np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]), moved
+
+
 def pad_features(frame_bgr: np.ndarray, detection: Detection) -> np.ndarray:
     """The feature vector (float32) of one face: `detection` must come from the project's detector
     (box and 5 landmarks in `frame_bgr`'s pixels); raises `PadInputError` on unusable input."""

@@ -22,7 +22,7 @@ from edge_agent.vision.pad import (
     aggregate_track,
     calibrate_threshold,
 )
-from edge_agent.vision.pad_features import FEATURE_VERSION, N_FEATURES, PadInputError, pad_features
+from edge_agent.vision.pad_features import FEATURE_VERSION, N_FEATURES, PadInputError, pad_features, pad_region
 from edge_agent.vision.types import Detection
 from models import ModelStore, ModelStoreError
 from models.manifest import MANIFEST_PATH, parse_manifest
@@ -151,6 +151,15 @@ def test_score_track_skips_unusable_frames_and_caps_the_frames(pad, analyzer, da
     with pytest.raises(PadInputError, match="no frame of the track"):
         pad.score_track([(img, tiny)])
     assert pad_features(img, det).shape == (N_FEATURES,)
+
+
+def test_the_kept_region_scores_as_the_whole_frame(pad, analyzer, datasets):
+    """A tracker may keep only `pad_region` of a best frame: the score is the same as on the whole frame."""
+    for folder in ("ea-nuaa-webcam-15", "ea-nuaa-imposter-15"):
+        for img, det in _tracks(datasets, analyzer, folder, subjects=("0002",))["0002"]:
+            crop, moved = pad_region(img, det)
+            assert crop.shape[0] * crop.shape[1] < img.shape[0] * img.shape[1]
+            assert pad.score(crop, moved) == pytest.approx(pad.score(img, det), abs=1e-3)
 
 
 def test_models_list_shows_the_pad_model_and_its_data_terms():

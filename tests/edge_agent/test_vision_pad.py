@@ -189,3 +189,18 @@ def test_training_reproduces_the_committed_model(datasets, tmp_path):
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "reproduced:" in result.stdout
+
+
+def test_check_tells_a_different_model_from_a_reproduced_one(pad, tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from train_pad import check  # the training script's own comparison (benchmarks/ is not a package)
+
+    committed = pad.model_path
+    x = np.random.default_rng(0).normal(size=(50, N_FEATURES)).astype(np.float32)
+    assert check(committed.read_bytes(), committed, x)[0]
+    model = onnx.load(str(committed))
+    for init in model.graph.initializer:
+        if init.name == "bias":
+            init.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(init) + 0.5, "bias"))
+    ok, text = check(model.SerializeToString(), committed, x)
+    assert not ok and "largest score difference" in text

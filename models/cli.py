@@ -62,6 +62,8 @@ def list_models():
     out.print(table)
     for entry in store.entries():
         out.print(f"[bold]{entry.name}[/]: {entry.provenance}")
+        if entry.data_terms:
+            out.print(f"[bold]{entry.name}[/] training data and terms: {entry.data_terms}")
 
 
 @app.command()

@@ -18,7 +18,8 @@ class _Strict(BaseModel):
 
 
 class Source(_Strict):
-    registry: Literal["pypi", "npm", "local"]
+    # "repo": a model the project trained itself, committed under models/ (path relative to this folder)
+    registry: Literal["pypi", "npm", "local", "repo"]
     package: str = ""
     version: str = ""
     path: str
@@ -59,6 +60,7 @@ class ModelEntry(_Strict):
     io: IOSpec
     user: bool = False
     status_note: str = ""
+    data_terms: str = ""  # the data a model of our own was trained on, and the terms of that data
 
     @property
     def licence_warning(self) -> str | None:

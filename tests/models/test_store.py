@@ -41,10 +41,13 @@ def _run_models(args: list[str], models_dir: Path, **env) -> subprocess.Complete
 def test_manifest_is_complete():
     manifest = parse_manifest(_raw_manifest())
     defaults = {m.role: m for m in manifest.defaults()}
-    assert set(defaults) == {"detector", "landmarks", "embedder"}, "one default detector, landmarker, embedder"
+    assert set(defaults) == {"detector", "landmarks", "embedder", "liveness"}, \
+        "one default detector, landmarker, embedder and PAD model"
     for entry in manifest.models.values():
         assert entry.licence and entry.provenance and entry.io.normalisation and entry.io.output
-        assert entry.source.registry in {"pypi", "npm"}
+        assert entry.source.registry in {"pypi", "npm", "repo"}
+        if entry.source.registry == "repo":  # our own trained models: committed, with their data terms
+            assert (ROOT / "models" / entry.source.path).is_file() and entry.data_terms
     assert defaults["embedder"].io.embedding_size == 192
     assert defaults["embedder"].licence_warning, "the murky provenance of MobileFaceNet must show"
     assert defaults["landmarks"].convert.step == "tflite_nhwc" and defaults["landmarks"].licence_warning
@@ -63,7 +66,8 @@ def test_manifest_rejects_two_defaults_for_a_role():
 def test_fetch_from_scratch_is_verified_and_idempotent(tmp_path):
     store = ModelStore(root=tmp_path)
     statuses = store.fetch()
-    assert {s.entry.name: s.state for s in statuses} == {"yunet": "ok", "onet": "ok", "mobilefacenet": "ok"}
+    assert {s.entry.name: s.state for s in statuses} == {"yunet": "ok", "onet": "ok", "mobilefacenet": "ok",
+                                                         "pad_nuaa_lr": "ok"}
     stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")}
     store.fetch()  # second run: nothing re-downloaded or rewritten
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")} == stamps
@@ -73,7 +77,7 @@ def test_fetch_from_scratch_is_verified_and_idempotent(tmp_path):
 
 
 def test_corrupt_model_makes_verify_fail_naming_it(tmp_path, model_store):
-    for name in ("yunet", "onet", "mobilefacenet"):
+    for name in ("yunet", "onet", "mobilefacenet", "pad_nuaa_lr"):
         shutil.copyfile(model_store.path(name), tmp_path / model_store.path(name).name)
     target = tmp_path / model_store.path("mobilefacenet").name
     data = bytearray(target.read_bytes())

@@ -7,6 +7,7 @@ import getpass
 import typer
 
 from .admissions.cli import app as admissions_cli
+from .core.backup_cli import backup_command, restore_command
 from .ingest.cli import app as ingest_cli
 from .signature.cli import app as signature_cli
 
@@ -16,6 +17,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(admissions_cli, name="admissions")
 app.add_typer(signature_cli, name="signature")
 app.add_typer(ingest_cli, name="ingest")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 import typer
 
+from edge_agent.backup import backup
 from edge_agent.embed_cli import embed
 from edge_agent.gallery_cli import gallery_app
 from edge_agent.recognize_cli import recognize
@@ -24,4 +25,5 @@ app.command("recognize")(recognize)
 app.command("run")(run)
 app.command("status")(status)
 app.command("init")(init)
+app.command("backup")(backup)
 app.add_typer(gallery_app, name="gallery")

@@ -93,7 +93,7 @@ def test_backup_is_encrypted_and_restores_exactly(db_url, tmp_path):
                 heads = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
         finally:
             engine.dispose()
-        assert heads == heads_of(db_url) and "attendance_0001" in heads
+        assert heads == heads_of(db_url) and len(heads) >= 5
         upgrade(target)  # the restored database is at the heads already: nothing to do, nothing fails
 
 

@@ -1,4 +1,4 @@
-"""The backup units in hardware/systemd/ run real commands with real options, and their timers are valid."""
+"""The backup and partition-maintenance units in hardware/systemd/ run real commands with real options, and their timers are valid."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def unit(name: str) -> configparser.ConfigParser:
 @pytest.mark.parametrize("name,cli,args", [
     ("central-backup", "central_server.cli", ["backup"]),
     ("edge-backup", "edge_agent.cli", ["backup"]),
+    ("central-partitions", "central_server.cli", ["db", "partitions"]),
 ])
 def test_backup_service_and_timer(name, cli, args):
     service = unit(f"{name}.service")["Service"]

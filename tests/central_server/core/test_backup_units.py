@@ -1,4 +1,5 @@
-"""The backup and partition-maintenance units in hardware/systemd/ run real commands with real options, and their timers are valid."""
+"""The backup, partition-maintenance and ingest-worker units in hardware/systemd/ run real commands with real
+options, and their timers are valid."""
 
 from __future__ import annotations
 
@@ -49,3 +50,20 @@ def test_backup_service_and_timer(name, cli, args):
             bad = [line for line in out.stderr.splitlines()
                    if "Unknown key" in line or "Unknown section" in line or "Invalid" in line]
             assert not bad, bad
+
+
+def test_ingest_worker_template_joins_the_shared_group():
+    from central_server.ingest.config import IngestSettings
+
+    service = unit("central-ingest@.service")["Service"]
+    env = dict(item.split("=", 1) for item in shlex.split(service["Environment"]))
+    assert env == {"CENTRAL_INGEST_CLIENT_ID": "central-ingest-%i", "CENTRAL_INGEST_SHARED_GROUP": "ingest"}
+    assert set(env) <= {f"CENTRAL_INGEST_{name.upper()}" for name in IngestSettings.model_fields}
+    argv = shlex.split(service["ExecStart"])
+    assert argv[1:] == ["ingest", "run"] and service["Restart"] == "always"
+    module = __import__("central_server.cli", fromlist=["app"])
+    assert CliRunner().invoke(module.app, ["ingest", "run", "--help"]).exit_code == 0
+    if shutil.which("systemd-analyze"):
+        out = subprocess.run(["systemd-analyze", "verify", "--man=no", str(SYSTEMD / "central-ingest@.service")],
+                             capture_output=True, text=True)
+        assert not [line for line in out.stderr.splitlines() if "Unknown" in line or "Invalid" in line], out.stderr

@@ -132,10 +132,18 @@ def test_partition_migration_with_data_keeps_ingest_idempotent(pg_url):
             assert s.scalar(select(func.count()).select_from(AttendanceHistory)) == 31
             assert s.get(IngestEvent, str(events[0].event_id)).deliveries == 2
             assert s.scalar(select(func.count()).select_from(IngestQuarantine)) == len(batch) - 1
-            seqs = s.execute(text("SELECT count(*) FROM ingest_event_seqs WHERE school = :s"),
-                             {"s": school}).scalar()
             r = reconcile(s, school, 1, 32)
-        assert seqs == 31 and r.held == [(1, 31)] and r.missing == [32]
+        assert r.held == [(1, 31)] and r.missing == [32]
+        # the conflicting copy claimed seq 99 before ON CONFLICT (event_id) skipped it: that stale claim must not
+        # keep the school's real event 99 out
+        real_99 = event(school, key, 99, this_month, students[3], today)
+        with sessions.begin() as s:
+            out = store_batch(s, [Incoming(p.events_topic(school), real_99.to_bytes(), utcnow())],
+                              {school: key}.get, apply)
+            assert out[0].status == "stored"
+            assert s.execute(text("SELECT event_id FROM ingest_event_seqs WHERE school = :s AND seq = 99"),
+                             {"s": school}).scalar() == str(real_99.event_id)
+            assert s.scalar(select(func.count()).select_from(IngestEvent)) == 32
         with sessions.begin() as s:  # new marks still take ids from the handed-over sequence
             mark = s.scalars(select(AttendanceMark).order_by(AttendanceMark.id.desc())).first()
             assert mark.id > len(before["attendance_marks"]) - 1
@@ -153,7 +161,7 @@ def test_partition_migration_with_data_keeps_ingest_idempotent(pg_url):
         assert "ingest_events_2027_08" in created and "attendance_marks_2027_09" in created
         assert ("ingest_events_2027_08", str(far.event_id)) in where_rows_are(sessions, "ingest_events", "event_id")
         with sessions() as s:
-            assert s.scalar(select(func.count()).select_from(IngestEvent)) == 32
+            assert s.scalar(select(func.count()).select_from(IngestEvent)) == 33
         after = snapshot(sessions)
     finally:
         engine.dispose()

@@ -47,19 +47,23 @@ CLAIM_SEQ = """
 CREATE OR REPLACE FUNCTION ingest_events_claim_seq() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
 DECLARE held varchar(36);
 BEGIN
-    IF EXISTS (SELECT 1 FROM ingest_events WHERE event_id = NEW.event_id) THEN
-        RETURN NEW;  -- a known event id: ON CONFLICT (event_id) decides; its (school, seq) is claimed already
-    END IF;
     INSERT INTO ingest_event_seqs (school, seq, event_id) VALUES (NEW.school, NEW.seq, NEW.event_id)
         ON CONFLICT (school, seq) DO NOTHING;
     IF FOUND THEN
-        RETURN NEW;
+        RETURN NEW;  -- the usual case: a new (school, seq)
     END IF;
     SELECT s.event_id INTO held FROM ingest_event_seqs s WHERE s.school = NEW.school AND s.seq = NEW.seq;
     IF held = NEW.event_id THEN
+        RETURN NEW;  -- the same event again: ON CONFLICT (event_id) skips it
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ingest_events e WHERE e.event_id = held AND e.school = NEW.school
+                   AND e.seq = NEW.seq) THEN
+        -- a stale claim: its event was not stored with this seq (a known id sent again under another seq,
+        -- skipped by ON CONFLICT after claiming) or was deleted; the claim passes to this event
+        UPDATE ingest_event_seqs SET event_id = NEW.event_id WHERE school = NEW.school AND seq = NEW.seq;
         RETURN NEW;
     END IF;
-    RETURN NULL;  -- (school, seq) is held by another event: not stored; the ingest quarantines it (seq_reused)
+    RETURN NULL;  -- (school, seq) is held by another stored event: skipped; the ingest quarantines it (seq_reused)
 END $$
 """
 

@@ -51,6 +51,15 @@ def month_sql(table: str) -> str:
     return "date_trunc('month', day)::date"
 
 
+def months_in(conn: Connection, relation: str, table: str, oldest: dt.date, newest: dt.date) -> set[dt.date]:
+    """The months in [oldest, newest] that rows of `relation` (laid out like `table`) fall in. Filtered on the key
+    in SQL: an id that is not a UUIDv7 (e.g. generated demo data) would otherwise decode to a year past 9999."""
+    key = PARTITIONED[table]
+    rows = conn.execute(text(f'SELECT DISTINCT {month_sql(table)} FROM "{relation}" WHERE {key} >= '
+                             f'{bound(table, oldest)} AND {key} < {bound(table, add_months(newest, 1))}'))
+    return set(rows.scalars())
+
+
 def partition_name(table: str, month: dt.date) -> str:
     return f"{table}_{month:%Y_%m}"
 
@@ -106,8 +115,7 @@ def ensure_partitions(conn: Connection, months_ahead: int = 3, today: dt.date | 
         if create_default(conn, table):
             created.append(f"{table}_default")
         months = {add_months(this_month, n) for n in range(-1, months_ahead + 1)}
-        stray = conn.execute(text(f'SELECT DISTINCT {month_sql(table)} FROM "{table}_default"')).scalars()
-        months |= {m for m in stray if m is not None and oldest <= m <= newest}
+        months |= months_in(conn, f"{table}_default", table, oldest, newest)
         for month in sorted(months):
             if create_month(conn, table, month):
                 created.append(partition_name(table, month))

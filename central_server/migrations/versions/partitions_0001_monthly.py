@@ -26,7 +26,7 @@ from central_server.core.partitions import (
     create_default,
     create_month,
     ensure_partitions,
-    month_sql,
+    months_in,
 )
 
 revision = "partitions_0001"
@@ -130,8 +130,7 @@ def upgrade() -> None:
                        "EXECUTE FUNCTION ingest_events_claim_seq()")
         create_default(bind, table)
         oldest = add_months(this_month, -HISTORY_WINDOW_MONTHS)
-        months = bind.execute(sa.text(f"SELECT DISTINCT {month_sql(table)} FROM {_q(old)}")).scalars()
-        for month in sorted(m for m in months if m is not None and m >= oldest):
+        for month in sorted(months_in(bind, old, table, oldest, add_months(this_month, 12))):
             create_month(bind, table, month)
         op.execute(f"INSERT INTO {_q(table)} SELECT * FROM {_q(old)}")
         op.execute(f"DROP TABLE {_q(old)}")

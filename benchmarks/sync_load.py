@@ -9,6 +9,13 @@ Figures: events/s (first event created -> last event stored), end-to-end latency
 committed at central) p50/p99, and counts sent / stored / lost / duplicated.
 
 usage: sync_load.py --schools 39 --events 1500 [--db sqlite|postgresql] [--spread 60] [--json] [--no-results]
+
+Scale-out (issue 19): `--workers 1 --workers 2` runs each case with N ingest worker processes on one MQTT
+`$share` group (each its own persistent session); `--kill-one` adds a case with two workers where one is killed
+(SIGKILL) once a third of the events is stored and restarted 5 s later with its client id, as systemd's
+`Restart=always` would do: its unacknowledged messages wait in its broker session and come back as
+redeliveries. `--migrate` builds the central database with the migrations (on PostgreSQL: the monthly
+partitions) instead of `create_all`. Runs with `--workers` or `--kill-one` write their own RESULTS.md section.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -37,6 +46,7 @@ from sqlalchemy import func, select  # noqa: E402
 from sync_helpers import EdgeSite, RunningLink, link_settings  # noqa: E402
 
 from central_server.core.db import Base, make_engine, make_sessionmaker  # noqa: E402
+from central_server.core.migrate import upgrade  # noqa: E402
 from central_server.ingest import tables  # noqa: E402
 from central_server.ingest.service import set_school_key  # noqa: E402
 from edge_agent import protocol as p  # noqa: E402
@@ -93,22 +103,63 @@ def make_db(kind: str, workdir: Path) -> tuple[str, callable]:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
 
 
-def run(schools: int, events: int, db: str, spread: float, preload: bool = False) -> dict:
+def start_worker(env: dict, index: int, shared: bool) -> subprocess.Popen:
+    extra = {"CENTRAL_INGEST_CLIENT_ID": f"bench-ingest-{index}"}
+    if shared:
+        extra["CENTRAL_INGEST_SHARED_GROUP"] = "bench"
+    return subprocess.Popen([sys.executable, "-m", "central_server.ingest.worker"], env=env | extra, cwd=str(ROOT))
+
+
+def kill_one_mid_run(workers: list[subprocess.Popen], env: dict, sessions, total: int, info: dict,
+                     stop: threading.Event, restart_after_s: float = 5.0) -> None:
+    """SIGKILL worker 1 once a third of `total` is stored; restart it (same client id) `restart_after_s` later."""
+    with sessions() as s:
+        while not stop.is_set():
+            if s.scalar(select(func.count()).select_from(tables.IngestEvent)) >= total // 3:
+                break
+            s.rollback()
+            time.sleep(0.05)
+        else:
+            return
+        workers[1].send_signal(signal.SIGKILL)
+        workers[1].wait()
+        info["killed_at"] = time.time()
+        info["stored_at_kill"] = s.scalar(select(func.count()).select_from(tables.IngestEvent))
+        s.rollback()
+        if stop.wait(restart_after_s):
+            return
+        info["stored_while_down"] = s.scalar(select(func.count()).select_from(tables.IngestEvent)) \
+            - info["stored_at_kill"]
+        workers[1] = start_worker(env, 1, shared=True)
+        info["restarted_at"] = time.time()
+
+
+def run(schools: int, events: int, db: str, spread: float, preload: bool = False, workers: int = 1,
+        shared: bool = False, kill_one: bool = False, migrate: bool = False) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="sync_load_"))
     url, drop = make_db(db, workdir)
     names = [f"BENCH{i:02d}" for i in range(schools)]
     keys = {s: os.urandom(32) for s in names}
     broker = Broker(workdir / "broker", {CENTRAL_USER: CENTRAL_PASS} | {s: "pw-" + s for s in names}).start()
+    if migrate:
+        upgrade(url)
     engine = make_engine(url)
-    Base.metadata.create_all(engine, tables=[t.__table__ for t in (
-        tables.IngestEvent, tables.IngestQuarantine, tables.SchoolKey, tables.EdgeStatus)])
+    if not migrate:
+        Base.metadata.create_all(engine, tables=[t.__table__ for t in (
+            tables.IngestEvent, tables.IngestQuarantine, tables.SchoolKey, tables.EdgeStatus)])
     sessions = make_sessionmaker(engine)
     with sessions.begin() as s:
         for school, key in keys.items():
             set_school_key(s, school, key)
     env = dict(os.environ, CENTRAL_INGEST_DATABASE_URL=url, CENTRAL_INGEST_PORT=str(broker.port),
                CENTRAL_INGEST_PASSWORD=CENTRAL_PASS, CENTRAL_INGEST_CLIENT_ID="bench-ingest")
-    worker = subprocess.Popen([sys.executable, "-m", "central_server.ingest.worker"], env=env, cwd=str(ROOT))
+    shared = shared or workers > 1 or kill_one
+    workers = max(workers, 2) if kill_one else workers
+    procs_w = [start_worker(env, i, shared) for i in range(workers)]
+    kill_info: dict = {}
+    stop_kill = threading.Event()
+    killer = threading.Thread(target=kill_one_mid_run, args=(procs_w, env, sessions, schools * events, kill_info,
+                                                             stop_kill), daemon=True) if kill_one else None
     try:
         time.sleep(1.5)  # the worker's persistent session exists before the schools publish
         ctx = mp.get_context("fork")
@@ -119,6 +170,8 @@ def run(schools: int, events: int, db: str, spread: float, preload: bool = False
                  for s in names]
         for proc in procs:
             proc.start()
+        if killer:
+            killer.start()
         sent_ids: dict[str, list[str]] = dict(done.get(timeout=900) for _ in procs)
         for proc in procs:
             proc.join(timeout=60)
@@ -136,8 +189,12 @@ def run(schools: int, events: int, db: str, spread: float, preload: bool = False
                                     tables.IngestEvent.stored_at, tables.IngestEvent.deliveries)).all()
             quarantined = s.scalar(select(func.count()).select_from(tables.IngestQuarantine))
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_kill.set()
+        if killer:
+            killer.join(timeout=30)
+        for worker in procs_w:
+            worker.terminate()
+            worker.wait(timeout=30)
         broker.stop()
         engine.dispose()
         drop()
@@ -161,6 +218,9 @@ def run(schools: int, events: int, db: str, spread: float, preload: bool = False
         "p50_ms": round(statistics.median(lat), 1) if lat else None,
         "p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 1) if lat else None,
         "max_ms": round(lat[-1], 1) if lat else None, "wall_s": round(span, 2),
+        "workers": workers, "shared": shared, "kill_one": kill_one, "migrated": migrate,
+        "stored_at_kill": kill_info.get("stored_at_kill"), "stored_while_down": kill_info.get("stored_while_down"),
+        "killed": "killed_at" in kill_info, "restarted": "restarted_at" in kill_info,
     }
 
 
@@ -206,6 +266,41 @@ def write_results(results: list[dict], command: str) -> None:
     update_section("sync_load", "Edge -> central sync under load (MQTT, exactly-once)", "\n".join(lines))
 
 
+def write_scaleout_results(results: list[dict], command: str) -> None:
+    from results_section import update_section
+
+    lines = [f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+             f"load average at the end {os.getloadavg()[0]:.1f}: the 2 cores were SHARED WITH OTHER HELPERS' test "
+             "runs, so absolute rates are low and noisy; compare rows of one run only",
+             "- N ingest worker processes, each its own persistent MQTT session (client id bench-ingest-<i>), "
+             "subscribed to `$share/bench/edu/v1/+/events` on one private Mosquitto 2 (hardware/mosquitto/ "
+             "config); schools, broker, workers and PostgreSQL all on this one machine"
+             + ("; database built by the migrations (monthly partitions)" if any(r["migrated"] for r in results)
+                else ""),
+             "- catch-up = every school recorded its events offline, then all links come up at once; burst = each "
+             "school records its events over `spread` seconds (latency: created at the edge -> committed centrally)",
+             "- kill one: 2 workers, worker 1 gets SIGKILL once a third of the events is stored and is restarted "
+             "(same client id) 5 s later, as systemd `Restart=always` does; its unacknowledged messages stay in its "
+             "broker session and come back to it as redeliveries",
+             "",
+             "| case | workers | db | sent | stored | lost | duplicated | redeliveries absorbed | quarantined | "
+             "events/s | p50 | p99 | stored by the other worker while one was down |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        case = "catch-up after offline" if r["preload"] else f"burst, spread {r['spread_s']:g} s"
+        down = "n/a"
+        if r["kill_one"]:
+            case += ", kill one worker"
+            down = (f"{r['stored_while_down']} in 5 s (of {r['sent']})" if r["stored_while_down"] is not None
+                    else "kill did not happen")
+        lines.append(f"| {r['schools']} x {r['events_per_school']} {case} | {r['workers']} | {r['db']} | "
+                     f"{r['sent']} | {r['stored']} | {r['lost']} | {r['duplicated']} | "
+                     f"{r['redeliveries_absorbed']} | {r['quarantined']} | {r['events_per_s']:,.0f} | "
+                     f"{_ms(r['p50_ms'])} | {_ms(r['p99_ms'])} | {down} |")
+    lines += ["", f"Command: `{command}`"]
+    update_section("sync_load_scaleout", "Ingest scale-out: N workers on one MQTT $share group", "\n".join(lines))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--schools", type=int, default=39)
@@ -216,24 +311,37 @@ def main() -> int:
                     help="seconds over which each school records its events (0 = flat out); repeatable")
     ap.add_argument("--preload", action="store_true",
                     help="also run the catch-up case: all events recorded offline, then every link starts at once")
+    ap.add_argument("--workers", type=int, action="append", dest="workers",
+                    help="ingest worker processes on one $share group (repeatable: --workers 1 --workers 2)")
+    ap.add_argument("--kill-one", action="store_true",
+                    help="also run 2 workers and SIGKILL one of them mid-run (restarted 5 s later)")
+    ap.add_argument("--migrate", action="store_true",
+                    help="build the central database with the migrations (PostgreSQL: monthly partitions)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per run")
     ap.add_argument("--no-results", action="store_true", help="do not update benchmarks/RESULTS.md")
     args = ap.parse_args()
     dbs = args.dbs or ["sqlite"]
     spreads = args.spreads or [0.0]
+    scaleout = bool(args.workers) or args.kill_one
+    worker_counts = args.workers or [1]
     results = []
     for db in dbs:
         cases = [(s, False) for s in spreads] + ([(0.0, True)] if args.preload else [])
-        for spread, preload in cases:
-            r = run(args.schools, args.events, db, spread, preload)
+        runs = [(spread, preload, n, False) for spread, preload in cases for n in worker_counts]
+        if args.kill_one:
+            runs.append((cases[0][0], cases[0][1], 2, True))
+        for spread, preload, n, kill in runs:
+            r = run(args.schools, args.events, db, spread, preload, workers=n, shared=scaleout, kill_one=kill,
+                    migrate=args.migrate)
             results.append(r)
             print(json.dumps(r) if args.json else
-                  f"{r['schools']}x{r['events_per_school']} {db} spread={spread:g}s preload={preload}: "
-                  f"sent {r['sent']} stored "
+                  f"{r['schools']}x{r['events_per_school']} {db} spread={spread:g}s preload={preload} "
+                  f"workers={r['workers']}{' kill-one' if kill else ''}: sent {r['sent']} stored "
                   f"{r['stored']} lost {r['lost']} dup {r['duplicated']} | {r['events_per_s']:,.0f} ev/s | "
                   f"p50 {_ms(r['p50_ms'])} p99 {_ms(r['p99_ms'])}", flush=True)
     if not args.no_results:
-        write_results(results, "python benchmarks/sync_load.py " + " ".join(sys.argv[1:]))
+        writer = write_scaleout_results if scaleout else write_results
+        writer(results, "python benchmarks/sync_load.py " + " ".join(sys.argv[1:]))
     return 0 if all(r["lost"] == 0 and r["duplicated"] == 0 for r in results) else 1
 
 

@@ -8,6 +8,8 @@ import typer
 
 from .admissions.cli import app as admissions_cli
 from .control.cli import erase
+from .core.backup_cli import backup_command, restore_command
+from .core.partitions_cli import partitions_command
 from .ingest.cli import app as ingest_cli
 from .signature.cli import app as signature_cli
 
@@ -16,6 +18,7 @@ from .signature.cli import app as signature_cli
 app = typer.Typer(help="The province's central server.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic, one branch per module).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+db_app.command("partitions")(partitions_command)
 app.add_typer(admissions_cli, name="admissions")
 app.add_typer(signature_cli, name="signature")
 app.add_typer(ingest_cli, name="ingest")
@@ -30,6 +33,10 @@ def ingest_run() -> None:
     from .ingest.worker import main
 
     raise typer.Exit(main(event_handler()))
+
+
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 @app.command()

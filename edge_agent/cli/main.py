@@ -2,6 +2,7 @@
 
 import typer
 
+from edge_agent.cli.backup import backup
 from edge_agent.cli.embed import embed
 from edge_agent.cli.gallery import gallery_app
 from edge_agent.cli.recognize import recognize
@@ -25,4 +26,5 @@ app.command("recognize")(recognize)
 app.command("run")(run)
 app.command("status")(status)
 app.command("init")(init)
+app.command("backup")(backup)
 app.add_typer(gallery_app, name="gallery")

@@ -259,6 +259,17 @@ def markdown(r: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def merge(files: list[str]) -> dict:
+    """One result from runs saved with --save (e.g. one embedder per run on a loaded machine)."""
+    parts = [json.loads(Path(f).read_text(encoding="utf-8")) for f in files]
+    out = dict(parts[0])
+    out["rows"] = sorted((r for p in parts for r in p["rows"]), key=lambda r: (r["day"], r["embedder"], r["mode"]))
+    out["embedders"] = [e for p in parts for e in p["embedders"]]
+    out["load_average"] = max((p["load_average"] for p in parts), key=lambda x: x[0])
+    out["commands"] = [p.get("command", "") for p in parts]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--days", type=int, default=5)
@@ -272,10 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-results", action="store_true", help="do not update benchmarks/RESULTS.md")
+    p.add_argument("--save", help="also write the result as JSON to this file")
+    p.add_argument("--merge", nargs="+", help="report saved results (runs of different embedders) together")
     args = p.parse_args(argv)
-    result = run(args)
+    result = merge(args.merge) if args.merge else run(args)
     command = "python benchmarks/walkby.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:])
                                                         if a not in ("--json", "--no-results"))
+    result.setdefault("command", command.strip())
+    if args.save:
+        Path(args.save).write_text(json.dumps(result, default=float), encoding="utf-8")
+    if args.merge:
+        command = "; ".join(result["commands"]) + "; " + command.strip()
     text = markdown(result, command.strip())
     if not args.no_results:
         update_section("walkby", "Walk-by over a school week (benchmarks/walkby.py)", text)

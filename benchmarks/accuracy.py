@@ -110,6 +110,7 @@ def run(args) -> dict:
                          sets_note=" (LFW subset: --lfw-subset)" if args.lfw_subset else "")
         out["thresholds_written"] = str(target.name)
     th = load_thresholds(target)
+    out["thresholds_file"] = target.name
     out["thresholds_used"] = {"accept": th.accept, "review": th.review, "margin": th.margin, "strict": th.strict}
     out["openset_lfw"] = {
         "roster_accept": evaluate(emb, lfw_labels, data["lfw"]["found"], th.accept, th.margin, review=th.review),
@@ -174,7 +175,8 @@ def markdown(r: dict, command: str) -> str:
     lines += ["", f"Open-set identification on LFW (gallery = 1 photo per enrolled identity; strangers = "
               f"never enrolled; 5-frame voting simulated with 5 photos of one person, median score; `set`: the same "
               f"5-photo tracks decided by their mean embedding, the median vote as a check). "
-              f"Thresholds from edge_agent/thresholds.toml: accept {th['accept']:.3f}, margin {th['margin']:.3f}, "
+              f"Thresholds from edge_agent/{r.get('thresholds_file', 'thresholds.toml')}: accept {th['accept']:.3f}, "
+              f"margin {th['margin']:.3f}, "
               f"strict {th['strict']:.3f}.", ""]
     o = r["openset_lfw"]["roster_accept"]
     lines.append(f"Full gallery ({o['enrollable_identities']} identities): FNIR at FPIR 1e-2 = "

@@ -171,6 +171,7 @@ def run(args) -> dict:
     rng = np.random.default_rng(args.seed)
     modes = args.modes.split(",")
     rows, confirmations_total = [], Counter()
+    summary = _summary(args, roster, enrolled, stranger_pool, embedders, modes)
     for day in range(1, args.days + 1):
         absent = set(rng.choice(sorted(roster), size=args.absent, replace=False).tolist())
         strangers = [stranger_pool[i] for i in rng.choice(len(stranger_pool), size=args.strangers, replace=False)]
@@ -214,9 +215,19 @@ def run(args) -> dict:
             print(f"day {day} {c:6} {m:4}: named {figures['named']}/{figures['enrolled_walkers']}, wrong "
                   f"{figures['wrong_student']}, strangers {figures['strangers_named']}/{figures['strangers']}, "
                   f"review {figures['review']}, {ms:.1f} ms/frame", file=sys.stderr, flush=True)
-    return {"rows": rows, "roster": len(roster), "school": len(enrolled), "stranger_pool": len(stranger_pool),
-            "learning": bool(args.learning), "embedders": list(embedders), "modes": modes,
-            "frame_size": SIZE, "fps": FPS, "load_average": [round(x, 1) for x in _load()]}
+        if args.save:  # a long run on a loaded machine keeps the days it has finished
+            Path(args.save).write_text(json.dumps(summary(rows), default=float), encoding="utf-8")
+    return summary(rows)
+
+
+def _summary(args, roster, enrolled, stranger_pool, embedders, modes):
+    """The result as a function of the rows done so far (saved after every day)."""
+    def summary(rows: list[dict]) -> dict:
+        return {"rows": rows, "roster": len(roster), "school": len(enrolled), "stranger_pool": len(stranger_pool),
+                "learning": bool(args.learning), "embedders": list(embedders), "modes": modes,
+                "frame_size": SIZE, "fps": FPS, "load_average": [round(x, 1) for x in _load()],
+                "days": sorted({r["day"] for r in rows})}
+    return summary
 
 
 def _load() -> tuple[float, ...]:

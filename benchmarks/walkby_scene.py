@@ -10,7 +10,8 @@ People, from ../shared/datasets (internal evaluation only):
   with exactly two images and random non-Asian LFW identities.
 Video: 640x480 at 15 FPS, JPEG quality 70; each walker is one real photo (a new one drawn each day) whose
 face crosses the corridor, growing from 36-50 px to 1.3-1.7 times that as it nears the camera, with per-walk
-lighting and focus blur and per-frame sensor noise and motion blur; walkers enter every 6-12 frames and take 2-2.7 s to cross, so 3-5 overlap and some cross paths.
+lighting and focus blur and per-frame sensor noise and motion blur; walkers enter every 6-12 frames and
+take 2-2.7 s to cross, so 3-5 overlap and some cross paths.
 The pasted face boxes are the ground truth that tracks are matched to.
 """
 
@@ -89,11 +90,10 @@ def people(ds: Path, roster_size: int = 40, seed: int = 0) -> list[Person]:
         imgs = sorted((lfw / name).glob("*.jpg"))
         (three if len(imgs) >= 3 else two).append((name, imgs))
     order = rng.permutation(len(three))
-    for k, i in enumerate(order):
+    for i in order:
         name, imgs = three[i]
         kind = "roster" if len(out) < roster_size else "other"
         out.append(Person(name, tuple(imgs[:2]), tuple(imgs[2:]), kind))
-        del k
     strangers += [Person(name, (), tuple(imgs), "stranger") for name, imgs in two]
     others = sorted(d.name for d in lfw.iterdir() if d.is_dir() and d.name not in set(asian))
     for name in rng.choice(others, size=60, replace=False).tolist():

@@ -19,6 +19,7 @@ install: $(STAMP)
 
 models: install
 	$(PY) -m models fetch
+	$(PY) -m models fetch sface  # the second embedder (recognition.embedder = sface | fusion)
 	$(PY) -m models samples
 
 # The main job on the embedded defaults: who matches whom on the sample photos, then a demo school:

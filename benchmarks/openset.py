@@ -5,6 +5,9 @@ non-mated probes (strangers) = people never enrolled. A probe is accepted as the
 score passes `accept` and beats the best other identity by `margin`. With voting, a "track" is 5 photos
 of one person and the per-identity score is the median over the 5 frames (LFW photos of one person
 come from different days, so they are less alike than video frames: voting is simulated, not measured).
+Mode `set` decides the same 5-photo tracks by set-to-set matching (edge_agent/recognition/track_decision.py): the
+normalised mean of the 5 embeddings must pass `accept` and `margin`, and the per-photo median vote must
+name the same identity (at or above `review` when given).
 """
 
 from __future__ import annotations
@@ -62,8 +65,23 @@ def fnir_at_fpir(mated_scores, mated_truth, stranger_scores, fpir: float) -> tup
     return float(1 - hit.mean()), t
 
 
+def _set_decide(track_sims_mean: np.ndarray, track_sims_vote: np.ndarray, accept: float, margin: float,
+                review: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(accepted, top) of set-to-set decisions: the mean embedding decides, the median vote must agree."""
+    ok, top = decide(track_sims_mean, accept, margin)
+    vote_top = track_sims_vote.argmax(axis=1)
+    agree = vote_top == top
+    if review is not None:
+        agree &= track_sims_vote.max(axis=1) >= review
+    return ok & agree, top
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
 def evaluate(emb: np.ndarray, labels: np.ndarray, found: np.ndarray, accept: float, margin: float,
-             sizes=(30, 50, 300, 1500), repeats=None, seed: int = 0) -> dict:
+             sizes=(30, 50, 300, 1500), repeats=None, seed: int = 0, review: float | None = None) -> dict:
     enrollable, gallery, mated, stranger_frames, stranger_tracks = split_lfw(labels, found, seed)
     n_all = len(enrollable)
     rng = np.random.default_rng(seed + 1)
@@ -81,7 +99,8 @@ def evaluate(emb: np.ndarray, labels: np.ndarray, found: np.ndarray, accept: flo
     for size in sizes:
         if size > n_all:
             continue
-        acc = {"single": np.zeros(5), "vote": np.zeros(5)}  # strangers, strangers accepted, mated, wrong, right
+        # strangers, strangers accepted, mated, wrong, right
+        acc = {"single": np.zeros(5), "vote": np.zeros(5), "set": np.zeros(5)}
         for _ in range(repeats.get(size, 1)):
             cols = rng.choice(n_all, size=size, replace=False)
             col_of = {int(c): j for j, c in enumerate(cols)}
@@ -96,16 +115,24 @@ def evaluate(emb: np.ndarray, labels: np.ndarray, found: np.ndarray, accept: flo
             s_tracks = np.stack([np.median(sims[t][:, cols], axis=0) for t in stranger_tracks])
             ok, _ = decide(s_tracks, accept, margin)
             acc["vote"][:2] += (len(ok), ok.sum())
-            m_tracks, m_truth = [], []
+            g_emb = emb[gallery[cols]]
+            s_means = _unit(np.stack([emb[t].mean(axis=0) for t in stranger_tracks])) @ g_emb.T
+            ok, _ = _set_decide(s_means, s_tracks, accept, margin, review)
+            acc["set"][:2] += (len(ok), ok.sum())
+            m_tracks, m_truth, m_means = [], [], []
             for c in cols:
                 photos = mated[enrollable[c]]
                 for k in range(min(4, len(photos) // TRACK_LEN)):
-                    m_tracks.append(np.median(sims[photos[k * TRACK_LEN:(k + 1) * TRACK_LEN]][:, cols], axis=0))
+                    chunk = photos[k * TRACK_LEN:(k + 1) * TRACK_LEN]
+                    m_tracks.append(np.median(sims[chunk][:, cols], axis=0))
+                    m_means.append(_unit(emb[chunk].mean(axis=0)) @ g_emb.T)
                     m_truth.append(col_of[int(c)])
             if m_tracks:
                 ok, top = decide(np.stack(m_tracks), accept, margin)
                 truth = np.array(m_truth)
                 acc["vote"][2:] += (len(ok), (ok & (top != truth)).sum(), (ok & (top == truth)).sum())
+                ok, top = _set_decide(np.stack(m_means), np.stack(m_tracks), accept, margin, review)
+                acc["set"][2:] += (len(ok), (ok & (top != truth)).sum(), (ok & (top == truth)).sum())
         for mode, a in acc.items():
             rows.append({"gallery": size, "mode": mode, "strangers": int(a[0]), "fpir": a[1] / max(a[0], 1),
                          "mated": int(a[2]), "wrong_student": a[3] / max(a[2], 1),

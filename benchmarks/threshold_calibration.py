@@ -69,13 +69,16 @@ def calibrate(verif: dict, emb, labels, found, evaluate) -> dict:
     }
 
 
-def write_thresholds(cal: dict, models: dict, path: Path = TOML) -> None:
+def write_thresholds(cal: dict, models: dict, path: Path = TOML, fusion_weight: float | None = None,
+                     sets_note: str = "") -> None:
     lines = ["# Calibrated cosine thresholds of recognition. Written by `python benchmarks/accuracy.py --calibrate`;",
              "# do not edit by hand without re-running it. Each threshold says the per-pair FAR (or, for",
              "# strict/duplicate, the stranger-identification rate) and the gallery size it assumes.", "",
              f'calibrated_on = "{dt.date.today().isoformat()}: ea-lfw-asian-subset, ea-nuaa-webcam-15 '
-             f'(cross-session), ea-kpop-idols-15, LFW open-set"',
+             f'(cross-session), ea-kpop-idols-15, LFW open-set{sets_note}"',
              f'embedder = "{models["embedder"]}"', f'embedder_sha256 = "{models["embedder_sha256"]}"']
+    if fusion_weight is not None:
+        lines.append(f"fusion_weight = {fusion_weight:.4f}")
     for name in ("accept", "review", "margin", "strict", "duplicate"):
         t = cal[name]
         lines += ["", f"[{name}]", f"value = {t['value']:.3f}"]

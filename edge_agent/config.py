@@ -116,6 +116,13 @@ class CpuConfig(_Strict):
     threads: int = Field(default=1, ge=1, le=16)            # inference threads
 
 
+class RecognitionConfig(_Strict):
+    """Which embedder the school runs (chosen per province or school) and how a track is decided."""
+
+    embedder: Literal["mfn", "sface", "fusion"] = "mfn"  # MobileFaceNet, SFace, or both fused
+    set_decision: bool = True               # set-to-set matching over a track (recognition/track_decision.py)
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EDGE_", env_nested_delimiter="__", extra="forbid")
 
@@ -130,6 +137,7 @@ class EdgeSettings(BaseSettings):
     central: CentralConfig = Field(default_factory=CentralConfig)
     kiosk: KioskConfig = Field(default_factory=KioskConfig)
     cpu: CpuConfig = Field(default_factory=CpuConfig)
+    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -83,19 +83,31 @@ class EdgeService:
         from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline
         from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter
         from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
+        from edge_agent.recognition.track_decision import SetDecision
         from edge_agent.vision.analyzer import FaceAnalyzer
+        from edge_agent.vision.embedder_choice import build_embedder, identity, model_name
+        from models import ModelStore
 
+        rec = self.s.recognition
+        store = ModelStore()
+        thresholds = calibration = None
         try:
-            gallery = Gallery.load(self.s.paths.gallery_path)
-        except GalleryError as exc:
-            self.gallery_note = f"no gallery: {exc}; cameras run, nobody is recognised"
-            log.warning(self.gallery_note)
-            gallery = None
-        thresholds = None
-        try:
-            thresholds = DecisionThresholds.from_calibration(load_thresholds(self.s.paths.thresholds))
+            calibration = load_thresholds(self.s.paths.thresholds, embedder=model_name(rec.embedder))
+            thresholds = DecisionThresholds.from_calibration(calibration)
         except ThresholdsError as exc:
             self.gallery_note = f"no calibrated thresholds: {exc}; cameras run, nobody is recognised"
+            log.warning(self.gallery_note)
+        try:
+            if calibration is None:
+                raise GalleryError("no thresholds for the school's embedder")
+            expected = identity(rec.embedder, store, calibration.fusion_weight)
+            # templates of another embedder are refused (they are not comparable): re-enrol from photos
+            gallery = Gallery.load(self.s.paths.gallery_path, expect_model_sha256=expected.sha256)
+        except GalleryError as exc:
+            hint = ("" if "not the embedder in use" not in str(exc) else
+                    f" (this school runs embedder {rec.embedder!r}: enrol again from the photos with it, "
+                    "`enroll photos`, then export and import the gallery; or set recognition.embedder back)")
+            self.gallery_note = self.gallery_note or f"no gallery: {exc}{hint}; cameras run, nobody is recognised"
             log.warning(self.gallery_note)
             gallery = None
         self.gallery = gallery
@@ -103,10 +115,15 @@ class EdgeService:
             camera = Camera(cfg)
             pipeline = None
             if gallery is not None:
-                analyzer = FaceAnalyzer.from_store(threads=self.s.cpu.threads,
+                analyzer = FaceAnalyzer.from_store(store, threads=self.s.cpu.threads,
                                                    score_threshold=PipelineConfig().detect_score)
-                voter = TrackVoter(Recognizer(gallery, thresholds))
-                pipeline = RecognitionPipeline(analyzer.detector, analyzer.embedder, voter)
+                embedder = analyzer.embedder
+                if rec.embedder != "mfn":
+                    embedder, _ = build_embedder(rec.embedder, store, threads=self.s.cpu.threads,
+                                                 weight=calibration.fusion_weight)
+                voter = TrackVoter(Recognizer(gallery, thresholds),
+                                   set_decision=SetDecision() if rec.set_decision else None)
+                pipeline = RecognitionPipeline(analyzer.detector, embedder, voter)
             self.workers.append(CameraWorker(camera, pipeline))
 
     def _update_rosters(self, now: datetime) -> None:
@@ -178,7 +195,9 @@ class EdgeService:
             return
         # lazy: FAISS loads only when the school has a gallery
         from edge_agent.recognition.gallery_opener import GalleryOpener
-        opener = GalleryOpener(self.s.school_code, read_key(self.s.paths.keys_dir, GALLERY_KEY))
+        # a package of another embedder is refused (its templates are not comparable with the running ones)
+        opener = GalleryOpener(self.s.school_code, read_key(self.s.paths.keys_dir, GALLERY_KEY),
+                               expect_model_sha256=self.gallery.meta.model_sha256)
         self.downsync = Downsync(DownsyncSettings(school=self.s.school_code, key_hex=self.key.hex(),
                                                   central_url=self.s.central.url or "",
                                                   data_dir=self.s.paths.gallery_path.parent,

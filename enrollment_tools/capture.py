@@ -18,7 +18,7 @@ from edge_agent.vision.quality import QualityGate
 from enrollment_tools import consent, fields, templates
 from enrollment_tools.context import DEFAULT_ACTOR, ActorOpt, ConfigOpt, EnrollError, JsonOpt, command, open_school
 from enrollment_tools.enrol import enrol_students
-from enrollment_tools.faces import PhotoResult, analyze_image, thumbnail
+from enrollment_tools.faces import PhotoResult, analyze_image, make_analyzer, thumbnail
 from enrollment_tools.settings import duplicate_threshold
 
 GUIDE = {
@@ -86,8 +86,6 @@ def capture(student: Annotated[str, typer.Argument(help="12-digit personal id")]
             keep_thumbnails: Annotated[bool, typer.Option(help="keep one small face crop")] = False,
             config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR, as_json: JsonOpt = False) -> None:
     """Enrol one student from a camera (or a video file), telling the operator what to change."""
-    # lazy: onnxruntime loads only when faces are analysed
-    from edge_agent.vision.analyzer import FaceAnalyzer
 
     with command(as_json) as out, open_school(config) as sch:
         try:
@@ -104,7 +102,7 @@ def capture(student: Annotated[str, typer.Argument(help="12-digit personal id")]
             raise EnrollError(f"chưa có đồng ý của {', '.join(missing)} cho học sinh {sid}: không được đăng ký "
                               "khuôn mặt (ghi nhận bằng `enroll consent set`)", missing=missing)
         threshold = duplicate_threshold(sch.settings)
-        analyzer = FaceAnalyzer.from_store(threads=1)
+        analyzer = make_analyzer(templates.embedder_choice(sch.settings), templates.fusion_weight_of(sch.settings))
         cap = open_source(source)
         say = (lambda m: None) if as_json else (lambda m: out.console.print(m))
         try:
@@ -115,7 +113,7 @@ def capture(student: Annotated[str, typer.Argument(help="12-digit personal id")]
             cap.release()
         if not taken:
             raise EnrollError(f"không lấy được khung hình đạt chất lượng nào sau {frames} khung hình", guidance=hints)
-        model = templates.embedder_id()
+        model = templates.embedder_id(settings=sch.settings)
         cipher = templates.TemplateCipher(sch.gallery_key, sch.code)
         outcomes, version = enrol_students(sch.conn, cipher, model, {sid: taken}, k=k, duplicate_threshold=threshold,
                                            force=force, source="capture", actor=actor,

@@ -125,12 +125,22 @@ def analyze_photo(analyzer, path: str, student_id: str, gate: QualityGate, keep_
 _WORKER: dict = {}
 
 
-def _init_worker(gate: QualityGate, keep_thumbnail: bool) -> None:
-    cv2.setNumThreads(1)
+def make_analyzer(choice: str = "mfn", weight: float | None = None, threads: int = 1):
+    """The enrolment analyzer with the school's embedder (mfn | sface | fusion)."""
     # lazy: onnxruntime loads only when faces are analysed
     from edge_agent.vision.analyzer import FaceAnalyzer
 
-    _WORKER.update(analyzer=FaceAnalyzer.from_store(threads=1), gate=gate, keep=keep_thumbnail)
+    analyzer = FaceAnalyzer.from_store(threads=threads)
+    if choice == "mfn":
+        return analyzer
+    from edge_agent.vision.embedder_choice import build_embedder
+
+    return FaceAnalyzer(analyzer.detector, build_embedder(choice, threads=threads, weight=weight)[0], analyzer.gate)
+
+
+def _init_worker(gate: QualityGate, keep_thumbnail: bool, choice: str = "mfn", weight: float | None = None) -> None:
+    cv2.setNumThreads(1)
+    _WORKER.update(analyzer=make_analyzer(choice, weight), gate=gate, keep=keep_thumbnail)
 
 
 def _run_chunk(chunk: list[tuple[str, str]]) -> list[PhotoResult]:
@@ -140,14 +150,16 @@ def _run_chunk(chunk: list[tuple[str, str]]) -> list[PhotoResult]:
 class PhotoPool:
     """Analyse photos with N processes (N = 1: in this process)."""
 
-    def __init__(self, workers: int, gate: QualityGate, keep_thumbnail: bool, chunk: int = 8):
+    def __init__(self, workers: int, gate: QualityGate, keep_thumbnail: bool, chunk: int = 8,
+                 embedder: str = "mfn", weight: float | None = None):
         self.workers, self.gate, self.keep, self.chunk = max(1, workers), gate, keep_thumbnail, chunk
+        self.embedder, self.weight = embedder, weight
 
     def run(self, tasks: Iterable[tuple[str, str]], on_done: Callable[[int], None] | None = None
             ) -> Iterator[PhotoResult]:
         tasks = list(tasks)
         if self.workers == 1 or len(tasks) <= self.chunk:
-            _init_worker(self.gate, self.keep)
+            _init_worker(self.gate, self.keep, self.embedder, self.weight)
             for p, s in tasks:
                 yield analyze_photo(_WORKER["analyzer"], p, s, self.gate, self.keep)
                 if on_done:
@@ -155,7 +167,7 @@ class PhotoPool:
             return
         chunks = [tasks[i:i + self.chunk] for i in range(0, len(tasks), self.chunk)]
         with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(self.gate, self.keep)) as pool:
+                                 initargs=(self.gate, self.keep, self.embedder, self.weight)) as pool:
             pending = set()
             it = iter(chunks)
             for c in it:  # keep a bounded number of chunks in flight

@@ -32,7 +32,7 @@ from enrollment_tools.context import (
 
 def export_package(sch, out: Path, actor: str) -> dict:
     conn = sch.conn
-    model = templates.embedder_id()
+    model = templates.embedder_id(settings=sch.settings)
     cipher = templates.TemplateCipher(sch.gallery_key, sch.code)
     tpl = templates.load(conn, cipher, model.sha256)
     students = {r[0]: r[1] or "" for r in conn.execute("SELECT id, class_id FROM students WHERE status = 'active'")}

@@ -120,7 +120,7 @@ def photos(directory: Annotated[Path, typer.Argument(help="<student id>/*.jpg fo
     """Enrol students from photos: one face, size/sharpness/pose/exposure gates, duplicate check, K best."""
     with command(as_json) as out, open_school(config, school) as sch:
         threshold = load_duplicate_threshold(sch.settings)
-        model = templates.embedder_id()
+        model = templates.embedder_id(settings=sch.settings)
         cipher = templates.TemplateCipher(sch.gallery_key, sch.code)
         tasks, rejected = collect(directory, mapping)
         tasks, screened, _ = screen(sch.conn, tasks, model.sha256)
@@ -138,7 +138,9 @@ def photos(directory: Annotated[Path, typer.Argument(help="<student id>/*.jpg fo
                 speed = progress.tasks[0].speed
                 progress.update(task, rate=f"{speed:.1f}" if speed else "-")
 
-            for r in PhotoPool(workers, QualityGate(), keep_thumbnails).run(tasks, advance):
+            for r in PhotoPool(workers, QualityGate(), keep_thumbnails,
+                                   embedder=templates.embedder_choice(sch.settings),
+                                   weight=templates.fusion_weight_of(sch.settings)).run(tasks, advance):
                 results.append(r)
                 if r.ok:
                     accepted.setdefault(fields.student_id(r.student_id), []).append(r)

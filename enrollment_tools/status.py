@@ -12,8 +12,8 @@ from enrollment_tools import consent, templates
 from enrollment_tools.context import ConfigOpt, JsonOpt, command, open_school
 
 
-def collect_status(conn) -> dict:
-    model = templates.embedder_id()
+def collect_status(conn, settings=None) -> dict:
+    model = templates.embedder_id(settings=settings)
     one = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
     missing = consent.without_consent(conn)
     last_export = conn.execute("SELECT gallery_version, created_at, file_name FROM gallery_exports "
@@ -39,7 +39,7 @@ def status(school: Annotated[str | None, typer.Option("--school", help="check th
            config: ConfigOpt = Path("edge.toml"), as_json: JsonOpt = False) -> None:
     """Enrolment state of the school: counts, gallery version, model, students without consent."""
     with command(as_json) as out, open_school(config, school) as sch:
-        s = collect_status(sch.conn)
+        s = collect_status(sch.conn, sch.settings)
         if not as_json:
             t = Table("Mục", "Giá trị", title=f"Trường {sch.code}")
             for label, key in (("Học sinh đang học", "students_active"), ("Lớp", "classes"),

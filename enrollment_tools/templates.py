@@ -26,12 +26,32 @@ class ModelId:
     sha256: str
 
 
-def embedder_id(store=None) -> ModelId:
-    """The embedder the vision stack uses (the model store's default)."""
+def embedder_id(store=None, settings=None) -> ModelId:
+    """The embedder the school runs: `recognition.embedder` of its settings (mfn | sface | fusion), the model
+    store's default without settings. Templates carry it; those of another embedder are never mixed in."""
     if store is None:
         store = ModelStore()
-    entry = store.default("embedder")
-    return ModelId(entry.name, entry.final.sha256 or "")
+    choice = embedder_choice(settings)
+    if choice == "mfn":
+        entry = store.default("embedder")
+        return ModelId(entry.name, entry.final.sha256 or "")
+    from edge_agent.vision.embedder_choice import identity  # the vision stack stays out of light commands
+
+    ident = identity(choice, store, fusion_weight_of(settings))
+    return ModelId(ident.name, ident.sha256)
+
+
+def embedder_choice(settings=None) -> str:
+    return "mfn" if settings is None else settings.recognition.embedder
+
+
+def fusion_weight_of(settings=None) -> float | None:
+    """The fused pair's weight from its calibrated thresholds (None for a single embedder)."""
+    if embedder_choice(settings) != "fusion":
+        return None
+    from edge_agent.recognition.thresholds import load_thresholds
+
+    return load_thresholds(settings.paths.thresholds, embedder="fusion").fusion_weight
 
 
 class TemplateCipher:

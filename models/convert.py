@@ -1,5 +1,6 @@
-"""Conversion steps named in the manifest: `none` (copy), `tflite2onnx` (with a dynamic batch) and
-`tflite_nhwc` (models/tflite_onnx.py, for the plain CNNs tflite2onnx cannot convert)."""
+"""Conversion steps named in the manifest: `none` (copy), `tflite2onnx` (with a dynamic batch),
+`tflite_nhwc` (models/tflite_onnx.py, for the plain CNNs tflite2onnx cannot convert) and
+`fold_dequant_prelu` (models/onnx_fold.py: block-quantised ONNX weights folded to fp32, PRelu rewritten)."""
 
 from __future__ import annotations
 
@@ -95,6 +96,14 @@ def _make_batch_dynamic(model) -> None:
 def convert(name: str, step: str, src: Path, out: Path, dynamic_batch: bool) -> None:
     if step == "none":
         shutil.copyfile(src, out)
+        return
+    if step == "fold_dequant_prelu":
+        try:
+            from models.onnx_fold import fold_dequant_prelu
+
+            fold_dequant_prelu(src, out)
+        except Exception as exc:  # a malformed file or a graph the folding does not expect
+            raise ModelStoreError(name, f"conversion {step} failed: {type(exc).__name__}: {exc}") from exc
         return
     if step not in ("tflite2onnx", "tflite_nhwc"):
         raise ModelStoreError(name, f"unknown conversion step {step!r}")

@@ -28,7 +28,7 @@ class Source(_Strict):
 
 
 class Convert(_Strict):
-    step: Literal["none", "tflite2onnx", "tflite_nhwc"] = "none"
+    step: Literal["none", "tflite2onnx", "tflite_nhwc", "fold_dequant_prelu"] = "none"
     dynamic_batch: bool = False
 
 

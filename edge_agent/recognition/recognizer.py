@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -185,12 +185,24 @@ class Recognizer:
         return Verdict("unknown", None, score, margin, scope)
 
 
-class TrackVoter:
-    """Decides each track once, from its best frames; tells the pipeline which faces to embed."""
+class TrackDecider(Protocol):
+    """Decides a track from all its (quality, embedding) samples, e.g. `track_decision.SetDecision`."""
 
-    def __init__(self, recognizer: Recognizer, policy: VotePolicy | None = None) -> None:
+    def decide(self, recognizer: Recognizer, samples: Sequence[tuple[float, np.ndarray]]) -> Verdict: ...
+
+
+class TrackVoter:
+    """Decides each track once, from its best frames; tells the pipeline which faces to embed.
+
+    With `set_decision`, a track is decided by it (set-to-set matching over all embedded frames, with
+    the per-frame vote as a check) instead of by the per-frame vote alone.
+    """
+
+    def __init__(self, recognizer: Recognizer, policy: VotePolicy | None = None,
+                 set_decision: TrackDecider | None = None) -> None:
         self.recognizer = recognizer
         self.policy = policy or VotePolicy()
+        self.set_decision = set_decision
         self._votes: dict[int, _Votes] = {}
         self._lock = threading.Lock()
 
@@ -244,11 +256,15 @@ class TrackVoter:
 
     def _decide(self, track_id: int, v: _Votes) -> TrackDecision:
         best = sorted(v.samples, key=lambda s: s[0], reverse=True)[: self.policy.best_n]
-        verdict = self.recognizer.decide(np.stack([e for _, e in best]))
+        if self.set_decision is not None:
+            verdict = self.set_decision.decide(self.recognizer, v.samples)
+        else:
+            verdict = self.recognizer.decide(np.stack([e for _, e in best]))
         if verdict.outcome == "accept" and len(v.samples) < self.policy.min_frames:
             # too short a track to vote on: a teacher confirms instead of an automatic record
             verdict = replace(verdict, outcome="review", other_class=False)
         return TrackDecision(track_id=track_id, outcome=verdict.outcome, student_id=verdict.student_id,
                              score=verdict.score, margin=verdict.margin, scope=verdict.scope,
-                             other_class=verdict.other_class, frames_used=len(best),
+                             other_class=verdict.other_class,
+                             frames_used=len(v.samples) if self.set_decision is not None else len(best),
                              first_ts=v.first_ts, last_ts=v.last_ts)

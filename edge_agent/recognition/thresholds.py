@@ -3,6 +3,9 @@
 Each threshold records what it assumes: the per-pair false-accept rate it was set at, on which
 evaluation sets, and the gallery size (number of people searched) it is meant for.
 `benchmarks/accuracy.py --calibrate` computes the values and writes the file.
+
+Thresholds belong to one embedder: `thresholds.toml` to the default (MobileFaceNet), `thresholds.<name>.toml`
+to another (`sface`, and `fusion` for the fused pair, which also records the fusion weight).
 """
 
 from __future__ import annotations
@@ -13,6 +16,16 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_PATH = Path(__file__).with_name("thresholds.toml")
+DEFAULT_EMBEDDER = "mobilefacenet"
+
+
+def thresholds_path(embedder: str | None = None) -> Path:
+    """The calibrated thresholds file of an embedder (the default one's for None)."""
+    if embedder in (None, DEFAULT_EMBEDDER):
+        return DEFAULT_PATH
+    if not embedder.replace("-", "").replace("_", "").isalnum():
+        raise ThresholdsError(f"not an embedder name: {embedder!r}")
+    return DEFAULT_PATH.with_name(f"thresholds.{embedder}.toml")
 
 
 class ThresholdInfo(BaseModel):
@@ -33,6 +46,7 @@ class Thresholds(BaseModel):
     calibrated_on: str
     embedder: str
     embedder_sha256: str
+    fusion_weight: float | None = Field(default=None, gt=0.0, lt=1.0)  # fused pair only: weight of the first
     accept_info: ThresholdInfo = Field(alias="accept")
     review_info: ThresholdInfo = Field(alias="review")
     margin_info: ThresholdInfo = Field(alias="margin")
@@ -81,14 +95,19 @@ class ThresholdsError(ValueError):
     pass
 
 
-def load_thresholds(path: str | Path | None = None) -> Thresholds:
-    """The thresholds file (default: the calibrated one shipped beside this module)."""
-    path = Path(path) if path else DEFAULT_PATH
+def load_thresholds(path: str | Path | None = None, embedder: str | None = None) -> Thresholds:
+    """The thresholds file (default: the calibrated one shipped beside this module for `embedder`).
+
+    With `embedder`, the file must have been calibrated for that embedder."""
+    path = Path(path) if path else thresholds_path(embedder)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ThresholdsError(f"{path}: cannot read thresholds: {exc}") from exc
     try:
-        return Thresholds.model_validate(data)
+        loaded = Thresholds.model_validate(data)
     except ValidationError as exc:
         raise ThresholdsError(f"{path}: invalid thresholds: {exc}") from exc
+    if embedder is not None and loaded.embedder != embedder:
+        raise ThresholdsError(f"{path}: calibrated for embedder {loaded.embedder!r}, not {embedder!r}")
+    return loaded

@@ -1,0 +1,325 @@
+"""A week of walk-bys: does the camera name the class, never the wrong student, and never a stranger?
+
+    .venv/bin/python benchmarks/walkby.py [--days 5] [--roster 40] [--strangers 12]
+                                          [--embedders mfn,sface,fusion] [--modes vote,set] [--learning]
+
+The people and the 640x480, 15 FPS corridor video are built by benchmarks/walkby_scene.py from
+../shared/datasets (enrolment from two photos of one session, walking in photos of other sessions;
+strangers never enrolled). Every frame goes through the production code: YuNet detection (shared by all
+pipelines, the frames being identical), then one `RecognitionPipeline` per embedder and decision mode
+(tracking, quality, embedding, `TrackVoter`), roster-first matching against the whole school's gallery.
+Modes: `vote` (per-frame median vote, the default before this benchmark) and `set` (set-to-set matching,
+edge_agent/track_decision.py). Tracks are matched to walkers by IoU with the pasted face boxes.
+
+Each day a simulated teacher finalises the period: accepted students are confirmed when right and
+corrected when wrong; a review is confirmed when its candidate is the walker; a missed student is ticked by
+hand. The confirmed sightings (never the corrected ones) are what "learning from confirmed sightings"
+(issue 17 point 1) will feed on: `--learning` hands them to
+`edge_agent.recognition.learning.learn_from_confirmations(gallery, confirmations) -> Gallery` after each
+day. Without it, days 1..5 differ only by the photos drawn and the paths walked.
+
+Per day, embedder and mode: share of enrolled walkers named, wrong-student decisions (an accept naming
+someone else), strangers named, share of enrolled walkers sent to review, CPU ms per frame (detection +
+that pipeline; process CPU time, so other jobs on the machine disturb it less than wall time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_section import update_section  # noqa: E402
+from walkby_scene import FPS, SIZE, CropSource, Person, WalkVideo, people, schedule  # noqa: E402
+
+from edge_agent.recognition.gallery import Gallery, GalleryMeta  # noqa: E402
+from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline  # noqa: E402
+from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter  # noqa: E402
+from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds  # noqa: E402
+from edge_agent.recognition.track_decision import SetDecision  # noqa: E402
+from edge_agent.vision.align import align_face  # noqa: E402
+from edge_agent.vision.analyzer import FaceAnalyzer  # noqa: E402
+from edge_agent.vision.embedder_choice import build_embedder, model_name  # noqa: E402
+from edge_agent.vision.image_io import load_image  # noqa: E402
+from models import ModelStore  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A sighting the teacher confirmed (what learning may use): the track's embedded frames and score."""
+
+    student_id: str
+    samples: list[tuple[float, np.ndarray]]
+    score: float
+    margin: float
+    corrected: bool  # the teacher changed the camera's decision (never learned from)
+
+
+class RecordingVoter(TrackVoter):
+    """A TrackVoter that keeps each decided track's samples (for the teacher's confirmations)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.samples_of: dict[int, list] = {}
+
+    def _decide(self, track_id, v):
+        self.samples_of[track_id] = list(v.samples)
+        return super()._decide(track_id, v)
+
+
+def enrol(analyzer: FaceAnalyzer, embedders: dict, enrolled: list[Person]) -> dict[str, tuple]:
+    """Templates of every enrolled person, for every embedder: {choice: (embeddings, ids)}."""
+    crops, ids = [], []
+    for person in enrolled:
+        for path in person.enrol:
+            img = load_image(path)
+            faces = analyzer.analyze(img)
+            if faces:
+                crops.append(align_face(img, faces[0].detection.landmarks))
+                ids.append(person.pid)
+    batch = np.stack(crops)
+    return {c: (emb.embed(batch), ids) for c, (emb, _) in embedders.items()}
+
+
+def teacher(decisions: list, walker_of: dict, walkers: list, roster: set[str], samples: dict) -> tuple[dict, list]:
+    """Figures of one pipeline's day and the teacher's confirmations."""
+    by_walker: dict[int, list] = defaultdict(list)
+    wrong = ghosts = 0
+    for d in decisions:
+        k = walker_of.get(d.track_id)
+        if k is None:
+            ghosts += d.outcome == "accept"
+            continue
+        by_walker[k].append(d)
+    enrolled = [k for k, wk in enumerate(walkers) if wk.person.pid in roster]
+    strangers = [k for k, wk in enumerate(walkers) if wk.person.kind == "stranger"]
+    named = review = 0
+    confirmations = []
+    for k, wk in enumerate(walkers):
+        truth = wk.person.pid
+        for d in by_walker.get(k, []):
+            if d.outcome == "accept" and d.student_id != truth and wk.person.kind != "stranger":
+                wrong += 1
+        if k not in enrolled:
+            continue
+        right = [d for d in by_walker.get(k, []) if d.outcome == "accept" and d.student_id == truth]
+        reviewed = [d for d in by_walker.get(k, []) if d.outcome == "review" and d.student_id == truth]
+        if right:
+            named += 1
+        elif reviewed:
+            review += 1
+        for d in right + reviewed:
+            confirmations.append(Confirmation(truth, samples.get(d.track_id, []), d.score, d.margin,
+                                              corrected=False))
+    strangers_named = sum(1 for k in strangers if any(d.outcome == "accept" for d in by_walker.get(k, [])))
+    return {"enrolled_walkers": len(enrolled), "named": named, "review": review, "wrong_student": wrong + ghosts,
+            "strangers": len(strangers), "strangers_named": strangers_named,
+            "tracks": len(decisions)}, confirmations
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every xyxy box of a (N, 4) with every box of b (M, 4)."""
+    lo, hi = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
+
+
+def load_learner():
+    try:  # optional: the learning step (issue 17 point 1) is built separately
+        from edge_agent.recognition.learning import learn_from_confirmations
+    except ImportError as exc:
+        raise SystemExit(f"--learning needs edge_agent.recognition.learning (not built yet): {exc}") from exc
+    return learn_from_confirmations
+
+
+def run(args) -> dict:
+    ds = Path(args.datasets) if args.datasets else ROOT.parent / "shared" / "datasets"
+    if not ds.is_dir():
+        raise SystemExit(f"data sets not found at {ds} (set --datasets)")
+    store = ModelStore()
+    analyzer = FaceAnalyzer.from_store(store, threads=1, score_threshold=PipelineConfig().detect_score)
+    embedders, thresholds = {}, {}
+    for choice in args.embedders.split(","):
+        try:
+            cal = load_thresholds(embedder=model_name(choice))
+        except ThresholdsError as exc:
+            print(f"skipping {choice}: {exc}", file=sys.stderr)
+            continue
+        embedders[choice] = build_embedder(choice, store, threads=1, weight=cal.fusion_weight)
+        thresholds[choice] = DecisionThresholds.from_calibration(cal)
+    everyone = people(ds, args.roster, args.seed)
+    roster_people = [p for p in everyone if p.kind == "roster"]
+    enrolled = [p for p in everyone if p.kind in ("roster", "other")]
+    stranger_pool = [p for p in everyone if p.kind == "stranger"]
+    roster = {p.pid for p in roster_people}
+    templates = enrol(analyzer, embedders, enrolled)
+    galleries = {c: Gallery(e, ids, GalleryMeta(embedders[c][1].name, embedders[c][1].sha256))
+                 for c, (e, ids) in templates.items()}
+    learn = load_learner() if args.learning else None
+    crops = CropSource(analyzer.detector)
+    rng = np.random.default_rng(args.seed)
+    modes = args.modes.split(",")
+    rows, confirmations_total = [], Counter()
+    summary = _summary(args, roster, enrolled, stranger_pool, embedders, modes)
+    for day in range(1, args.days + 1):
+        absent = set(rng.choice(sorted(roster), size=args.absent, replace=False).tolist())
+        strangers = [stranger_pool[i] for i in rng.choice(len(stranger_pool), size=args.strangers, replace=False)]
+        walkers = schedule([p for p in roster_people if p.pid not in absent] + strangers, crops, day, args.seed)
+        video = WalkVideo(walkers, seed=args.seed)
+        pipes = {(c, m): RecognitionPipeline(analyzer.detector, embedders[c][0], RecordingVoter(
+                     Recognizer(galleries[c], thresholds[c], roster=roster),
+                     set_decision=SetDecision() if m == "set" else None)) for c in embedders for m in modes}
+        cpu = Counter()
+        decisions: dict = defaultdict(list)
+        votes: dict[int, Counter] = defaultdict(Counter)
+        first = next(iter(pipes.values()))
+        for i in range(video.n_frames):
+            frame, ts = video.frame(i), i / FPS
+            t = time.process_time()
+            dets = analyzer.detector.detect(frame)
+            cpu["detect"] += time.process_time() - t
+            for key, pipe in pipes.items():
+                t = time.process_time()
+                decisions[key] += pipe.process_detections(frame, ts, dets)
+                cpu[key] += time.process_time() - t
+            truth = video.truth(i)
+            live = [tr for tr in first.tracker.tracks if tr.detection is not None]
+            if truth and live:  # same detections -> same tracks in every pipeline
+                iou = _iou_matrix(np.stack([tr.detection.box for tr in live]), np.stack([b for _, b in truth]))
+                for r, tr in enumerate(live):
+                    c = int(iou[r].argmax())
+                    if iou[r, c] >= 0.3:
+                        votes[tr.track_id][truth[c][0]] += 1
+        for key, pipe in pipes.items():
+            decisions[key] += pipe.finish()
+        walker_of = {tid: cnt.most_common(1)[0][0] for tid, cnt in votes.items()}
+        for (c, m), pipe in pipes.items():
+            figures, confirmations = teacher(decisions[(c, m)], walker_of, walkers, roster, pipe.voter.samples_of)
+            ms = 1000 * (cpu["detect"] + cpu[(c, m)]) / video.n_frames
+            rows.append({"day": day, "embedder": c, "mode": m, "frames": video.n_frames, "cpu_ms_per_frame": ms,
+                         "detect_ms_per_frame": 1000 * cpu["detect"] / video.n_frames, **figures})
+            confirmations_total[(c, m)] += len(confirmations)
+            if learn is not None and m == modes[-1]:
+                galleries[c] = learn(galleries[c], confirmations)
+            print(f"day {day} {c:6} {m:4}: named {figures['named']}/{figures['enrolled_walkers']}, wrong "
+                  f"{figures['wrong_student']}, strangers {figures['strangers_named']}/{figures['strangers']}, "
+                  f"review {figures['review']}, {ms:.1f} ms/frame", file=sys.stderr, flush=True)
+        if args.save:  # a long run on a loaded machine keeps the days it has finished
+            Path(args.save).write_text(json.dumps(summary(rows), default=float), encoding="utf-8")
+    return summary(rows)
+
+
+def _summary(args, roster, enrolled, stranger_pool, embedders, modes):
+    """The result as a function of the rows done so far (saved after every day)."""
+    def summary(rows: list[dict]) -> dict:
+        return {"rows": rows, "roster": len(roster), "school": len(enrolled), "stranger_pool": len(stranger_pool),
+                "learning": bool(args.learning), "embedders": list(embedders), "modes": modes,
+                "frame_size": SIZE, "fps": FPS, "load_average": [round(x, 1) for x in _load()],
+                "days": sorted({r["day"] for r in rows})}
+    return summary
+
+
+def _load() -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return (float("nan"),) * 3
+
+
+def pct(a: int, b: int) -> str:
+    return f"{100 * a / max(b, 1):.1f} %"
+
+
+def markdown(r: dict, command: str) -> str:
+    lines = [f"Command: `{command}`  ",
+             f"Machine: {platform.machine()}, Python {platform.python_version()}; load average at the end "
+             f"{r['load_average']} (shared 2-core machine: CPU ms/frame is process CPU time, still inflated by "
+             "contention). Video: 640x480 at 15 FPS, walkers overlapping (3-5 in view, some crossing). "
+             f"Class roster {r['roster']} students enrolled from 2 photos each (whole school {r['school']}); "
+             f"learning from confirmed sightings: {'on' if r['learning'] else 'off'}. Targets (issue 17): 0 "
+             "wrong-student decisions every day; >= 85 % of enrolled walkers named on day 1 and >= 98 % by day 5; "
+             "<= 0.5 % of strangers named. `vote`: per-frame median vote; `set`: set-to-set matching "
+             "(edge_agent/track_decision.py). Faces of 36-85 px, JPEG 70, focus and motion blur: harder than the "
+             "enrolment photos on purpose (the real corridor video of issue 17 named 70 % with MobileFaceNet).", "",
+             "| day | embedder | decision | enrolled walkers named | wrong-student decisions | strangers named |"
+             " enrolled walkers to review | CPU ms/frame (detection) | tracks |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['day']} | {row['embedder']} | {row['mode']} | "
+                     f"{pct(row['named'], row['enrolled_walkers'])} ({row['named']}/{row['enrolled_walkers']}) | "
+                     f"{row['wrong_student']} | {pct(row['strangers_named'], row['strangers'])} "
+                     f"({row['strangers_named']}/{row['strangers']}) | {pct(row['review'], row['enrolled_walkers'])} | "
+                     f"{row['cpu_ms_per_frame']:.1f} ({row['detect_ms_per_frame']:.1f}) | {row['tracks']} |")
+    lines += ["", "Totals over the days:", "",
+              "| embedder | decision | named | wrong-student | strangers named | to review |",
+              "|---|---|---|---|---|---|"]
+    for c in r["embedders"]:
+        for m in r["modes"]:
+            rs = [x for x in r["rows"] if x["embedder"] == c and x["mode"] == m]
+            n = sum(x["enrolled_walkers"] for x in rs)
+            lines.append(f"| {c} | {m} | {pct(sum(x['named'] for x in rs), n)} | {sum(x['wrong_student'] for x in rs)}"
+                         f" | {pct(sum(x['strangers_named'] for x in rs), sum(x['strangers'] for x in rs))} | "
+                         f"{pct(sum(x['review'] for x in rs), n)} |")
+    walks = sum(x["strangers"] for x in r["rows"] if x["embedder"] == r["embedders"][0] and x["mode"] == r["modes"][0])
+    lines += ["", f"Strangers: {walks} stranger walks per embedder and mode; 0 named bounds the rate below "
+              f"{100 * 3 / max(walks, 1):.1f} % (95 %, rule of three), not yet below the 0.5 % target: the open-set "
+              "LFW benchmark (bench:accuracy_*) measures that rate on thousands of strangers. Without learning, "
+              "days differ only by the photos drawn and the paths walked."]
+    return "\n".join(lines)
+
+
+def merge(files: list[str]) -> dict:
+    """One result from runs saved with --save (e.g. one embedder per run on a loaded machine)."""
+    parts = [json.loads(Path(f).read_text(encoding="utf-8")) for f in files]
+    out = dict(parts[0])
+    out["rows"] = sorted((r for p in parts for r in p["rows"]), key=lambda r: (r["day"], r["embedder"], r["mode"]))
+    out["embedders"] = [e for p in parts for e in p["embedders"]]
+    out["load_average"] = max((p["load_average"] for p in parts), key=lambda x: x[0])
+    out["commands"] = [p.get("command", "") for p in parts]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--days", type=int, default=5)
+    p.add_argument("--roster", type=int, default=40, help="students in the class (30-45)")
+    p.add_argument("--absent", type=int, default=2, help="roster students absent each day")
+    p.add_argument("--strangers", type=int, default=12, help="strangers walking by each day")
+    p.add_argument("--embedders", default="mfn,sface,fusion")
+    p.add_argument("--modes", default="vote,set", help="track decision: vote (per-frame) and/or set (set-to-set)")
+    p.add_argument("--learning", action="store_true", help="learn from confirmed sightings after each day")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--datasets")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-results", action="store_true", help="do not update benchmarks/RESULTS.md")
+    p.add_argument("--save", help="also write the result as JSON to this file")
+    p.add_argument("--merge", nargs="+", help="report saved results (runs of different embedders) together")
+    args = p.parse_args(argv)
+    result = merge(args.merge) if args.merge else run(args)
+    command = "python benchmarks/walkby.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:])
+                                                        if a not in ("--json", "--no-results"))
+    result.setdefault("command", command.strip())
+    if args.save:
+        Path(args.save).write_text(json.dumps(result, default=float), encoding="utf-8")
+    if args.merge:
+        command = "; ".join(result["commands"]) + "; " + command.strip()
+    text = markdown(result, command.strip())
+    if not args.no_results:
+        update_section("walkby", "Walk-by over a school week (benchmarks/walkby.py)", text)
+    print(json.dumps(result, default=float) if args.json else text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,11 +10,11 @@ import threading
 import pytest
 from typer.testing import CliRunner
 
-from edge_agent import outbox as ob
 from edge_agent import protocol as p
 from edge_agent.cli import app
 from edge_agent.store import school_db
 from edge_agent.store.backup import EdgeBackupError, backup_school_db
+from edge_agent.sync import outbox as ob
 
 SCHOOL, KEY = "THPT-LDT", os.urandom(32)
 

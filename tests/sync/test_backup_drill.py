@@ -12,7 +12,6 @@ import uuid
 import psycopg
 import pytest
 from conftest import CENTRAL_PASS, CENTRAL_USER, central_ids, new_school, register, wait_until
-from edge_agent.reconcile import reconcile
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sync_helpers import EdgeSite, RunningLink, link_settings
@@ -22,6 +21,7 @@ from central_server.core.db import make_engine, make_sessionmaker
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.tables import IngestEvent, IngestQuarantine
 from central_server.ingest.worker import IngestWorker
+from edge_agent.sync.reconcile import reconcile
 
 pytestmark = [pytest.mark.mqtt]
 

@@ -20,7 +20,8 @@ from central_server.core.clock import local_today
 from central_server.core.db import make_engine, make_sessionmaker, utcnow
 from central_server.core.migrate import alembic_config, downgrade, upgrade
 from central_server.core.partitions import PARTITIONED, ensure_partitions, partition_name, partitions_of
-from central_server.ingest.service import Incoming, reconcile, resolve_apply_event, set_school_key, store_batch
+from central_server.events import event_handler as resolve_apply_event
+from central_server.ingest.service import Incoming, reconcile, set_school_key, store_batch
 from central_server.ingest.tables import IngestEvent, IngestQuarantine
 from central_server.masterdata.tables import School, Student
 from edge_agent import protocol as p

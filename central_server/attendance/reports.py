@@ -145,7 +145,7 @@ def student_marks(session: Session, student_id: int, start: dt.date, end: dt.dat
 
 
 class EdgeState(NamedTuple):
-    state: str                        # online | offline | unknown
+    state: str                        # online | offline | never | unknown
     last_seen: dt.datetime | None     # the last heartbeat (or the last will's arrival), UTC
 
 
@@ -155,7 +155,8 @@ def edge_status(session: Session, settings: Settings, schools: list[School], now
 
     "offline": the agent's last will arrived, or its last heartbeat is older than
     `settings.edge_offline_after_minutes` (an agent that vanished without the broker noticing);
-    "unknown": no status yet, or the ingest module is not installed."""
+    "never": the ingest module has no status at all from the school's agent (never connected: "chưa kết nối");
+    "unknown": the ingest module is not installed, so nobody can tell."""
     if settings.modules is not None and "ingest" not in settings.modules:
         return {s.id: EdgeState("unknown", None) for s in schools}
     try:
@@ -169,7 +170,7 @@ def edge_status(session: Session, settings: Settings, schools: list[School], now
     for s in schools:
         r = rows.get(s.code)
         if r is None:
-            out[s.id] = EdgeState("unknown", None)
+            out[s.id] = EdgeState("never", None)
         elif r.state != "online" or r.last_seen_at < limit:
             out[s.id] = EdgeState("offline", r.last_seen_at)
         else:

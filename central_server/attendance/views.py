@@ -59,6 +59,7 @@ def overview(session: Session, user: User, settings: Settings, day: dt.date) -> 
     total_today = (sum(a for a, _ in today.values()), sum(n for _, n in today.values()))
     return {"day": day, "rows": rows, "series": series, "rate_today": rate(total_today),
             "offline": [r for r in rows if r["edge"] == "offline"],
+            "never": [r for r in rows if r["edge"] == "never"],
             "unfinalised": [r for r in rows if r["not_finalised"]]}
 
 

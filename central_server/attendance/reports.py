@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from central_server.core.config import Settings
+from central_server.core.names import name_key, sort_by_name
 from central_server.masterdata.service import school_year_of
 from central_server.masterdata.tables import School, SchoolClass, Student
 
@@ -106,7 +107,7 @@ def student_totals(session: Session, settings: Settings, start: dt.date, end: dt
     q = (select(Student.id, Student.full_name, Student.personal_id, SchoolClass.code, Student.school_id,
                 sub.c.p, sub.c.k)
          .join(sub, sub.c.student_id == Student.id, isouter=not min_total)
-         .join(SchoolClass, SchoolClass.id == Student.class_id, isouter=True).order_by(Student.full_name))
+         .join(SchoolClass, SchoolClass.id == Student.class_id, isouter=True))
     if school_ids is not None:
         q = q.where(Student.school_id.in_(school_ids))
     if class_ids is not None:
@@ -119,7 +120,7 @@ def student_totals(session: Session, settings: Settings, start: dt.date, end: dt
         t.level = warning_level(t.total, settings.absence_warning_levels)
         t.not_eligible = not_eligible(t.total, settings.absence_limit_sessions)
         out.append(t)
-    return out
+    return sort_by_name(out)  # Vietnamese class-list order (core/names.py); the database cannot collate it
 
 
 def warnings(session: Session, settings: Settings, day: dt.date, school_ids: set[int] | None = None,
@@ -129,7 +130,7 @@ def warnings(session: Session, settings: Settings, day: dt.date, school_ids: set
     lowest = min(settings.absence_warning_levels) if settings.absence_warning_levels else 1
     rows = student_totals(session, settings, year.start, year.end, school_ids=school_ids, class_ids=class_ids,
                           min_total=lowest)
-    return sorted(rows, key=lambda r: (-r.total, r.full_name))
+    return sorted(rows, key=lambda r: (-r.total, name_key(r.full_name)))
 
 
 def student_history(session: Session, student_id: int, limit: int = 500) -> list[AttendanceHistory]:

@@ -16,6 +16,7 @@ from central_server.core.audit import audit
 from central_server.core.auth import client_ip
 from central_server.core.templating import templates
 from central_server.masterdata import access
+from central_server.masterdata.service import class_groups
 from central_server.masterdata.tables import SchoolClass
 
 from . import attendance_source as src
@@ -127,8 +128,10 @@ def _classes(session, user) -> list[SchoolClass]:
 
 
 def _form_page(request: Request, session, user, form: dict, built=None, error: str = "", status: int = 200):
+    classes = _classes(session, user)
     return templates.TemplateResponse(request, "signature/attendance.html", {
-        "user": user, "classes": _classes(session, user), "form": form, "built": built, "error": error,
+        "user": user, "classes": classes, "class_groups": class_groups(session, classes), "form": form,
+        "built": built, "error": error,
         "can_create": user.role == "teacher"}, status_code=status)
 
 

@@ -139,6 +139,12 @@ def student_history(session: Session, student_id: int, limit: int = 500) -> list
                                           AttendanceHistory.received_at).limit(limit)))
 
 
+def student_sessions(session: Session, student_id: int, start: dt.date, end: dt.date) -> list[AttendanceSession]:
+    """The student's derived sessions (buổi) between `start` and `end`, for the year calendar."""
+    return list(session.scalars(select(AttendanceSession).where(
+        AttendanceSession.student_id == student_id, AttendanceSession.day.between(start, end))))
+
+
 def student_marks(session: Session, student_id: int, start: dt.date, end: dt.date) -> list[AttendanceMark]:
     return list(session.scalars(select(AttendanceMark).where(
         AttendanceMark.student_id == student_id, AttendanceMark.day.between(start, end))

@@ -16,6 +16,7 @@ from central_server.masterdata import access, service
 from central_server.masterdata.tables import School, SchoolClass, Student
 
 from . import reports
+from .year_calendar import SESSION_SHORT, STATUS_STYLE, WEEKDAYS, year_calendar
 
 
 def local_today(settings: Settings) -> dt.date:
@@ -99,9 +100,12 @@ def student_view(session: Session, settings: Settings, student: Student, day: dt
     terms = reports.year_terms(session, day, settings)
     totals = {t.name: reports.student_totals(session, settings, t.start, t.end, student_ids={student.id})[0]
               for t in terms}
-    marks = reports.student_marks(session, student.id, day - dt.timedelta(days=60), day)
+    year = terms[-1]
+    months = year_calendar(reports.student_sessions(session, student.id, year.start, year.end), year.start,
+                           year.end, day)
     history = reports.student_history(session, student.id, limit=300)
-    return {"student": student, "terms": terms, "totals": totals, "marks": marks, "history": history,
+    return {"student": student, "terms": terms, "totals": totals, "months": months, "weekdays": WEEKDAYS,
+            "session_short": SESSION_SHORT, "status_styles": STATUS_STYLE.values(), "history": history,
             "limit": settings.absence_limit_sessions, "levels": settings.absence_warning_levels}
 
 

@@ -36,6 +36,17 @@ class CalDay:
     today: bool = False
     sessions: list[CalSession] = field(default_factory=list)
 
+    @property
+    def slots(self) -> list[CalSession | None]:
+        """[morning, afternoon]: the cell's two fixed places (a whole-day session fills both)."""
+        out: list[CalSession | None] = [None, None]
+        for s in self.sessions:
+            if s.session == "day":
+                out = [s, s]
+            elif s.session in ("morning", "afternoon"):
+                out[SESSION_ORDER[s.session]] = s
+        return out
+
 
 @dataclass
 class CalMonth:

@@ -39,7 +39,9 @@ def test_student_page_shows_the_school_year_as_a_calendar(world, db, settings, m
     one = _cell(html, d1)  # morning excused, afternoon present: two marks, morning first
     assert re.findall(r'class="cal-s (cal-\w+)', one) == ["cal-p", "cal-ok"]
     assert "Sáng" in one and "Vắng có phép" in one and "Có mặt" in one
-    assert re.findall(r'class="cal-s (cal-\w+)', _cell(html, d2)) == ["cal-k"]
+    two = _cell(html, d2)  # afternoon only: the morning place stays empty, so the K sits on the right
+    assert re.findall(r'class="cal-s (cal-\w+)', two) == ["cal-k"]
+    assert re.search(r'<span class="cal-slot"></span><span class="cal-s cal-k"', two) and "Chiều" in two
     pending = _cell(html, d3)  # the camera's proposal, not yet confirmed: shown as open
     assert "cal-open" in pending and "chưa chốt" in pending
     assert 'class="cal-s' not in _cell(html, year.start)  # a day without attendance has no mark

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from central_server.core.templating import add_nav, templates
 
-from . import public_routes, staff_routes
+from . import plan_form, public_routes, staff_routes
 from .communes import communes
 from .config import AdmissionsSettings
 from .lookup import RateLimiter, ResultsCache
@@ -14,6 +14,7 @@ from .service import AdmissionsError
 
 router = APIRouter()
 router.include_router(public_routes.router)
+router.include_router(plan_form.router)  # before staff_routes: /admissions/plans/form
 router.include_router(staff_routes.router)
 
 

@@ -30,7 +30,7 @@ from central_server.core.tables import User
 from central_server.library.config import LibrarySettings
 from central_server.library.runtime import configure
 from central_server.library.schemas import ItemIn
-from central_server.library.service import create_item
+from central_server.library.service import apply_action, create_item
 from central_server.masterdata.tables import School, SchoolClass, Student
 from central_server.signature.service import Content
 from central_server.signature.service import create as create_document
@@ -90,6 +90,11 @@ def world(app, db, tmp_path):
     school_admin = db.scalars(select(User).where(User.username == "admin_t01")).one()
     item = create_item(db, ItemIn(title="Lịch sử địa phương Sóc Trăng: chùa Dơi, lễ hội Ok Om Bok",
                                   creators=["Trần Thị Giáo Viên"], subject_code="lich-su", grade=10), school_admin)
+    item.kind = "title"  # a catalogue title: published without a file, so that the browse page has results
+    province_admin = db.scalars(select(User).where(User.username == "so_admin")).one()
+    apply_action(db, item, "submit", "", school_admin)
+    apply_action(db, item, "approve", "Đạt", province_admin)
+    apply_action(db, item, "publish", "", province_admin)
     doc = create_document(db, school_admin, "attendance", f"Bảng điểm danh lớp {klass.code}", school.name,
                           Content(["Lớp " + klass.code], ["STT", "Họ và tên", "Ngày sinh", "Có mặt", "Vắng có phép",
                                                           "Vắng không phép", "Ghi chú"],

@@ -103,9 +103,11 @@ def student_view(session: Session, settings: Settings, student: Student, day: dt
     year = terms[-1]
     months = year_calendar(reports.student_sessions(session, student.id, year.start, year.end), year.start,
                            year.end, day)
+    marks = reports.student_marks(session, student.id, day - dt.timedelta(days=60), day)  # the JSON API's view
     history = reports.student_history(session, student.id, limit=300)
-    return {"student": student, "terms": terms, "totals": totals, "months": months, "weekdays": WEEKDAYS,
-            "session_short": SESSION_SHORT, "status_styles": STATUS_STYLE.values(), "history": history,
+    return {"student": student, "terms": terms, "totals": totals, "marks": marks, "months": months,
+            "weekdays": WEEKDAYS, "session_short": SESSION_SHORT, "status_styles": STATUS_STYLE.values(),
+            "history": history,
             "limit": settings.absence_limit_sessions, "levels": settings.absence_warning_levels}
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 
-from central_server.core.templating import add_nav
+from central_server.core.templating import add_nav, templates
 
-from . import pages_public, pages_staff
+from . import pages_plan, pages_public, pages_staff
+from .communes import communes
 from .config import AdmissionsSettings
 from .lookup import RateLimiter, ResultsCache
 from .service import AdmissionsError
 
 router = APIRouter()
 router.include_router(pages_public.router)
+router.include_router(pages_plan.router)  # before pages_staff: /admissions/plans/form
 router.include_router(pages_staff.router)
 
 
@@ -22,6 +24,7 @@ def setup(app: FastAPI) -> None:
     app.state.adm_cache = ResultsCache(settings, app.state.sessionmaker)
     app.state.adm_limiter = RateLimiter(settings.lookup_per_minute, settings.lookup_failures_per_hour)
     add_nav("/admissions", "Tuyển sinh 10", ("province_admin", "province_staff", "school_admin"))
+    templates.env.globals["admission_communes"] = communes  # the registration form's list of communes
 
     async def refused(request: Request, exc: AdmissionsError):
         # A refusal that no page handled itself (e.g. no admission plan yet) is a 409 with its

@@ -18,6 +18,9 @@ SUBJECTS = [
     {"code": "anh", "name": "Tiếng Anh", "minutes": 60, "role": "third"},
 ]
 CHUYEN = ["toan", "van", "anh", "ly", "hoa", "sinh", "tin", "su", "dia", "khmer"]
+# the subjects' names as applicants read them (with their diacritics)
+CHUYEN_NAMES = {"toan": "Toán", "van": "Ngữ văn", "anh": "Tiếng Anh", "ly": "Vật lí", "hoa": "Hoá học",
+                "sinh": "Sinh học", "tin": "Tin học", "su": "Lịch sử", "dia": "Địa lí", "khmer": "Tiếng Khmer"}
 
 
 def plan_dict(year: int = 2025, n_regular: int = 37, regular_total: int = 12060, seed: int = 7) -> dict:
@@ -25,7 +28,7 @@ def plan_dict(year: int = 2025, n_regular: int = 37, regular_total: int = 12060,
     quotas = _split(rng, regular_total, n_regular, 120, 650)
     schools = [{"code": "NTMK", "name": "THPT chuyên Nguyễn Thị Minh Khai", "quota": 0, "kind": "specialised",
                 "specialised_classes": [
-                    {"code": f"C_{c}", "name": f"Chuyên {c}", "quota": q, "paper": f"chuyen_{c}",
+                    {"code": f"C_{c}", "name": f"Chuyên {CHUYEN_NAMES[c]}", "quota": q, "paper": f"chuyen_{c}",
                      "weights": {"van": 1, "toan": 1, "anh": 1, f"chuyen_{c}": 2}}
                     for c, q in zip(CHUYEN, _split(rng, 345, len(CHUYEN), 30, 40), strict=True)]},
                {"code": "DTNT_HC", "name": "THPT DTNT Huỳnh Cương", "quota": 350, "kind": "dtnt"}]

@@ -16,6 +16,7 @@ from central_server.masterdata import access, service
 from central_server.masterdata.tables import School, SchoolClass, Student
 
 from . import reports
+from .year_calendar import SESSION_SHORT, STATUS_STYLE, WEEKDAYS, year_calendar
 
 
 def local_today(settings: Settings) -> dt.date:
@@ -59,6 +60,7 @@ def overview(session: Session, user: User, settings: Settings, day: dt.date) -> 
     total_today = (sum(a for a, _ in today.values()), sum(n for _, n in today.values()))
     return {"day": day, "rows": rows, "series": series, "rate_today": rate(total_today),
             "offline": [r for r in rows if r["edge"] == "offline"],
+            "never": [r for r in rows if r["edge"] == "never"],
             "unfinalised": [r for r in rows if r["not_finalised"]]}
 
 
@@ -98,9 +100,14 @@ def student_view(session: Session, settings: Settings, student: Student, day: dt
     terms = reports.year_terms(session, day, settings)
     totals = {t.name: reports.student_totals(session, settings, t.start, t.end, student_ids={student.id})[0]
               for t in terms}
-    marks = reports.student_marks(session, student.id, day - dt.timedelta(days=60), day)
+    year = terms[-1]
+    months = year_calendar(reports.student_sessions(session, student.id, year.start, year.end), year.start,
+                           year.end, day)
+    marks = reports.student_marks(session, student.id, day - dt.timedelta(days=60), day)  # the JSON API's view
     history = reports.student_history(session, student.id, limit=300)
-    return {"student": student, "terms": terms, "totals": totals, "marks": marks, "history": history,
+    return {"student": student, "terms": terms, "totals": totals, "marks": marks, "months": months,
+            "weekdays": WEEKDAYS, "session_short": SESSION_SHORT, "status_styles": STATUS_STYLE.values(),
+            "history": history,
             "limit": settings.absence_limit_sessions, "levels": settings.absence_warning_levels}
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from central_server.core.config import Settings
+from central_server.core.names import name_key, sort_by_name
 from central_server.ingest.tables import EdgeStatus
 from central_server.masterdata.service import school_year_of
 from central_server.masterdata.tables import School, SchoolClass, Student
@@ -107,7 +108,7 @@ def student_totals(session: Session, settings: Settings, start: dt.date, end: dt
     q = (select(Student.id, Student.full_name, Student.personal_id, SchoolClass.code, Student.school_id,
                 sub.c.p, sub.c.k)
          .join(sub, sub.c.student_id == Student.id, isouter=not min_total)
-         .join(SchoolClass, SchoolClass.id == Student.class_id, isouter=True).order_by(Student.full_name))
+         .join(SchoolClass, SchoolClass.id == Student.class_id, isouter=True))
     if school_ids is not None:
         q = q.where(Student.school_id.in_(school_ids))
     if class_ids is not None:
@@ -120,7 +121,7 @@ def student_totals(session: Session, settings: Settings, start: dt.date, end: dt
         t.level = warning_level(t.total, settings.absence_warning_levels)
         t.not_eligible = not_eligible(t.total, settings.absence_limit_sessions)
         out.append(t)
-    return out
+    return sort_by_name(out)  # Vietnamese class-list order (core/names.py); the database cannot collate it
 
 
 def warnings(session: Session, settings: Settings, day: dt.date, school_ids: set[int] | None = None,
@@ -130,13 +131,19 @@ def warnings(session: Session, settings: Settings, day: dt.date, school_ids: set
     lowest = min(settings.absence_warning_levels) if settings.absence_warning_levels else 1
     rows = student_totals(session, settings, year.start, year.end, school_ids=school_ids, class_ids=class_ids,
                           min_total=lowest)
-    return sorted(rows, key=lambda r: (-r.total, r.full_name))
+    return sorted(rows, key=lambda r: (-r.total, name_key(r.full_name)))
 
 
 def student_history(session: Session, student_id: int, limit: int = 500) -> list[AttendanceHistory]:
     return list(session.scalars(select(AttendanceHistory).where(AttendanceHistory.student_id == student_id)
                                 .order_by(AttendanceHistory.day.desc(), AttendanceHistory.period,
                                           AttendanceHistory.received_at).limit(limit)))
+
+
+def student_sessions(session: Session, student_id: int, start: dt.date, end: dt.date) -> list[AttendanceSession]:
+    """The student's derived sessions (buổi) between `start` and `end`, for the year calendar."""
+    return list(session.scalars(select(AttendanceSession).where(
+        AttendanceSession.student_id == student_id, AttendanceSession.day.between(start, end))))
 
 
 def student_marks(session: Session, student_id: int, start: dt.date, end: dt.date) -> list[AttendanceMark]:
@@ -146,7 +153,7 @@ def student_marks(session: Session, student_id: int, start: dt.date, end: dt.dat
 
 
 class EdgeState(NamedTuple):
-    state: str                        # online | offline | unknown
+    state: str                        # online | offline | never | unknown
     last_seen: dt.datetime | None     # the last heartbeat (or the last will's arrival), UTC
 
 
@@ -156,7 +163,8 @@ def edge_status(session: Session, settings: Settings, schools: list[School], now
 
     "offline": the agent's last will arrived, or its last heartbeat is older than
     `settings.edge_offline_after_minutes` (an agent that vanished without the broker noticing);
-    "unknown": no status yet, or the ingest module is not loaded."""
+    "never": the ingest module has no status at all from the school's agent (never connected: "chưa kết nối");
+    "unknown": the ingest module is not installed, so nobody can tell."""
     if settings.modules is not None and "ingest" not in settings.modules:
         return {s.id: EdgeState("unknown", None) for s in schools}
     rows = {r.school: r for r in session.scalars(select(EdgeStatus).where(
@@ -166,7 +174,7 @@ def edge_status(session: Session, settings: Settings, schools: list[School], now
     for s in schools:
         r = rows.get(s.code)
         if r is None:
-            out[s.id] = EdgeState("unknown", None)
+            out[s.id] = EdgeState("never", None)
         elif r.state != "online" or r.last_seen_at < limit:
             out[s.id] = EdgeState("offline", r.last_seen_at)
         else:

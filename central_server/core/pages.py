@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -10,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .audit import audit
+from .audit_labels import action_label, outcome_label
 from .auth import LoginError, authenticate, client_ip, current_user, issue_token, require_roles, revoke_token
 from .db import get_session
-from .tables import AuditLog, User
+from .tables import ROLE_LABELS, AuditLog, User
 from .templating import templates
 
 router = APIRouter()
@@ -77,4 +79,7 @@ def audit_page(request: Request, user: ProvinceAdmin,
     rows = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(300)).all()
     audit(session, user, "audit.view", "audit_log", ip=client_ip(request))
     session.commit()
-    return templates.TemplateResponse(request, "core/audit.html", {"user": user, "rows": rows})
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    return templates.TemplateResponse(request, "core/audit.html", {
+        "user": user, "rows": [(r, r.at.astimezone(tz)) for r in rows], "tz": tz.key,
+        "action_label": action_label, "outcome_label": outcome_label, "role_labels": ROLE_LABELS})

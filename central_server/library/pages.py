@@ -12,12 +12,13 @@ from sqlalchemy import or_, select
 from central_server.core.templating import templates
 
 from . import access, service
+from . import browse as browse_extras
 from .access import PROVINCE
 from .deps import DbSession, MaybeUser, Runtime, Staff, load_item, require_province
 from .dublin_core import DC_LABELS, dc_elements
 from .filetypes import ACCEPTED_LABEL, UploadError
 from .schemas import ItemIn
-from .search import SearchQuery, search
+from .search import SearchQuery
 from .tables import LibraryFile, LibraryItem, LibraryReview
 from .uploads import stage
 from .vocab import GRADES, LANGUAGES, LICENCES, MATERIAL_TYPES, STATUSES, SUBJECTS
@@ -40,21 +41,24 @@ def _split(value: str, sep: str) -> list[str]:
 @router.get("", response_class=HTMLResponse)
 def browse(request: Request, session: DbSession, user: MaybeUser, q: str = "", subject: str = "", grade: str = "",
            type: str = "", language: str = "", school: str = "", title: str = "", author: str = "",
-           keyword: str = "", year: str = "", page: Annotated[int, Query(ge=1, le=10_000)] = 1):
+           keyword: str = "", year: str = "", sort: str = "relevance",
+           page: Annotated[int, Query(ge=1, le=10_000)] = 1):
     year_n = int(year) if year.strip().isdigit() and len(year.strip()) == 4 else None
     query = SearchQuery(q=q[:300], subject=subject or None, grade=int(grade) if grade.isdigit() else None,
                         material_type=type or None, language=language or None,
                         school_id=int(school) if school.isdigit() else None, title=title[:300],
                         author=author[:300], keyword=keyword[:300], year=year_n, page=page, per_page=20)
-    result = search(session, query)
-    items = [session.get(LibraryItem, i) for i in result.ids]
+    sort = sort if sort in browse_extras.SORTS else "relevance"
+    result, items, facets = browse_extras.run(session, query, sort)  # the year is a field of the search index
     schools = session.execute(select(LibraryItem.school_id, LibraryItem.school_name)
                               .where(LibraryItem.status == "published", LibraryItem.school_id.is_not(None))
                               .distinct().order_by(LibraryItem.school_name)).all()
-    return _render(request, "browse.html", user, items=items, result=result, q=q, schools=schools,
-                   f=dict(subject=subject, grade=grade, type=type, language=language, school=school,
-                          title=title[:300], author=author[:300], keyword=keyword[:300],
-                          year=str(year_n) if year_n else ""))
+    f = dict(subject=subject, grade=grade, type=type, language=language, school=school, title=title[:300],
+             author=author[:300], keyword=keyword[:300], year=str(year_n) if year_n else "")
+    fresh = browse_extras.newest(session) if not (q or any(f.values())) and page == 1 else []
+    return _render(request, "browse.html", user, items=items, result=result, q=q, schools=schools, f=f, sort=sort,
+                   sorts=browse_extras.SORTS, facets=facets, facet_labels=browse_extras.FACETS, fresh=fresh,
+                   thumbs=browse_extras.thumbnails(session, items + fresh), url=browse_extras.browse_url)
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
@@ -69,6 +73,8 @@ def item_page(request: Request, item_id: int, session: DbSession, user: MaybeUse
     actions = allowed_actions(item.status, {user.role}) if user else []
     if user and not access.can_edit(item, user):
         actions = [a for a in actions if a != "submit"]
+    if user and user.id in (item.created_by, item.submitted_by):  # nobody appraises their own item (service.py)
+        actions = [a for a in actions if a not in ("approve", "return")]
     return _render(request, "item.html", user, item=item, file=file, history=history, actions=actions,
                    dc=dc_elements(item, file, rt.settings.base_url), dc_labels=DC_LABELS, msg=msg,
                    can_upload=bool(user and item.status == "draft" and access.can_edit(item, user)))
@@ -118,7 +124,7 @@ def manage(request: Request, session: DbSession, user: Staff):
 def manage_create(request: Request, session: DbSession, user: Staff, rt: Runtime,
                   title: Annotated[str, Form()] = "", creators: Annotated[str, Form()] = "",
                   keywords: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
-                  subject_code: Annotated[str, Form()] = "khac", grade: Annotated[str, Form()] = "",
+                  subject_code: Annotated[str, Form()] = "", grade: Annotated[str, Form()] = "",
                   topic: Annotated[str, Form()] = "", material_type: Annotated[str, Form()] = "bai-giang",
                   language: Annotated[str, Form()] = "vi", licence: Annotated[str, Form()] = "cc-by-4.0",
                   rights: Annotated[str, Form()] = "", date_issued: Annotated[str, Form()] = "",
@@ -127,6 +133,9 @@ def manage_create(request: Request, session: DbSession, user: Staff, rt: Runtime
     form = dict(title=title, creators=creators, keywords=keywords, description=description, subject_code=subject_code,
                 grade=grade, topic=topic, material_type=material_type, language=language, licence=licence,
                 rights=rights, date_issued=date_issued, national_id=national_id, national_url=national_url)
+    if not subject_code:  # no subject is preset: the uploader chooses one
+        return _render(request, "manage.html", user, status_code=422, items=_my_items(session, user),
+                       errors=["Hãy chọn môn học của học liệu."], form=form)
     staged = None
     try:
         data = ItemIn(**{**form, "creators": _split(creators, ";"), "keywords": _split(keywords, ","),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from central_server.core.names import collation_key, sort_by_name
 from central_server.core.tables import User
 
 from .access import visible_class_ids, visible_school_ids
@@ -73,5 +76,35 @@ def list_classes(session: Session, user: User, school_id: int, school_year: str 
     return [(c, n) for c, n in session.execute(q).all()]
 
 
+@dataclass(frozen=True)
+class ClassOption:
+    """A class as a picker shows it: "10A1 · THPT Lê Lợi · 2026-2027"."""
+
+    id: int
+    label: str
+    code: str
+    school_year: str
+
+
+def class_code_key(code: str) -> tuple:
+    """Natural order of class codes: 10A2 before 10A10, grade 10 before 11."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+                 for part in re.findall(r"\d+|\D+", code))
+
+
+def class_groups(session: Session, classes: list[SchoolClass]) -> list[tuple[int, str, list[ClassOption]]]:
+    """(school id, school name, its classes) for a class picker filtered by school: schools in Vietnamese order,
+    newest school year first, then class codes in natural order."""
+    names = dict(session.execute(select(School.id, School.name).where(
+        School.id.in_({c.school_id for c in classes} or {-1}))).all())
+    groups: dict[int, list[ClassOption]] = {}
+    for c in sorted(classes, key=lambda c: (-int(c.school_year[:4]) if c.school_year[:4].isdigit() else 0,
+                                            class_code_key(c.code))):
+        groups.setdefault(c.school_id, []).append(
+            ClassOption(c.id, f"{c.code} · {names.get(c.school_id, '?')} · {c.school_year}", c.code, c.school_year))
+    return sorted(((sid, names.get(sid, "?"), opts) for sid, opts in groups.items()),
+                  key=lambda g: collation_key(g[1]))
+
+
 def list_students(session: Session, class_id: int) -> list[Student]:
-    return list(session.scalars(select(Student).where(Student.class_id == class_id).order_by(Student.full_name)))
+    return sort_by_name(session.scalars(select(Student).where(Student.class_id == class_id)))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from central_server.attendance.tables import AttendanceHistory, AttendanceMark, AttendanceSession
 from central_server.core.audit import audit
+from central_server.core.names import name_key
 from central_server.core.params import ROW_ID_MAX
 from central_server.core.tables import User
 from central_server.masterdata import access
@@ -41,8 +41,6 @@ PERIOD_COLUMNS = ["STT", "Họ và tên", "Ngày sinh", "Trạng thái", "Ghi ch
 MONTH_COLUMNS = ["STT", "Họ và tên", "Có mặt (buổi)", "Vắng P (buổi)", "Vắng K (buổi)", "Tổng vắng (buổi)",
                  "Ghi chú"]
 MAX_NAMES = 5
-VN_ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
-TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 
 
 class AttendanceSourceError(SignatureFailure):
@@ -85,18 +83,10 @@ def check_class(session: Session, user: User, class_id: int, create: bool = Fals
     raise AttendanceSourceError("Lớp này thuộc trường khác.", "forbidden")
 
 
-def _vn_key(text: str) -> tuple:
-    """Vietnamese alphabetical order (a ă â b c d đ e ê …), tone marks as a tie-breaker."""
-    base = unicodedata.normalize("NFC", "".join(
-        ch for ch in unicodedata.normalize("NFD", text.lower()) if ch not in TONE_MARKS))
-    return tuple(VN_ALPHABET.find(ch) if ch in VN_ALPHABET else 100 + ord(ch) for ch in base), text
-
-
 def _roster(session: Session, klass: SchoolClass, extra_ids: set[int]) -> list[Student]:
-    """Students of the class (and anyone marked in it), in class-list order: given name, then full name."""
+    """Students of the class (and anyone marked in it), in class-list order (`core.names.name_key`)."""
     q = select(Student).where(or_(Student.class_id == klass.id, Student.id.in_(extra_ids or {-1})))
-    return sorted(session.scalars(q), key=lambda s: (_vn_key(s.full_name.split()[-1] if s.full_name.split()
-                                                             else ""), _vn_key(s.full_name), s.id))
+    return sorted(session.scalars(q), key=lambda s: (name_key(s.full_name), s.id))
 
 
 def build_period(session: Session, klass: SchoolClass, day: dt.date, period: int,

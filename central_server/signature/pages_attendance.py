@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from central_server.core.templating import templates
 from central_server.masterdata import access
+from central_server.masterdata.service import class_groups
 from central_server.masterdata.tables import SchoolClass
 
 from . import attendance_source as src
@@ -33,9 +34,10 @@ def _classes(session, user) -> list[SchoolClass]:
 
 
 def _form_page(request: Request, session, user, form: dict, built=None, error: str = "", status: int = 200):
+    classes = _classes(session, user)
     return templates.TemplateResponse(request, "signature/attendance.html", {
-        "user": user, "classes": _classes(session, user), "form": form, "built": built, "error": error,
-        "can_create": user.role == "teacher"}, status_code=status)
+        "user": user, "classes": classes, "class_groups": class_groups(session, classes), "form": form,
+        "built": built, "error": error, "can_create": user.role == "teacher"}, status_code=status)
 
 
 def _status_of(exc: SignatureFailure) -> int:

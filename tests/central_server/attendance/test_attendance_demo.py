@@ -16,7 +16,9 @@ def test_demo_dataset_renders(app, db, client, login_as):
     assert db.scalar(select(func.count()).select_from(AttendanceSession)) == 600
     login_as(client, "so_canbo", "Demo-2025-pass")
     page = client.get("/overview")
-    assert page.status_code == 200 and page.text.count("THPT Demo") == 3 and "<polyline" in page.text
+    table = page.text[page.text.index('id="schools-table"'):]
+    assert page.status_code == 200 and table.count("THPT Demo") == 3 and "<polyline" in page.text
+    assert 'id="kpi-never">3<' in page.text  # the demo schools have no edge agent: never connected
     data = client.get("/api/attendance/overview").json()
     assert len(data["schools"]) == 3 and all(0.5 < s["rate_week"] <= 1.0 for s in data["schools"])
     school = data["schools"][0]["school_id"]

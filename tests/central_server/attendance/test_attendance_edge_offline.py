@@ -48,7 +48,8 @@ def page_states(browser) -> tuple[dict[str, str], str, str]:
     states = dict(re.findall(r'<tr data-school="(\d+)">.*?<td class="edge-(\w+)">', table, re.S))
     for code, state in states.items():
         cell = re.search(rf'<tr data-school="{code}">.*?</tr>', table, re.S).group(0)
-        assert {"online": "Trực tuyến", "offline": "Mất kết nối", "unknown": "Chưa rõ"}[state] in cell
+        assert {"online": "Trực tuyến", "offline": "Mất kết nối", "never": "Chưa kết nối", "unknown": "Chưa rõ"}[
+            state] in cell
     kpi = re.search(r'id="kpi-offline">(\d+)<', r.text).group(1)
     offline = re.search(r'id="offline-schools">.*?</section>', r.text, re.S)
     return states, kpi, offline.group(0) if offline else ""
@@ -72,10 +73,10 @@ def test_overview_marks_last_will_and_stale_heartbeat_offline(app, db, schools, 
 
     h = bearer_for(admin)
     assert api_states(client, h) == {CODES["A"]: "online", CODES["B"]: "offline", CODES["C"]: "offline",
-                                     CODES["D"]: "unknown"}
+                                     CODES["D"]: "never"}
     browser = client_for(admin)
     states, kpi, offline = page_states(browser)
-    assert states == {CODES["A"]: "online", CODES["B"]: "offline", CODES["C"]: "offline", CODES["D"]: "unknown"}
+    assert states == {CODES["A"]: "online", CODES["B"]: "offline", CODES["C"]: "offline", CODES["D"]: "never"}
     assert kpi == "2"
     assert CODES["B"] in offline and CODES["C"] in offline and CODES["A"] not in offline
     assert "THPT Thử C" in offline and "tín hiệu cuối lúc" in offline
@@ -91,7 +92,7 @@ def test_overview_marks_last_will_and_stale_heartbeat_offline(app, db, schools, 
     assert store_status(db, [heartbeat(CODES["B"], utcnow()), last_will(CODES["A"])]) == 2
     db.commit()
     assert api_states(client, h) == {CODES["A"]: "offline", CODES["B"]: "online", CODES["C"]: "offline",
-                                     CODES["D"]: "unknown"}
+                                     CODES["D"]: "never"}
     states, kpi, offline = page_states(browser)
     assert (states[CODES["A"]], states[CODES["B"]], kpi) == ("offline", "online", "2")
 
@@ -106,3 +107,48 @@ def test_a_heartbeat_from_an_edge_clock_running_ahead_cannot_stay_online_forever
     seen = db.get(EdgeStatus, CODES["A"]).last_seen_at
     assert before <= seen <= utcnow()  # stored as received now, so it goes stale after the threshold
     assert api_states(client, bearer_for(admin))[CODES["A"]] == "online"
+
+
+def never_section(html: str) -> tuple[str, str]:
+    """(the never-connected KPI, the never-connected list) of /overview."""
+    kpi = re.search(r'id="kpi-never">(\d+)<', html).group(1)
+    listed = re.search(r'id="never-schools">.*?</section>', html, re.S)
+    return kpi, listed.group(0) if listed else ""
+
+
+def test_agents_that_never_reported_are_counted_and_listed_as_not_connected(app, db, schools, client, bearer_for,
+                                                                             client_for):
+    made, admin, admin_a = schools
+    # no status at all yet: every school's agent has never connected, none is "lost"
+    h = bearer_for(admin)
+    assert set(api_states(client, h).values()) == {"never"}
+    browser = client_for(admin)
+    html = browser.get("/overview").text
+    states, kpi_offline, offline = page_states(browser)
+    assert set(states.values()) == {"never"} and kpi_offline == "0" and offline == ""
+    kpi, listed = never_section(html)
+    assert kpi == "4"
+    assert all(code in listed for code in CODES.values()) and "THPT Thử D" in listed
+    assert "Chưa kết nối" in html
+
+    # A reports once, B's last will arrives: 2 never connected, B lost, A online
+    assert store_status(db, [heartbeat(CODES["A"], utcnow()), last_will(CODES["B"])]) == 2
+    db.commit()
+    html = browser.get("/overview").text
+    kpi, listed = never_section(html)
+    assert kpi == "2" and CODES["C"] in listed and CODES["D"] in listed
+    assert CODES["A"] not in listed and CODES["B"] not in listed
+    assert page_states(browser)[1] == "1"
+
+    # a school admin counts their own school only
+    html_a = client_for(admin_a).get("/overview").text
+    assert never_section(html_a)[0] == "0"
+
+
+def test_without_the_ingest_module_the_state_is_unknown_not_never(db, settings, schools):
+    from central_server.attendance.reports import edge_status
+
+    made, _, _ = schools
+    settings.modules = ["core", "masterdata", "attendance"]
+    states = edge_status(db, settings, list(made.values()), utcnow())
+    assert set(s.state for s in states.values()) == {"unknown"}

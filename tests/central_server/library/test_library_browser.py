@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser_wait import page_replaced
 from tests.central_server.conftest import DEFAULT_PASSWORD
@@ -68,6 +68,9 @@ def test_upload_appraise_publish_and_find_in_browser(browser, live_url, people, 
     # a teacher: a wrong file type is refused with a clear message, the form keeps what was typed
     _login(d, base, people["teacher"].username)
     d.get(f"{base}/library/manage")
+    subject = Select(d.find_element(By.ID, "subject_code"))
+    assert subject.first_selected_option.get_attribute("value") == ""  # no preset subject
+    subject.select_by_value("lich-su")
     d.find_element(By.ID, "title").send_keys("Lịch sử địa phương Sóc Trăng")
     d.find_element(By.ID, "creators").send_keys("Trần Thị Giáo Viên")
     d.find_element(By.ID, "file").send_keys(str(bad))

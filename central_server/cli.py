@@ -8,6 +8,7 @@ import typer
 
 from .admissions.cli import app as admissions_cli
 from .ingest.cli import app as ingest_cli
+from .ioc.cli import app as ioc_cli
 from .signature.cli import app as signature_cli
 
 app = typer.Typer(help="The province's central server.", no_args_is_help=True)
@@ -16,6 +17,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admissions_cli, name="admissions")
 app.add_typer(signature_cli, name="signature")
 app.add_typer(ingest_cli, name="ingest")
+app.add_typer(ioc_cli, name="ioc")
 
 
 @app.command()

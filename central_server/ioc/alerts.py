@@ -170,13 +170,13 @@ def evaluate(session: Session, settings: Settings, ioc: IocSettings, today: dt.d
         session.flush()
         audit(session, None, "ioc.alert.open", f"alert:{alert.id}", {"rule": c.rule, "subject": c.subject},
               actor_name=SYSTEM)
-        webhook.enqueue(session, ioc, alert, "opened")
+        webhook.enqueue(session, ioc, alert, "opened", now)
         counts["opened"] += 1
     for key, alert in live.items():
         if key not in found and BY_CODE.get(alert.rule_code) is not None and BY_CODE[alert.rule_code].recurring:
             alert.state, alert.open_key, alert.resolved_at, alert.resolved_by = "resolved", None, now, SYSTEM
             audit(session, None, "ioc.alert.resolve", f"alert:{alert.id}", {"auto": True}, actor_name=SYSTEM)
-            webhook.enqueue(session, ioc, alert, "resolved")
+            webhook.enqueue(session, ioc, alert, "resolved", now)
             counts["resolved"] += 1
     session.flush()
     counts["open"] = session.scalar(select(func.count()).select_from(IocAlert).where(

@@ -33,7 +33,7 @@ def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(signature(secret, timestamp, body), header)
 
 
-def enqueue(session: Session, ioc: IocSettings, alert: IocAlert, event: str) -> None:
+def enqueue(session: Session, ioc: IocSettings, alert: IocAlert, event: str, now: dt.datetime | None = None) -> None:
     """Queue a notification in the caller's transaction (nothing when no webhook is configured)."""
     if not ioc.webhook_url:
         return
@@ -44,7 +44,7 @@ def enqueue(session: Session, ioc: IocSettings, alert: IocAlert, event: str) -> 
         "opened_at": alert.opened_at.isoformat(), "ack_by": alert.ack_by, "ack_note": alert.ack_note,
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}}
     session.add(IocWebhookDelivery(alert_id=alert.id, event=event, body=json.dumps(body, ensure_ascii=False),
-                                   attempts=0, next_attempt_at=utcnow()))
+                                   attempts=0, next_attempt_at=now or utcnow()))
 
 
 def backoff(ioc: IocSettings, attempts: int) -> dt.timedelta:

@@ -107,7 +107,7 @@ def test_ioc_pages_end_to_end(world, db, db_url, apply, ev, run_tick, live_url, 
     a, b, s = world["a"], world["b"], world["students"]
     today = world["today"]
     day = today
-    for i in range(16):  # s0 absent 16 school days in a row; the rest present
+    for _ in range(16):  # s0 absent 16 school days in a row; the rest present
         while day.weekday() >= 5:
             day -= dt.timedelta(days=1)
         for sess in ("morning", "afternoon"):

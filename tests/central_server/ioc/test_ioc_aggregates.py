@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from central_server.attendance.service import apply_event
 from central_server.attendance.tables import AttendanceHistory
 from central_server.cli import app as cli
 from central_server.ioc import job
+from central_server.ioc.config import IocSettings
 from central_server.ioc.tables import IocSchoolDaily, IocStudentState, IocTile, IocWatermark
 
 
@@ -131,3 +135,23 @@ def test_rebuild_command(db_url, world, apply, db, ev):
     db.expire_all()
     assert db.get(IocSchoolDaily, (a.id, world["today"])).unexcused == 1
     assert db.get(IocTile, (f"S{a.id}", "k_rate_day")).value == 1.0
+
+
+def test_the_job_runs_inside_the_app(world, app, ev, settings):
+    """With the app running, an applied event reaches its tile through the background job (no manual tick)."""
+    app.state.ioc_settings = IocSettings(_env_file=None, run_job=True, job_interval_s=0.1, full_refresh_s=3600)
+    a, s = world["a"], world["students"]
+    with TestClient(app):
+        assert app.state.ioc_job is not None
+        with app.state.sessionmaker() as session:
+            apply_event(session, ev(a.code, s[0].personal_id, world["today"], "P"), settings)
+            session.commit()
+        deadline = time.monotonic() + 30
+        value = None
+        while time.monotonic() < deadline and value != 1.0:
+            with app.state.sessionmaker() as session:
+                tile = session.get(IocTile, (f"S{a.id}", "p_rate_day"))
+                value = tile.value if tile else None
+            time.sleep(0.1)
+        assert value == 1.0
+    assert app.state.ioc_job is None  # stopped with the app

@@ -44,6 +44,19 @@ def tick_once(url: str = typer.Option(None, help="Database URL (default: CENTRAL
     typer.echo(json.dumps(job.tick(sessions, settings, IocSettings())))
 
 
+@app.command("run")
+def run_forever(url: str = typer.Option(None, help="Database URL (default: CENTRAL_DATABASE_URL).")) -> None:
+    """Run the incremental job in this process until stopped (then serve with CENTRAL_IOC_RUN_JOB=false)."""
+    settings, sessions = _sessions(url)
+    worker = job.IocJob(sessions, settings, IocSettings()).start()
+    typer.echo("IOC job running; Ctrl+C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        worker.stop()
+
+
 @app.command("add-consumer")
 def add_consumer(name: str = typer.Argument(..., help="Consumer name, e.g. ioc-cantho."),
                  school: str = typer.Option(None, help="Limit the token to one school (MOET school code)."),

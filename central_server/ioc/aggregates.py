@@ -42,7 +42,7 @@ CHUNK = 500
 class FoldResult:
     rows: int = 0
     schools: set[int] = field(default_factory=set)
-    students: int = 0
+    student_ids: set[int] = field(default_factory=set)
 
     @property
     def changed(self) -> bool:
@@ -156,7 +156,7 @@ def fold(session: Session, settings: Settings, ioc: IocSettings, today: dt.date)
         touched = [sid for sid in student_ids if sid in where]
         recompute_students(session, touched, year.name, year.start, today)
         result.rows += len(rows)
-        result.students = len(touched)
+        result.student_ids = set(touched)
         result.schools |= {school_id for school_id, _ in deltas}
     if IngestQuarantine is not None:
         result.rows += _fold_quarantine(session, ioc, tz, result)

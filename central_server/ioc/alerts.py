@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover
     EdgeStatus = None
 
 SYSTEM = "ioc-job"
+SEEN_EVERY_S = 300  # an open alert's last_seen_at is refreshed at most this often
 
 
 @dataclass(frozen=True)
@@ -118,12 +119,21 @@ def _unfinalised(session: Session, th: dict, today: dt.date, schools):
                             f"{names[sid]}: {n} lượt học sinh chưa chốt điểm danh ngày {day:%d/%m/%Y}.", n)
 
 
-def _students(session: Session, th: dict, year: str):
+def _students(session: Session, th: dict, year: str, only: set[int] | None):
+    if only is not None and not only:
+        return
     st = IocStudentState
     low = min([th[c] for c in ("student_absent_30", "student_absent_40", "student_absent_45") if c in th] or [1e9])
     q = select(st, Student.full_name).join(Student, Student.id == st.student_id).where(
         (st.absent >= low) | (st.streak_days >= th.get("dropout_streak", 1e9)) | (st.recent_absent >= 4))
-    for s, name in session.execute(q):
+    rows = []
+    if only is None:
+        rows = session.execute(q).all()
+    else:
+        ids = sorted(only)
+        for i in range(0, len(ids), 500):
+            rows += session.execute(q.where(st.student_id.in_(ids[i:i + 500]))).all()
+    for s, name in rows:
         for code in ("student_absent_30", "student_absent_40", "student_absent_45"):
             if code in th and s.absent >= th[code]:
                 yield Condition(code, s.school_id, f"student:{s.student_id}", f"{code}:{s.student_id}:{year}",
@@ -141,8 +151,10 @@ def _students(session: Session, th: dict, year: str):
 
 
 def evaluate(session: Session, settings: Settings, ioc: IocSettings, today: dt.date, year: str,
-             now: dt.datetime | None = None) -> dict[str, int]:
-    """Open new alerts, refresh the open ones, resolve recurring ones whose condition cleared (caller commits)."""
+             now: dt.datetime | None = None, students: set[int] | None = None) -> dict[str, int]:
+    """Open new alerts, refresh the open ones, resolve recurring ones whose condition cleared (caller commits).
+
+    `students`: judge the student rules for these students only (None: all)."""
     now = now or utcnow()
     local = now.astimezone(ZoneInfo(settings.timezone))
     rules = ensure_rules(session)
@@ -150,17 +162,23 @@ def evaluate(session: Session, settings: Settings, ioc: IocSettings, today: dt.d
     schools = list(session.scalars(select(School).where(School.active)))
     found: dict[str, Condition] = {}
     for gen in (_edge(session, th, ioc, now, local, schools), _review(session, th, today, schools),
-                _classes(session, th, today), _unfinalised(session, th, today, schools), _students(session, th, year)):
+                _classes(session, th, today), _unfinalised(session, th, today, schools),
+                _students(session, th, year, students)):
         for c in gen:
             found[c.key] = c
     live = {a.open_key: a for a in session.scalars(select(IocAlert).where(IocAlert.open_key.is_not(None)))}
-    once = set(session.scalars(select(IocAlert.dedup_key).where(IocAlert.rule_code.in_(
-        [d.code for d in BY_CODE.values() if not d.recurring])).group_by(IocAlert.dedup_key)))
+    one_off = [k for k, c in found.items() if not BY_CODE[c.rule].recurring and k not in live]
+    once: set[str] = set()
+    for i in range(0, len(one_off), 500):
+        once |= set(session.scalars(select(IocAlert.dedup_key).where(IocAlert.dedup_key.in_(one_off[i:i + 500]))))
     counts = {"opened": 0, "resolved": 0, "open": 0}
     for key, c in found.items():
         alert = live.get(key)
-        if alert is not None:
-            alert.last_seen_at, alert.value = now, c.value
+        if alert is not None:  # still there: write only what changed (thousands of open alerts, every run)
+            if alert.value != c.value:
+                alert.value = c.value
+            if (now - alert.last_seen_at).total_seconds() > SEEN_EVERY_S:
+                alert.last_seen_at = now
             continue
         if key in once:
             continue  # a one-off condition (a student crossing a level) alerts once, even after it was resolved

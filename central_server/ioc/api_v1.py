@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from central_server.core.audit import audit
 from central_server.core.auth import client_ip
 from central_server.core.db import get_session, utcnow
+from central_server.core.params import RowId
 
 from . import access, service
 from .schemas import AlertOut, FleetOut, OverviewOut, SchoolOut
@@ -106,11 +107,13 @@ def overview(request: Request, session: DbSession, who: Consumer):
 
 
 @router.get("/schools/{school_id}", response_model=SchoolOut)
-def school(request: Request, school_id: int, session: DbSession, who: Consumer):
+def school(request: Request, school_id: RowId, session: DbSession, who: Consumer):
     s = access.consumer_school(session, who, school_id)
     return {"id": s.id, "code": s.code, "name": s.name, "last_day": service.last_day(session, scope_of(s.id)),
             "tiles": service.tiles_of(session, scope_of(s.id)),
-            "fleet": service.fleet(session, request.app.state.settings, [s])[0]}
+            "fleet": service.fleet(session, request.app.state.settings, [s])[0],
+            "classes": service.classes_of(session, request.app.state.settings, s,
+                                          service.last_day(session, scope_of(s.id)))}
 
 
 @router.get("/fleet", response_model=list[FleetOut])

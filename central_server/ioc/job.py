@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def tick(sessions: sessionmaker[Session], settings: Settings, ioc: IocSettings, *, full: bool = True,
-         now: dt.datetime | None = None, today: dt.date | None = None) -> dict:
-    """Fold, and when anything changed or `full`: tiles and alerts, in one transaction; then the webhook."""
+         now: dt.datetime | None = None, today: dt.date | None = None, deliver: bool = True) -> dict:
+    """Fold, and when anything changed or `full`: tiles and alerts, in one transaction; then (`deliver`) the
+    webhook notifications that are due."""
     today = today or local_today(settings.timezone)
     with sessions() as session:
         folded = aggregates.fold(session, settings, ioc, today)
@@ -32,9 +33,11 @@ def tick(sessions: sessionmaker[Session], settings: Settings, ioc: IocSettings, 
         if folded.changed or full:
             out["tiles_changed"] = tiles.write(session, tiles.compute(session, settings, ioc, today), today)
             year = year_terms(session, today, settings)[-1].name
-            out.update(alerts.evaluate(session, settings, ioc, today, year, now))
+            # student rules: every student at a full refresh, else only the students this run touched
+            out.update(alerts.evaluate(session, settings, ioc, today, year, now,
+                                       students=None if full else folded.student_ids))
         session.commit()
-        out["webhook_delivered"] = webhook.deliver_due(session, ioc, now)
+        out["webhook_delivered"] = webhook.deliver_due(session, ioc, now) if deliver else 0
     return out
 
 
@@ -53,19 +56,31 @@ class IocJob:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, ioc: IocSettings):
         self.sessions, self.settings, self.ioc = sessions, settings, ioc
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.last_full = 0.0
 
     def start(self) -> IocJob:
-        self._thread = threading.Thread(target=self._run, name="ioc-job", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name="ioc-job", daemon=True),
+                         threading.Thread(target=self._deliver, name="ioc-webhook", daemon=True)]
+        for t in self._threads:
+            t.start()
         return self
+
+    def _deliver(self) -> None:
+        """Webhook deliveries in their own thread: a slow receiver never delays the indicators."""
+        while not self._stop.is_set():
+            try:
+                with self.sessions() as session:
+                    webhook.deliver_due(session, self.ioc)
+            except Exception:  # noqa: BLE001 - keep delivering after a failed round
+                log.exception("IOC webhook round failed")
+            self._stop.wait(self.ioc.job_interval_s)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             full = time.monotonic() - self.last_full >= self.ioc.full_refresh_s
             try:
-                tick(self.sessions, self.settings, self.ioc, full=full)
+                tick(self.sessions, self.settings, self.ioc, full=full, deliver=False)
                 if full:
                     self.last_full = time.monotonic()
             except Exception:  # noqa: BLE001 - the job must outlive a failing run (database restarting, ...)
@@ -74,8 +89,8 @@ class IocJob:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for t in self._threads:
+            t.join(timeout=30)
 
 
 def install(app) -> None:

@@ -96,6 +96,8 @@ def school_page(request: Request, school_id: Id, user: CurrentUser, session: DbS
         "user": user, "school": school, "groups": _groups(tiles), "last_day": service.last_day(session,
                                                                                               scope_of(school.id)),
         "fleet": service.fleet(session, request.app.state.settings, [school])[0],
+        "classes": service.classes_of(session, request.app.state.settings, school,
+                                      service.last_day(session, scope_of(school.id))),
         "chart": _trend_chart(tiles, "rate_week", f"Chuyên cần theo tuần — {school.name}"),
         "alerts": service.alerts_of(session, {school.id}, "active", limit=50)})
 

@@ -66,7 +66,9 @@ def school(request: Request, school_id: Id, session: DbSession, user: CurrentUse
     s = access.get_school(session, user, school_id)
     out = {"id": s.id, "code": s.code, "name": s.name, "last_day": service.last_day(session, scope_of(s.id)),
            "tiles": service.tiles_of(session, scope_of(s.id)),
-           "fleet": service.fleet(session, request.app.state.settings, [s])[0]}
+           "fleet": service.fleet(session, request.app.state.settings, [s])[0],
+           "classes": service.classes_of(session, request.app.state.settings, s,
+                                         service.last_day(session, scope_of(s.id)))}
     _log(session, request, user, "ioc.school", f"school:{school_id}")
     return out
 

@@ -65,6 +65,16 @@ class OverviewOut(BaseModel):
     schools: list[GridSchool]
 
 
+class ClassOut(BaseModel):
+    id: int
+    code: str
+    grade: int | None
+    students: int
+    rate_week: float | None
+    p_rate_week: float | None
+    k_rate_week: float | None
+
+
 class SchoolOut(BaseModel):
     id: int
     code: str
@@ -72,6 +82,7 @@ class SchoolOut(BaseModel):
     last_day: str | None
     tiles: list[TileOut]
     fleet: FleetOut
+    classes: list[ClassOut]
 
 
 class AlertOut(BaseModel):

@@ -9,11 +9,14 @@ from fastapi import HTTPException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from central_server.attendance.tables import AttendanceDaily
 from central_server.core.audit import audit
+from central_server.core.clock import local_today
 from central_server.core.config import Settings
 from central_server.core.db import utcnow
 from central_server.core.tables import User
-from central_server.masterdata.tables import School
+from central_server.masterdata.service import school_year_of
+from central_server.masterdata.tables import School, SchoolClass, Student
 
 from . import webhook
 from .access import public_cell
@@ -21,7 +24,7 @@ from .catalogue import PUBLIC_KEYS, STUDENT_COUNTS, TILES
 from .config import IocSettings
 from .rules import BY_CODE, check_threshold, ensure_rules
 from .tables import IocAlert, IocAlertRule, IocTile, IocTileWeekly
-from .tiles import PROVINCE, scope_of
+from .tiles import PROVINCE, monday, scope_of
 
 try:  # the ingest module is optional (CENTRAL_MODULES)
     from central_server.ingest.tables import EdgeStatus
@@ -82,6 +85,29 @@ def fleet(session: Session, settings: Settings, schools: list[School], now: dt.d
                         gallery_version=p.get("gallery_version"), model_versions=p.get("model_versions") or {},
                         agent_version=p.get("agent_version"))
         out.append(item)
+    return out
+
+
+def classes_of(session: Session, settings: Settings, school: School, day: str | None) -> list[dict]:
+    """The class level of a school: students, and the week's attendance and absence rates (from
+    `attendance_daily`, a few rows per class)."""
+    today = dt.date.fromisoformat(day) if day else local_today(settings.timezone)
+    year = school_year_of(today, settings.year_start_month)
+    classes = list(session.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id,
+                                                             SchoolClass.school_year == year)
+                                   .order_by(SchoolClass.code)))
+    sizes = dict(session.execute(select(Student.class_id, func.count()).where(Student.school_id == school.id)
+                                 .group_by(Student.class_id)).all())
+    d = AttendanceDaily
+    week = {r[0]: r[1:] for r in session.execute(
+        select(d.class_id, func.sum(d.total), func.sum(d.attended), func.sum(d.excused), func.sum(d.unexcused))
+        .where(d.school_id == school.id, d.day >= monday(today), d.day <= today).group_by(d.class_id))}
+    out = []
+    for c in classes:
+        total, attended, p, k = week.get(c.id, (0, 0, 0, 0))
+        out.append({"id": c.id, "code": c.code, "grade": c.grade, "students": sizes.get(c.id, 0),
+                    "rate_week": attended / total if total else None, "p_rate_week": p / total if total else None,
+                    "k_rate_week": k / total if total else None})
     return out
 
 

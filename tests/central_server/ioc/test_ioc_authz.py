@@ -101,9 +101,13 @@ def test_reads_are_audited_and_scoped(world, db, client_for, run_tick, apply, ev
     assert {t["key"]: t["value"] for t in body["tiles"]}["p_rate_day"] == 1.0
     assert "schools" not in {t["key"] for t in body["tiles"]}  # province-only tiles stay at the province
     assert [f["code"] for f in admin_b.get("/api/ioc/fleet").json()] == [b.code]
+    school_a = client_for(world["users"]["school_admin"]).get(f"/api/ioc/schools/{a.id}").json()
+    assert [(c["code"], c["students"]) for c in school_a["classes"]] == [("10A1", 6), ("10A2", 6)]
+    assert school_a["classes"][0]["k_rate_week"] == 1.0 and school_a["classes"][1]["rate_week"] is None
     staff = client_for(world["users"]["province_staff"]).get("/api/ioc/overview").json()
     assert staff["scope"] == "P" and {x["code"] for x in staff["schools"]} == {a.code, b.code}
-    rows = db.scalars(select(AuditLog).where(AuditLog.action.in_(("ioc.overview", "ioc.fleet")))
+    rows = db.scalars(select(AuditLog).where(AuditLog.action.in_(("ioc.overview", "ioc.fleet")),
+                                             AuditLog.actor_name != "admin_a")
                       .order_by(AuditLog.id)).all()
     assert [(r.actor_name, r.action, r.target) for r in rows] == [
         ("admin_b", "ioc.overview", f"S{b.id}"), ("admin_b", "ioc.fleet", "schools"), ("so_canbo", "ioc.overview", "P")]

@@ -31,7 +31,7 @@ def tick(sessions: sessionmaker[Session], settings: Settings, ioc: IocSettings, 
         folded = aggregates.fold(session, settings, ioc, today)
         out = {"rows": folded.rows, "tiles_changed": 0}
         if folded.changed or full:
-            out["tiles_changed"] = tiles.write(session, tiles.compute(session, settings, ioc, today), today)
+            out["tiles_changed"] = tiles.write(session, tiles.compute(session, settings, ioc, today, full), today)
             year = year_terms(session, today, settings)[-1].name
             # student rules: every student at a full refresh, else only the students this run touched
             out.update(alerts.evaluate(session, settings, ioc, today, year, now,

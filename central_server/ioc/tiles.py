@@ -66,8 +66,12 @@ def _attendance_tiles(acc: dict[str, _Acc]) -> dict[str, float | None]:
     return out
 
 
-def compute(session: Session, settings: Settings, ioc: IocSettings, today: dt.date) -> dict[str, dict]:
-    """{scope: {key: (value, detail)}} and weekly trend points {scope: {key: {week: value}}}."""
+def compute(session: Session, settings: Settings, ioc: IocSettings, today: dt.date, full: bool = True
+            ) -> dict[str, dict]:
+    """{scope: {key: (value, detail)}} and weekly trend points {scope: {key: {week: value}}}.
+
+    Not `full` (an incremental run): only what attendance facts move; master data and the other modules'
+    counts keep their stored tiles until the next full refresh."""
     tz = ZoneInfo(settings.timezone)
     schools = list(session.scalars(select(School).where(School.active).order_by(School.code)))
     ids = [s.id for s in schools]
@@ -101,12 +105,13 @@ def compute(session: Session, settings: Settings, ioc: IocSettings, today: dt.da
             trends[scope]["correction_share"][week] = _share(a["corrections"], a["proposals"])
             trends[scope]["quarantined_7d"][week] = a["quarantined"]
         tiles[scope]["last_day"] = (None, {"day": last_day.isoformat()})
-    _master(session, settings, today, ids, tiles)
     _students(session, settings, ids, tiles)
     active = sum(tiles[scope_of(i)]["face_active"][0] for i in ids)
     tiles[PROVINCE]["target_face_share"] = (_share(active, len(ids)), {"target": ioc.target_face_attendance_share,
                                                                         "schools": len(ids), "active": active})
-    _modules(session, settings, today, tz, ids, tiles, ioc)
+    if full:
+        _master(session, settings, today, ids, tiles)
+        _modules(session, settings, today, tz, ids, tiles, ioc)
     return {"tiles": tiles, "trends": trends}
 
 
@@ -184,8 +189,9 @@ def write(session: Session, computed: dict, today: dt.date, only: set[str] | Non
                 row.value, row.detail, row.changed_at, row.updated_at = value, detail, now, now
                 changed += 1
     week = monday(today)
+    weeks = [wk for keys in computed["trends"].values() for series in keys.values() for wk in series]
     points = {(t.scope, t.key, t.week): t for t in session.scalars(select(IocTileWeekly).where(
-        IocTileWeekly.week >= week - dt.timedelta(weeks=60)))}
+        IocTileWeekly.week >= min([week, *weeks])))}
     for scope, keys in computed["tiles"].items():
         for key, (value, _) in keys.items():
             if value is not None and key not in computed["trends"][scope]:

@@ -20,6 +20,7 @@ from central_server.masterdata.tables import School, SchoolClass, Student
 from . import webhook
 from .config import IocSettings
 from .rules import BY_CODE, ensure_rules
+from .stamps import ALERTS_STAMP, touch
 from .tables import IocAlert, IocSchoolDaily, IocStudentState
 from .tiles import monday
 
@@ -172,11 +173,13 @@ def evaluate(session: Session, settings: Settings, ioc: IocSettings, today: dt.d
     for i in range(0, len(one_off), 500):
         once |= set(session.scalars(select(IocAlert.dedup_key).where(IocAlert.dedup_key.in_(one_off[i:i + 500]))))
     counts = {"opened": 0, "resolved": 0, "open": 0}
+    changed = 0
     for key, c in found.items():
         alert = live.get(key)
         if alert is not None:  # still there: write only what changed (thousands of open alerts, every run)
             if alert.value != c.value:
                 alert.value = c.value
+                changed += 1
             if (now - alert.last_seen_at).total_seconds() > SEEN_EVERY_S:
                 alert.last_seen_at = now
             continue
@@ -196,6 +199,8 @@ def evaluate(session: Session, settings: Settings, ioc: IocSettings, today: dt.d
             audit(session, None, "ioc.alert.resolve", f"alert:{alert.id}", {"auto": True}, actor_name=SYSTEM)
             webhook.enqueue(session, ioc, alert, "resolved", now)
             counts["resolved"] += 1
+    if counts["opened"] or counts["resolved"] or changed:
+        touch(session, ALERTS_STAMP)
     session.flush()
     counts["open"] = session.scalar(select(func.count()).select_from(IocAlert).where(
         IocAlert.open_key.is_not(None))) or 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import threading
 
 from fastapi import HTTPException
 from sqlalchemy import func, select
@@ -23,7 +25,8 @@ from .access import public_cell
 from .catalogue import PUBLIC_KEYS, STUDENT_COUNTS, TILES
 from .config import IocSettings
 from .rules import BY_CODE, check_threshold, ensure_rules
-from .tables import IocAlert, IocAlertRule, IocTile, IocTileWeekly
+from .stamps import ALERTS_STAMP, TILES_STAMP, touch
+from .tables import IocAlert, IocAlertRule, IocTile, IocTileWeekly, IocWatermark
 from .tiles import PROVINCE, monday, scope_of
 
 try:  # the ingest module is optional (CENTRAL_MODULES)
@@ -34,7 +37,35 @@ except ImportError:  # pragma: no cover
 STATE_LABELS = {"open": "Đang mở", "acknowledged": "Đã tiếp nhận", "resolved": "Đã xử lý"}
 
 
+_CACHE: dict[tuple, tuple[tuple, object]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def stamp(session: Session) -> tuple:
+    """When the tiles and the alerts last changed (the job and `touch_alerts` move these stamps in the same
+    transaction as the data): a process may reuse what it computed from an unchanged stamp."""
+    return tuple(sorted(session.execute(select(IocWatermark.name, IocWatermark.updated_at).where(
+        IocWatermark.name.in_((TILES_STAMP, ALERTS_STAMP)))).all()))
+
+
+def _cached(session: Session, key: tuple, compute):
+    now = stamp(session)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == now:
+        return copy.deepcopy(hit[1])
+    value = compute()
+    with _CACHE_LOCK:
+        if len(_CACHE) > 1000:
+            _CACHE.clear()
+        _CACHE[key] = (now, value)
+    return copy.deepcopy(value)
+
+
 def tiles_of(session: Session, scope: str, weeks: int = 8) -> list[dict]:
+    return _cached(session, ("tiles", scope, weeks), lambda: _tiles_of(session, scope, weeks))
+
+
+def _tiles_of(session: Session, scope: str, weeks: int = 8) -> list[dict]:
     rows = {t.key: t for t in session.scalars(select(IocTile).where(IocTile.scope == scope))}
     since = dt.date.today() - dt.timedelta(weeks=weeks + 1)
     trend: dict[str, list[tuple[dt.date, float | None]]] = {}
@@ -138,9 +169,10 @@ def schools_in(session: Session, school_ids: set[int] | None) -> list[School]:
 
 def grid(session: Session, settings: Settings, school_ids: set[int] | None) -> list[dict]:
     schools = schools_in(session, school_ids)
-    values = {(t.scope, t.key): t.value for t in session.scalars(select(IocTile).where(
-        IocTile.key.in_(("rate_day", "rate_week", "students", "absent_30"))))}
-    alerts = open_alert_counts(session, school_ids)
+    values, alerts = _cached(session, ("grid", tuple(sorted(school_ids)) if school_ids is not None else None),
+                             lambda: ({(t.scope, t.key): t.value for t in session.scalars(select(IocTile).where(
+                                 IocTile.key.in_(("rate_day", "rate_week", "students", "absent_30"))))},
+                                 open_alert_counts(session, school_ids)))
     out = []
     for s, f in zip(schools, fleet(session, settings, schools), strict=True):
         scope = scope_of(s.id)
@@ -178,6 +210,7 @@ def acknowledge(session: Session, ioc: IocSettings, user: User, alert: IocAlert,
         raise HTTPException(409, "Chỉ tiếp nhận được cảnh báo đang mở.")
     alert.state, alert.ack_by, alert.ack_note, alert.ack_at = "acknowledged", _person(user), note, utcnow()
     audit(session, user, "ioc.alert.ack", f"alert:{alert.id}", {"note": note[:200]}, ip=ip)
+    touch(session, ALERTS_STAMP)
     webhook.enqueue(session, ioc, alert, "acknowledged")
     return alert
 
@@ -189,6 +222,7 @@ def resolve(session: Session, ioc: IocSettings, user: User, alert: IocAlert, not
     if note.strip():
         alert.ack_note = (alert.ack_note + "\n" if alert.ack_note else "") + note.strip()[:1000]
     audit(session, user, "ioc.alert.resolve", f"alert:{alert.id}", {"note": note[:200]}, ip=ip)
+    touch(session, ALERTS_STAMP)
     webhook.enqueue(session, ioc, alert, "resolved")
     return alert
 

@@ -18,6 +18,7 @@ from central_server.masterdata.tables import School, SchoolClass, Student, Teach
 from . import modules
 from .config import IocSettings
 from .rules import rule_thresholds
+from .stamps import TILES_STAMP, touch
 from .tables import IocSchoolDaily, IocStudentState, IocTile, IocTileWeekly
 
 PROVINCE = "P"
@@ -203,7 +204,11 @@ def write(session: Session, computed: dict, today: dt.date, only: set[str] | Non
                 value = None if value is None else float(value)
                 if row is None:
                     session.add(IocTileWeekly(scope=scope, key=key, week=wk, value=value))
+                    changed += 1
                 elif row.value != value:
                     row.value = value
+                    changed += 1
+    if changed:
+        touch(session, TILES_STAMP)
     session.flush()
     return changed

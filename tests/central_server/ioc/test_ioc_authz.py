@@ -100,6 +100,10 @@ def test_reads_are_audited_and_scoped(world, db, client_for, run_tick, apply, ev
     assert body["scope"] == f"S{b.id}" and [x["code"] for x in body["schools"]] == [b.code]
     assert {t["key"]: t["value"] for t in body["tiles"]}["p_rate_day"] == 1.0
     assert "schools" not in {t["key"] for t in body["tiles"]}  # province-only tiles stay at the province
+    apply(ev(b.code, s[13].personal_id, world["today"], "present"))
+    run_tick(full=False)  # a new fact: what a worker computed from the old tiles is not served again
+    body = admin_b.get("/api/ioc/overview").json()
+    assert {t["key"]: t["value"] for t in body["tiles"]}["p_rate_day"] == 0.5
     assert [f["code"] for f in admin_b.get("/api/ioc/fleet").json()] == [b.code]
     school_a = client_for(world["users"]["school_admin"]).get(f"/api/ioc/schools/{a.id}").json()
     assert [(c["code"], c["students"]) for c in school_a["classes"]] == [("10A1", 6), ("10A2", 6)]
@@ -110,7 +114,8 @@ def test_reads_are_audited_and_scoped(world, db, client_for, run_tick, apply, ev
                                              AuditLog.actor_name != "admin_a")
                       .order_by(AuditLog.id)).all()
     assert [(r.actor_name, r.action, r.target) for r in rows] == [
-        ("admin_b", "ioc.overview", f"S{b.id}"), ("admin_b", "ioc.fleet", "schools"), ("so_canbo", "ioc.overview", "P")]
+        ("admin_b", "ioc.overview", f"S{b.id}"), ("admin_b", "ioc.overview", f"S{b.id}"),
+        ("admin_b", "ioc.fleet", "schools"), ("so_canbo", "ioc.overview", "P")]
 
 
 def test_public_view_suppresses_small_cells(world, client, run_tick, apply, ev):

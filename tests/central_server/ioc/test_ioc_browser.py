@@ -132,6 +132,8 @@ def test_ioc_pages_end_to_end(world, db, db_url, apply, ev, run_tick, live_url, 
     browser.find_element(By.CSS_SELECTOR, f'.school-cell[data-school="{a.code}"]').click()
     assert browser.find_element(By.ID, "fleet-state").get_attribute("data-state") == "online"
     assert "cam-10A1: 9.5" in browser.find_element(By.ID, "fleet").text
+    classes = browser.find_element(By.ID, "classes-table").text
+    assert "10A1" in classes and "10A2" in classes
     _shots(browser, "school", tag)
     browser.get(f"{live_url}/ioc/rules")
     assert not browser.find_elements(By.CSS_SELECTOR, "#rules-table form")  # staff read the rules only

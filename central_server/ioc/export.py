@@ -8,6 +8,7 @@ import datetime as dt
 import io
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
@@ -27,6 +28,13 @@ COLUMNS = [("STT", None, "int"), ("Mã trường", None, "text"), ("Tên trườ
            ("HS nguy cơ bỏ học (vắng liên tục)", "dropout_streak", "int")]
 THIN = Side(style="thin")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+
+
+def text(value: str) -> str:
+    """A name as a cell: control characters Excel refuses are dropped, and a leading = + - @ cannot start a
+    formula (the names come from imported files)."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def _value(v: float | None, fmt: str):
@@ -50,7 +58,7 @@ def province_report(session: Session, school_ids: set[int] | None, unit: str, da
     ws.title = "Bieu_THPT"
     last = get_column_letter(len(COLUMNS))
     ws.merge_cells("A1:F1")
-    ws["A1"] = unit.upper()
+    ws["A1"] = text(unit.upper())
     ws.merge_cells(f"H1:{last}1")
     ws["H1"] = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
     ws.merge_cells(f"H2:{last}2")
@@ -75,7 +83,7 @@ def province_report(session: Session, school_ids: set[int] | None, unit: str, da
     row = numbers + 1
     for k, s in enumerate(schools, start=1):
         scope = scope_of(s.id)
-        cells = [k, s.code, s.name] + [_value(values.get((scope, key)), fmt) for _, key, fmt in COLUMNS[3:]]
+        cells = [k, text(s.code), text(s.name)] + [_value(values.get((scope, key)), fmt) for _, key, fmt in COLUMNS[3:]]
         for i, v in enumerate(cells, start=1):
             ws.cell(row, i, v).border = BOX
         row += 1

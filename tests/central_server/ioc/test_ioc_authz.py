@@ -154,3 +154,13 @@ def test_export_in_moet_layout(world, client_for, run_tick, apply, ev):
     r = client_for(world["users"]["school_admin_b"]).get("/api/ioc/export.xlsx")
     ws = load_workbook(io.BytesIO(r.content)).active
     assert ws.cell(9, 2).value == world["b"].code and ws.cell(10, 3).value == "Tổng cộng"
+
+
+def test_export_keeps_odd_names_inert(world, db, client_for, run_tick):
+    world["a"].name = "=HYPERLINK(\"http://x\")\x04"
+    db.commit()
+    run_tick()
+    r = client_for(world["users"]["province_staff"]).get("/api/ioc/export.xlsx")
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.content)).active
+    assert ws.cell(9, 3).value == "'=HYPERLINK(\"http://x\")"

@@ -58,6 +58,7 @@ class IocJob:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.last_full = 0.0
+        self.last_error: str | None = None  # of the latest run (None: it succeeded)
 
     def start(self) -> IocJob:
         self._threads = [threading.Thread(target=self._run, name="ioc-job", daemon=True),
@@ -83,7 +84,9 @@ class IocJob:
                 tick(self.sessions, self.settings, self.ioc, full=full, deliver=False)
                 if full:
                     self.last_full = time.monotonic()
-            except Exception:  # noqa: BLE001 - the job must outlive a failing run (database restarting, ...)
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - the job must outlive a failing run (database restarting, ...)
+                self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("IOC job tick failed")
             self._stop.wait(self.ioc.job_interval_s)
 

@@ -146,12 +146,12 @@ def test_the_job_runs_inside_the_app(world, app, ev, settings):
         with app.state.sessionmaker() as session:
             apply_event(session, ev(a.code, s[0].personal_id, world["today"], "P"), settings)
             session.commit()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a generous bound for a loaded machine: this is no speed test
         value = None
         while time.monotonic() < deadline and value != 1.0:
             with app.state.sessionmaker() as session:
                 tile = session.get(IocTile, (f"S{a.id}", "p_rate_day"))
                 value = tile.value if tile else None
             time.sleep(0.1)
-        assert value == 1.0
+        assert value == 1.0, app.state.ioc_job.last_error
     assert app.state.ioc_job is None  # stopped with the app

@@ -26,6 +26,7 @@ from .core.input_guard import InvalidInput
 from .core.logging import AccessLogMiddleware, setup_logging
 from .core.templating import STATIC_DIR, templates
 from .ingest import routes as ingest_routes
+from .ioc import routes as ioc_routes
 from .library import routes as library_routes
 from .masterdata import routes as masterdata_routes
 from .signature import attendance_source
@@ -43,6 +44,7 @@ MODULES: dict[str, tuple[ModuleType, ...]] = {
     "admissions": (admissions_routes,),
     "signature": (signature_routes,),
     "library": (library_routes,),
+    "ioc": (ioc_routes,),
 }
 
 log = logging.getLogger("central_server.app")

@@ -11,6 +11,7 @@ from .control.cli import erase
 from .core.backup_cli import backup_command, restore_command
 from .core.partitions_cli import partitions_command
 from .ingest.cli import app as ingest_cli
+from .ioc.cli import app as ioc_cli
 from .signature.cli import app as signature_cli
 
 # Each command imports its work inside the function: `central-server --help` and the light commands must not
@@ -22,6 +23,7 @@ db_app.command("partitions")(partitions_command)
 app.add_typer(admissions_cli, name="admissions")
 app.add_typer(signature_cli, name="signature")
 app.add_typer(ingest_cli, name="ingest")
+app.add_typer(ioc_cli, name="ioc")
 ingest_cli.command("erase")(erase)   # the control outbox's command, in the group operators know
 
 

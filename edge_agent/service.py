@@ -135,13 +135,21 @@ class EdgeService:
         rooms = [c.room for c in self.s.cameras if c.role == "classroom" and c.room]
         ctx = KioskContext(self.s.paths.db_path, self.s.school_code, self.key, self.s.attendance, self.s.kiosk,
                            self.s.tz, room=rooms[0] if len(rooms) == 1 else None)
-        config = uvicorn.Config(create_kiosk_app(ctx), host=self.s.kiosk.host, port=self.s.kiosk.port,
-                                log_level="warning", lifespan="off")
+        k = self.s.kiosk
+        config = uvicorn.Config(create_kiosk_app(ctx), host=k.host, port=k.port, log_level="warning", lifespan="off",
+                                ssl_certfile=str(k.ssl_certfile) if k.ssl_certfile else None,
+                                ssl_keyfile=str(k.ssl_keyfile) if k.ssl_keyfile else None,
+                                proxy_headers=bool(k.trusted_proxies),
+                                forwarded_allow_ips=",".join(k.trusted_proxies) or None)
         self._kiosk_server = uvicorn.Server(config)
         self._kiosk_server.install_signal_handlers = lambda: None     # our own handler stops everything
         t = threading.Thread(target=self._kiosk_server.run, name="kiosk", daemon=True)
         t.start()
         self._threads.append(t)
+
+    def _kiosk_url(self) -> str:
+        k = self.s.kiosk
+        return f"{'https' if k.tls else 'http'}://{k.host}:{k.port}/"
 
     def _start_link(self) -> None:
         b = self.s.broker
@@ -303,7 +311,7 @@ class EdgeService:
                     "throttled_s": round(self.governor.slept_s, 2)},
             "outbox": None if backlog is None else {"unsent": backlog.unsent, "oldest_age_s": backlog.oldest_age_s,
                                                     "alerts": backlog.alerts},
-            "kiosk": f"http://{self.s.kiosk.host}:{self.s.kiosk.port}/" if self.with_kiosk else None,
+            "kiosk": self._kiosk_url() if self.with_kiosk else None,
         }
 
     def write_health(self, state: str) -> None:

@@ -43,7 +43,12 @@ port = 1883
 # username = "{school}"
 
 [kiosk]
+# The teacher kiosk serves the school LAN only: bind the LAN interface's address and give it TLS
+# (or keep 127.0.0.1 behind a TLS reverse proxy: behind_proxy = true, trusted_proxies = ["127.0.0.1"]).
+host = "127.0.0.1"
 port = 8080
+# ssl_certfile = "/etc/soctrang-edu/kiosk.crt"
+# ssl_keyfile = "/etc/soctrang-edu/kiosk.key"
 
 [cpu]
 budget_cores = 1.5             # average CPU the agent may use (a 4-core mini-PC keeps 2.5 cores free)

@@ -128,20 +128,13 @@ class EdgeService:
 
     def _start_kiosk(self) -> None:
         # lazy: the kiosk's web stack loads only when the kiosk is enabled
-        import uvicorn
-
         from edge_agent.kiosk.app import KioskContext, create_kiosk_app
+        from edge_agent.kiosk.serve import kiosk_server
 
         rooms = [c.room for c in self.s.cameras if c.role == "classroom" and c.room]
         ctx = KioskContext(self.s.paths.db_path, self.s.school_code, self.key, self.s.attendance, self.s.kiosk,
                            self.s.tz, room=rooms[0] if len(rooms) == 1 else None)
-        k = self.s.kiosk
-        config = uvicorn.Config(create_kiosk_app(ctx), host=k.host, port=k.port, log_level="warning", lifespan="off",
-                                ssl_certfile=str(k.ssl_certfile) if k.ssl_certfile else None,
-                                ssl_keyfile=str(k.ssl_keyfile) if k.ssl_keyfile else None,
-                                proxy_headers=bool(k.trusted_proxies),
-                                forwarded_allow_ips=",".join(k.trusted_proxies) or None)
-        self._kiosk_server = uvicorn.Server(config)
+        self._kiosk_server = kiosk_server(create_kiosk_app(ctx), self.s.kiosk)
         self._kiosk_server.install_signal_handlers = lambda: None     # our own handler stops everything
         t = threading.Thread(target=self._kiosk_server.run, name="kiosk", daemon=True)
         t.start()

@@ -225,3 +225,73 @@ def test_kiosk_binds_one_interface_and_requires_tls_off_loopback(tmp_path):
         KioskConfig(host="192.168.10.5", ssl_certfile=tmp_path / "c.pem")
     assert KioskConfig(host="192.168.10.5", ssl_certfile=tmp_path / "c", ssl_keyfile=tmp_path / "k").tls
     assert not KioskConfig(host="127.0.0.1", behind_proxy=True, trusted_proxies=["127.0.0.1"]).tls
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 (the school would use its own CA's); returns (cert, key) paths."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kiosk.thpt-ldt.local")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "kiosk.crt", tmp_path / "kiosk.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def test_kiosk_serves_tls_on_the_configured_interface(school, tmp_path):
+    """The real server as the service starts it: HTTPS only, on the configured address, Secure session cookies;
+    both teachers sign in over it and each sees only their own class."""
+    import ssl
+    import threading
+    import time
+
+    import httpx
+    from kiosk_browser import free_port
+
+    from edge_agent.kiosk.serve import kiosk_server
+
+    cert, key = _self_signed(tmp_path)
+    cfg = KioskConfig(host="127.0.0.1", port=free_port(), ssl_certfile=cert, ssl_keyfile=key)
+    ctx = KioskContext(school, SCHOOL, KEY, RULES, cfg, TZ, clock=lambda: at(7, 20))
+    server = kiosk_server(create_kiosk_app(ctx), cfg)
+    server.install_signal_handlers = lambda: None
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "kiosk server did not start"
+        time.sleep(0.05)
+    try:
+        base = f"https://127.0.0.1:{cfg.port}"
+        bound = {sock.getsockname()[0] for srv in server.servers for sock in srv.sockets}
+        assert bound == {"127.0.0.1"}, f"bound to {bound}"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{cfg.port}/healthz", timeout=5)        # no plain HTTP
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(base + "/healthz", timeout=5)                            # untrusted certificate refused
+        for teacher, mine, theirs in ((TEACHER, "10A1", "10A2"), (TEACHER2, "10A2", "10A1")):
+            with httpx.Client(base_url=base, verify=ssl.create_default_context(cafile=str(cert)),
+                              timeout=10) as client:
+                r = client.post("/dang-nhap", data={"teacher_id": teacher[0], "pin": teacher[2]})
+                assert r.status_code == 303
+                assert "secure" in r.headers["set-cookie"].lower() and "httponly" in r.headers["set-cookie"].lower()
+                assert client.get(f"/tiet/{lesson_of(school, mine)}").status_code == 200
+                assert client.get(f"/tiet/{lesson_of(school, theirs)}").status_code == 403
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

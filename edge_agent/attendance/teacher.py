@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from edge_agent.attendance.lessons import AttendanceError, Lesson, LessonDesk, NotYourLesson, bells_map, lesson_from_row
+from edge_agent.attendance.lessons import (
+    AttendanceError,
+    Lesson,
+    LessonDesk,
+    NotYourLesson,
+    bells_map,
+    ensure_lesson,
+    lesson_from_row,
+)
+from edge_agent.attendance.timetable import scheduled_on
 from edge_agent.config import AttendanceRules
 from edge_agent.protocol import EventKind
 from edge_agent.store.school_db import audit, transaction
@@ -277,6 +286,21 @@ class TeacherDesk(LessonDesk):
                               (now.isoformat(), teacher_id, lesson_id))
             audit(self.conn, teacher_id, "lesson.reopened", f"lesson:{lesson_id}",
                   f"finalised at {lesson.finalised_at.isoformat()}")
+
+    def substitute_on(self, day: date, session: str, period: int, class_id: str, teacher_id: str | None,
+                      actor: str) -> int:
+        """Record the substitute of a scheduled lesson (today or later: the lesson row is created now); returns
+        the lesson id. Refused when the timetable has no such lesson on that day."""
+        slot = next((x for x in scheduled_on(self.conn, day) if (x.session, x.period, x.class_id)
+                     == (session, period, class_id)), None)
+        if slot is None:
+            raise AttendanceError(f"Thời khoá biểu không có tiết {period} buổi "
+                                  f"{'sáng' if session == 'morning' else 'chiều'} của lớp {class_id} ngày "
+                                  f"{day:%d/%m/%Y}.")
+        with transaction(self.conn):
+            lesson_id = ensure_lesson(self.conn, day, slot)
+        self.assign_substitute(lesson_id, teacher_id, actor)
+        return lesson_id
 
     def assign_substitute(self, lesson_id: int, teacher_id: str | None, actor: str) -> None:
         """Record (or clear, with None) the substitute teacher of one lesson; audited."""

@@ -295,3 +295,46 @@ def test_kiosk_serves_tls_on_the_configured_interface(school, tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_client_throttling_trusts_forwarded_for_only_from_a_configured_proxy(school, trusted):
+    """Behind the documented reverse proxy the phone's address (X-Forwarded-For) is the client; without a trusted
+    proxy, rotating X-Forwarded-For does not escape the per-client limit."""
+    import threading
+    import time
+
+    import httpx
+    from kiosk_browser import free_port
+
+    from edge_agent.kiosk.serve import kiosk_server
+
+    cfg = KioskConfig(port=free_port(), client_max_failures=3, pin_max_failures=5, behind_proxy=trusted,
+                      trusted_proxies=["127.0.0.1"] if trusted else [])
+    server = kiosk_server(create_kiosk_app(KioskContext(school, SCHOOL, KEY, RULES, cfg, TZ,
+                                                        clock=lambda: at(7, 20))), cfg)
+    server.install_signal_handlers = lambda: None
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "kiosk server did not start"
+        time.sleep(0.05)
+    try:
+        base = f"http://127.0.0.1:{cfg.port}"
+        for n, teacher in enumerate((TEACHER, TEACHER2, TEACHER)):
+            r = httpx.post(base + "/dang-nhap", data={"teacher_id": teacher[0], "pin": "000001"},
+                           headers={"X-Forwarded-For": "10.1.1.1" if trusted else f"10.9.9.{n}"})
+            assert r.status_code == 401
+        other = httpx.post(base + "/dang-nhap", data={"teacher_id": TEACHER2[0], "pin": TEACHER2[2]},
+                           headers={"X-Forwarded-For": "10.1.1.2" if trusted else "10.9.9.200"})
+        if trusted:
+            assert other.status_code == 303, "another phone behind the proxy is not locked out"
+        else:
+            assert other.status_code == 429, "a made-up X-Forwarded-For does not make a new client"
+        again = httpx.post(base + "/dang-nhap", data={"teacher_id": TEACHER2[0], "pin": TEACHER2[2]},
+                           headers={"X-Forwarded-For": "10.1.1.1"})
+        assert again.status_code == 429
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -199,3 +199,23 @@ def test_reopen_window_is_configured(school):
     client2, csrf2 = client_for(school, TEACHER2, Clock(at(7, 41)), "10.0.0.2", rules)
     r = client2.post(f"/tiet/{lesson}/mo-lai", data={"csrf": csrf2})
     assert r.status_code == 409 and "Đã quá 0 phút" in r.text
+
+
+def test_erasure_deletes_the_students_camera_crops(school):
+    """`enroll remove` (consent withdrawn) deletes the student's sighting and review crops at once, not at
+    midnight; another student's crops stay."""
+    from enrollment_tools.removal import erase_student
+
+    conn = school_db.connect(school)
+    engine = AttendanceEngine(conn, RULES, SCHOOL, KEY, TZ)
+    engine.record(Recognition("cam-a101", "classroom", "A101", at(7, 1), "accept", BICH, 0.8, "t1", crop=face(1)))
+    engine.record(Recognition("cam-a101", "classroom", "A101", at(7, 2), "review", BICH, 0.4, "t2", crop=face(2)))
+    engine.record(Recognition("cam-a102", "classroom", "A102", at(7, 2), "accept", PHIA, 0.8, "t3", crop=face(3)))
+    with school_db.transaction(conn):
+        erase_student(conn, BICH, "rút đồng ý", "admin")
+    left = conn.execute("SELECT student_id FROM sightings WHERE crop IS NOT NULL UNION ALL "
+                        "SELECT candidate_id FROM review_queue WHERE crop IS NOT NULL").fetchall()
+    assert [r[0] for r in left] == [PHIA]
+    assert '"crops_removed": 2' in conn.execute("SELECT detail FROM audit_log WHERE action = 'enroll.erase'"
+                                                ).fetchone()[0]
+    school_db.close(conn)

@@ -48,7 +48,8 @@ class Lesson:
 
     def taught_by(self, teacher_id: str) -> bool:
         """The lesson's own teacher (timetable) or its named substitute: the only ones who may act on it."""
-        return bool(teacher_id) and teacher_id in (self.teacher_id, self.substitute_id)
+        mine = (teacher_id or "").strip().upper()
+        return bool(mine) and mine in {(x or "").strip().upper() for x in (self.teacher_id, self.substitute_id)}
 
 
 def lesson_from_row(row: sqlite3.Row, bells: dict[tuple[str, int], tuple[time, time]], tz: ZoneInfo) -> Lesson:

@@ -29,6 +29,7 @@ checkin_after_min = 15         # ... and closes after it starts
 late_grace_min = 5             # seen later than start + grace => proposed late
 flag_unfinalised_after_min = 5 # a period not finalised 5 minutes after its end is flagged
 review_crop_days = 7           # review-queue face crops are deleted after this many days
+reopen_window_min = 30         # the teacher who finalised a period may reopen it this long afterwards
 
 [bells]
 morning_start = 07:00:00

@@ -104,7 +104,9 @@ def create_kiosk_app(ctx: KioskContext) -> FastAPI:
     @app.post("/dang-nhap", response_class=HTMLResponse)
     def sign_in(request: Request, conn: Db, teacher_id: str = Form(""), pin: str = Form("")):
         now, client = ctx.clock(), client_of(request)
-        code = teacher_id.strip().upper()[:64]
+        code = teacher_id.strip()[:64]
+        row = conn.execute("SELECT id FROM teachers WHERE upper(id) = upper(?)", (code,)).fetchone()
+        code = row["id"] if row else code.upper()          # codes are typed in any case
         until = client_locked_until(conn, client, now)
         if until is not None:
             return page(request, "sign_in.html", status=429, chosen=code,

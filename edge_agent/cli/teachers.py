@@ -67,13 +67,17 @@ def add(code: Annotated[str, typer.Argument(help="mã giáo viên, VD: GV001")],
 
 
 @teacher_app.command("pin")
-def pin(code: Annotated[str, typer.Argument(help="mã giáo viên")],
+def pin(code: Annotated[str, typer.Argument(help="mã giáo viên (bỏ trống khi dùng --all)")] = "",
         config: Config = Path("edge.toml"),
         must_change: Annotated[bool, typer.Option("--must-change",
                                                   help="không đặt PIN mới: bắt đổi PIN ở lần đăng nhập sau")] = False,
         all_teachers: Annotated[bool, typer.Option("--all", help="cùng với --must-change: mọi giáo viên")] = False,
         pin_stdin: Annotated[bool, typer.Option("--pin-stdin", help="đọc PIN từ đầu vào chuẩn")] = False) -> None:
     """Đặt mã PIN mới (6 chữ số) cho giáo viên, hoặc bắt giáo viên tự đổi PIN ở lần đăng nhập sau."""
+    if all_teachers and not must_change:
+        _fail("--all chỉ dùng cùng --must-change.", 2)
+    if not all_teachers and not code.strip():
+        _fail("hãy cho biết mã giáo viên (hoặc --must-change --all).", 2)
     conn = school_db.connect(_db(config))
     try:
         if must_change:

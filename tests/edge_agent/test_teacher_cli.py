@@ -48,7 +48,7 @@ def test_add_a_teacher_with_a_six_digit_pin_only(box):
 
 def test_old_pins_must_change_for_every_teacher(box):
     db, cfg = box
-    r = CliRunner().invoke(app, ["teacher", "pin", "-", "--must-change", "--all", "-c", str(cfg)])
+    r = CliRunner().invoke(app, ["teacher", "pin", "--must-change", "--all", "-c", str(cfg)])
     assert r.exit_code == 0 and "2 giáo viên phải đổi PIN" in r.output, r.output
     for n, teacher in enumerate((TEACHER, TEACHER2)):
         _client, page = sign_in(db, teacher[0], teacher[2], f"10.0.0.{n + 2}")

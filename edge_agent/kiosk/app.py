@@ -113,7 +113,7 @@ def create_kiosk_app(ctx: KioskContext) -> FastAPI:
                         error="Máy này đã nhập sai quá nhiều lần. Thử lại sau "
                               f"{until.astimezone(ctx.tz).strftime('%H:%M')}.")
         result = check_pin(conn, code, pin.strip()[:32], max_failures=ctx.kiosk.pin_max_failures,
-                           lockout_minutes=ctx.kiosk.lockout_minutes, now=now)
+                           lockout_minutes=ctx.kiosk.lockout_minutes, now=now, tz=ctx.tz)
         if not result.ok:
             k = ctx.kiosk
             left = client_failed(conn, client, now, max_failures=k.client_max_failures,

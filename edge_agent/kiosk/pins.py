@@ -13,7 +13,7 @@ import os
 import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from edge_agent.store.school_db import audit, transaction
 
@@ -85,7 +85,7 @@ def require_pin_change(conn: sqlite3.Connection, teacher_id: str, actor: str) ->
 
 
 def check_pin(conn: sqlite3.Connection, teacher_id: str, pin: str, *, max_failures: int, lockout_minutes: int,
-              now: datetime | None = None) -> SignIn:
+              now: datetime | None = None, tz: tzinfo | None = None) -> SignIn:
     """Verify a teacher's PIN; after `max_failures` wrong PINs in a row the teacher is locked out for a while."""
     now = now or datetime.now(UTC)
     with transaction(conn):
@@ -95,7 +95,7 @@ def check_pin(conn: sqlite3.Connection, teacher_id: str, pin: str, *, max_failur
         if row["locked_until"] and datetime.fromisoformat(row["locked_until"]) > now:
             until = datetime.fromisoformat(row["locked_until"])
             return SignIn(False, "Tài khoản tạm khoá do nhập sai PIN nhiều lần. Thử lại sau "
-                          f"{until.astimezone().strftime('%H:%M')}.", locked_until=until)
+                          f"{until.astimezone(tz).strftime('%H:%M')}.", locked_until=until)
         if verify_pin(pin, row["pin_hash"]):
             conn.execute("UPDATE teachers SET failed_attempts = 0, locked_until = NULL WHERE id = ?", (teacher_id,))
             must_change = bool(row["pin_must_change"]) or not PIN_RE.match(pin)

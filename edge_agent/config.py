@@ -45,6 +45,7 @@ class AttendanceRules(_Strict):
     flag_unfinalised_after_min: int = Field(default=5, ge=0, le=24 * 60)
     review_crop_days: int = Field(default=7, ge=0, le=90)
     review_crop_px: int = Field(default=96, ge=32, le=256)
+    reopen_window_min: int = Field(default=30, ge=0, le=24 * 60)   # the finalising teacher may reopen this long
 
     @model_validator(mode="after")
     def _grace_inside_window(self):
@@ -103,12 +104,40 @@ class CentralConfig(_Strict):
 
 
 class KioskConfig(_Strict):
-    host: str = "0.0.0.0"
+    """The teacher kiosk. Threat model (README, security): it serves the school LAN only; anyone on that LAN may
+    reach it, so it binds one configured interface (loopback by default), speaks TLS itself (`ssl_certfile` +
+    `ssl_keyfile`) or sits behind a documented TLS reverse proxy (`behind_proxy`, with the proxy's address in
+    `trusted_proxies`), throttles wrong PINs per teacher and per client, and lets a teacher act on their own
+    lessons only."""
+
+    host: str = "127.0.0.1"                 # the school LAN interface's address, e.g. 192.168.10.5
     port: int = Field(default=8080, ge=1, le=65535)
     enabled: bool = True
     session_minutes: int = Field(default=120, ge=5, le=24 * 60)
     pin_max_failures: int = Field(default=5, ge=1, le=20)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    client_max_failures: int = Field(default=10, ge=1, le=100)   # wrong sign-ins from one client, any teacher
+    client_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    behind_proxy: bool = False              # a TLS reverse proxy on this box forwards to host:port
+    trusted_proxies: list[str] = Field(default_factory=list)   # X-Forwarded-For is read only from these
+
+    @model_validator(mode="after")
+    def _lan_only_with_tls(self):
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("kiosk: ssl_certfile and ssl_keyfile go together")
+        if self.host in ("0.0.0.0", "::", ""):
+            raise ValueError("kiosk: bind the school LAN interface's address, not every interface (0.0.0.0)")
+        loopback = self.host in ("127.0.0.1", "::1", "localhost")
+        if not loopback and self.ssl_certfile is None and not self.behind_proxy:
+            raise ValueError(f"kiosk: host {self.host} is reachable from the LAN: set ssl_certfile and ssl_keyfile,"
+                             " or put a TLS reverse proxy in front (behind_proxy = true, host = 127.0.0.1)")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.ssl_certfile is not None
 
 
 class CpuConfig(_Strict):

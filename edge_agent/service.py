@@ -145,20 +145,21 @@ class EdgeService:
 
     def _start_kiosk(self) -> None:
         # lazy: the kiosk's web stack loads only when the kiosk is enabled
-        import uvicorn
-
         from edge_agent.kiosk.app import KioskContext, create_kiosk_app
+        from edge_agent.kiosk.serve import kiosk_server
 
         rooms = [c.room for c in self.s.cameras if c.role == "classroom" and c.room]
         ctx = KioskContext(self.s.paths.db_path, self.s.school_code, self.key, self.s.attendance, self.s.kiosk,
                            self.s.tz, room=rooms[0] if len(rooms) == 1 else None)
-        config = uvicorn.Config(create_kiosk_app(ctx), host=self.s.kiosk.host, port=self.s.kiosk.port,
-                                log_level="warning", lifespan="off")
-        self._kiosk_server = uvicorn.Server(config)
+        self._kiosk_server = kiosk_server(create_kiosk_app(ctx), self.s.kiosk)
         self._kiosk_server.install_signal_handlers = lambda: None     # our own handler stops everything
         t = threading.Thread(target=self._kiosk_server.run, name="kiosk", daemon=True)
         t.start()
         self._threads.append(t)
+
+    def _kiosk_url(self) -> str:
+        k = self.s.kiosk
+        return f"{'https' if k.tls else 'http'}://{k.host}:{k.port}/"
 
     def _start_link(self) -> None:
         b = self.s.broker
@@ -322,7 +323,7 @@ class EdgeService:
                     "throttled_s": round(self.governor.slept_s, 2)},
             "outbox": None if backlog is None else {"unsent": backlog.unsent, "oldest_age_s": backlog.oldest_age_s,
                                                     "alerts": backlog.alerts},
-            "kiosk": f"http://{self.s.kiosk.host}:{self.s.kiosk.port}/" if self.with_kiosk else None,
+            "kiosk": self._kiosk_url() if self.with_kiosk else None,
         }
 
     def write_health(self, state: str) -> None:

@@ -33,9 +33,15 @@ class Erasure:
 
 
 def erase_student(conn: sqlite3.Connection, student_id: str, reason: str, actor: str) -> Erasure:
-    """Delete the student's templates and thumbnail, queue the erasure, audit it (caller's transaction)."""
+    """Delete the student's templates, thumbnail and camera crops, queue the erasure, audit it (caller's
+    transaction)."""
     n_templates = conn.execute("DELETE FROM face_templates WHERE student_id = ?", (student_id,)).rowcount
     n_thumbs = conn.execute("DELETE FROM student_thumbnails WHERE student_id = ?", (student_id,)).rowcount
+    # the camera's face crops of the student on the kiosk (best sighting per lesson, review items)
+    n_crops = conn.execute("UPDATE sightings SET crop = NULL WHERE student_id = ? AND crop IS NOT NULL",
+                           (student_id,)).rowcount
+    n_crops += conn.execute("UPDATE review_queue SET crop = NULL WHERE crop IS NOT NULL AND (candidate_id = ? "
+                            "OR resolved_student_id = ?)", (student_id, student_id)).rowcount
     request_id = str(uuid7())
     conn.execute("INSERT INTO erasure_queue (request_id, student_id, reason, requested_by, requested_at, "
                  "templates_removed, thumbnails_removed) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -43,7 +49,8 @@ def erase_student(conn: sqlite3.Connection, student_id: str, reason: str, actor:
     version = templates.bump_version(conn, actor, f"erasure {student_id}") if n_templates else None
     school_db.audit(conn, actor, "enroll.erase", student_id,
                     json.dumps({"reason": reason, "request_id": request_id, "templates_removed": n_templates,
-                                "thumbnails_removed": n_thumbs, "gallery_version": version}, ensure_ascii=False))
+                                "thumbnails_removed": n_thumbs, "crops_removed": n_crops,
+                                "gallery_version": version}, ensure_ascii=False))
     return Erasure(request_id, student_id, n_templates, n_thumbs, version)
 
 

@@ -24,6 +24,10 @@ class AttendanceError(ValueError):
     """A teacher action that cannot be applied; the message says why (Vietnamese, shown on the kiosk)."""
 
 
+class NotYourLesson(AttendanceError):
+    """The teacher is neither the lesson's teacher in the timetable nor its named substitute."""
+
+
 @dataclass(frozen=True)
 class Lesson:
     id: int
@@ -39,6 +43,13 @@ class Lesson:
     end: datetime
     flagged: bool
     finalised_by: str | None
+    substitute_id: str | None = None
+    finalised_at: datetime | None = None
+
+    def taught_by(self, teacher_id: str) -> bool:
+        """The lesson's own teacher (timetable) or its named substitute: the only ones who may act on it."""
+        mine = (teacher_id or "").strip().upper()
+        return bool(mine) and mine in {(x or "").strip().upper() for x in (self.teacher_id, self.substitute_id)}
 
 
 def lesson_from_row(row: sqlite3.Row, bells: dict[tuple[str, int], tuple[time, time]], tz: ZoneInfo) -> Lesson:
@@ -46,7 +57,9 @@ def lesson_from_row(row: sqlite3.Row, bells: dict[tuple[str, int], tuple[time, t
     start_t, end_t = bells.get((row["session"], row["period"]), (time(0, 0), time(0, 45)))
     return Lesson(row["id"], day, row["session"], row["period"], row["class_id"], row["room"], row["subject"],
                   row["teacher_id"], row["state"], datetime.combine(day, start_t, tz),
-                  datetime.combine(day, end_t, tz), row["flagged_at"] is not None, row["finalised_by"])
+                  datetime.combine(day, end_t, tz), row["flagged_at"] is not None, row["finalised_by"],
+                  row["substitute_teacher_id"],
+                  datetime.fromisoformat(row["finalised_at"]) if row["finalised_at"] else None)
 
 
 def bells_map(conn: sqlite3.Connection) -> dict[tuple[str, int], tuple[time, time]]:

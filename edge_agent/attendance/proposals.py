@@ -44,8 +44,10 @@ class Recognition:
     student_id: str | None               # accepted student, or review candidate
     score: float | None = None
     track_id: str | None = None
-    crop: np.ndarray | None = None       # BGR face crop for the review queue (never sent anywhere)
+    crop: np.ndarray | None = None       # BGR face crop (review queue, best sighting); never sent anywhere
     direction: Literal["in", "out", "both"] = "both"
+    reason: str | None = None            # why a person must look, e.g. "nghi ngờ ảnh/màn hình" (shown on the kiosk)
+    suspected_attack: bool = False       # the presentation-attack detector doubts it: never proposed, reviewed first
 
 
 @dataclass
@@ -73,7 +75,7 @@ class AttendanceEngine(LessonDesk):
     def record(self, rec: Recognition) -> Outcome:
         if rec.at.tzinfo is None:
             raise ValueError("Recognition.at must be timezone-aware")
-        if rec.decision != "accept":
+        if rec.decision != "accept" or rec.suspected_attack:
             return self._review(rec)
         if rec.role == "gate":
             return self._gate(rec)
@@ -135,9 +137,20 @@ class AttendanceEngine(LessonDesk):
         return "proposed_late" if status == "late" else "proposed_present"
 
     def _sighting(self, rec: Recognition, class_id: str | None, lesson_id: int | None, kind: str) -> None:
-        self.conn.execute("INSERT INTO sightings (at, camera, room, student_id, class_id, lesson_id, kind, score) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (_utc(rec.at), rec.camera, rec.room,
-                                                              rec.student_id, class_id, lesson_id, kind, rec.score))
+        """Log the sighting; in a lesson, keep the face crop only of the student's best (highest-score) sighting
+        there, on this box and for the day (`tick` deletes crops after local midnight)."""
+        crop = None
+        if kind == "in_class" and rec.crop is not None:
+            best = self.conn.execute("SELECT max(score) FROM sightings WHERE lesson_id = ? AND student_id = ? "
+                                     "AND crop IS NOT NULL", (lesson_id, rec.student_id)).fetchone()[0]
+            if best is None or (rec.score or 0.0) > best:
+                crop = _small_jpeg(rec.crop, self.rules.review_crop_px)
+                self.conn.execute("UPDATE sightings SET crop = NULL WHERE lesson_id = ? AND student_id = ?",
+                                  (lesson_id, rec.student_id))
+        self.conn.execute("INSERT INTO sightings (at, camera, room, student_id, class_id, lesson_id, kind, score, "
+                          "crop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (_utc(rec.at), rec.camera, rec.room, rec.student_id, class_id, lesson_id, kind, rec.score,
+                           crop))
 
     # ---- gate --------------------------------------------------------------------------------------------------
     def _gate(self, rec: Recognition) -> Outcome:
@@ -174,6 +187,17 @@ class AttendanceEngine(LessonDesk):
         return "gate_arrival" if direction == "in" else "gate_departure"
 
     # ---- review queue ------------------------------------------------------------------------------------------
+    def review_sighting(self, rec: Recognition, reason: str, *, suspected_attack: bool = False) -> Outcome:
+        """Put one camera sighting in the teacher's review queue with a reason and its face crop, whatever the
+        recogniser decided: e.g. `review_sighting(rec, "nghi ngờ ảnh/màn hình", suspected_attack=True)` from the
+        presentation-attack detector. A suspected attack is never proposed present and is listed first."""
+        if rec.at.tzinfo is None:
+            raise ValueError("Recognition.at must be timezone-aware")
+        decision = "review" if rec.student_id else "unknown"
+        return self._review(Recognition(rec.camera, rec.role, rec.room, rec.at, decision, rec.student_id, rec.score,
+                                        rec.track_id, rec.crop, rec.direction, reason.strip()[:200] or None,
+                                        suspected_attack or rec.suspected_attack))
+
     def _review(self, rec: Recognition) -> Outcome:
         local = rec.at.astimezone(self.tz)
         crop = _small_jpeg(rec.crop, self.rules.review_crop_px) if self.rules.review_crop_days > 0 else None
@@ -188,10 +212,11 @@ class AttendanceEngine(LessonDesk):
                 if slot is not None:
                     lesson_id = ensure_lesson(self.conn, local.date(), slot)
             self.conn.execute(
-                "INSERT INTO review_queue (at, camera, room, lesson_id, decision, candidate_id, score, track_id, crop)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_utc(rec.at), rec.camera, rec.room, lesson_id, rec.decision,
-                 rec.student_id if rec.decision == "review" else None, rec.score, rec.track_id, crop))
+                "INSERT INTO review_queue (at, camera, room, lesson_id, decision, candidate_id, score, track_id, crop,"
+                " reason, suspected_attack) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_utc(rec.at), rec.camera, rec.room, lesson_id, "unknown" if rec.decision == "unknown" else "review",
+                 rec.student_id if rec.decision != "unknown" else None, rec.score, rec.track_id, crop,
+                 rec.reason, int(rec.suspected_attack)))
         return "review"
 
     # ---- time passes -------------------------------------------------------------------------------------------
@@ -251,7 +276,9 @@ class AttendanceEngine(LessonDesk):
     def _purge_crops(self, now: datetime) -> int:
         cutoff = _utc(now - timedelta(days=self.rules.review_crop_days))
         cur = self.conn.execute("UPDATE review_queue SET crop = NULL WHERE crop IS NOT NULL AND at < ?", (cutoff,))
-        return cur.rowcount
+        midnight = datetime.combine(now.astimezone(self.tz).date(), datetime.min.time(), self.tz)
+        day = self.conn.execute("UPDATE sightings SET crop = NULL WHERE crop IS NOT NULL AND at < ?", (_utc(midnight),))
+        return cur.rowcount + day.rowcount
 
 
 def _utc(moment: datetime) -> str:

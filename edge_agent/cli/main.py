@@ -7,6 +7,7 @@ from edge_agent.cli.embed import embed
 from edge_agent.cli.gallery import gallery_app
 from edge_agent.cli.recognize import recognize
 from edge_agent.cli.service import init, run, status
+from edge_agent.cli.teachers import teacher_app
 
 app = typer.Typer(help="Edge agent of a school: recognition, attendance, outbox and MQTT link.",
                   no_args_is_help=True)
@@ -28,3 +29,4 @@ app.command("status")(status)
 app.command("init")(init)
 app.command("backup")(backup)
 app.add_typer(gallery_app, name="gallery")
+app.add_typer(teacher_app, name="teacher")

@@ -29,6 +29,7 @@ checkin_after_min = 15         # ... and closes after it starts
 late_grace_min = 5             # seen later than start + grace => proposed late
 flag_unfinalised_after_min = 5 # a period not finalised 5 minutes after its end is flagged
 review_crop_days = 7           # review-queue face crops are deleted after this many days
+reopen_window_min = 30         # the teacher who finalised a period may reopen it this long afterwards
 
 [bells]
 morning_start = 07:00:00
@@ -43,7 +44,12 @@ port = 1883
 # username = "{school}"
 
 [kiosk]
+# The teacher kiosk serves the school LAN only: bind the LAN interface's address and give it TLS
+# (or keep 127.0.0.1 behind a TLS reverse proxy: behind_proxy = true, trusted_proxies = ["127.0.0.1"]).
+host = "127.0.0.1"
 port = 8080
+# ssl_certfile = "/etc/soctrang-edu/kiosk.crt"
+# ssl_keyfile = "/etc/soctrang-edu/kiosk.key"
 
 [cpu]
 budget_cores = 1.5             # average CPU the agent may use (a 4-core mini-PC keeps 2.5 cores free)

@@ -18,6 +18,7 @@ class KioskSession:
     teacher_id: str
     teacher_name: str
     csrf: str
+    must_change_pin: bool = False
 
 
 def _hash(token: str) -> str:
@@ -38,10 +39,12 @@ def open_session(conn: sqlite3.Connection, teacher_id: str, minutes: int) -> str
 def find_session(conn: sqlite3.Connection, token: str | None) -> KioskSession | None:
     if not token or len(token) > 100:
         return None
-    row = conn.execute("SELECT k.*, t.full_name FROM kiosk_sessions k JOIN teachers t ON t.id = k.teacher_id "
+    row = conn.execute("SELECT k.*, t.full_name, t.pin_must_change FROM kiosk_sessions k "
+                       "JOIN teachers t ON t.id = k.teacher_id "
                        "WHERE k.token_hash = ? AND k.expires_at > ? AND t.active = 1",
                        (_hash(token), datetime.now(UTC).isoformat())).fetchone()
-    return None if row is None else KioskSession(row["teacher_id"], row["full_name"], row["csrf"])
+    return None if row is None else KioskSession(row["teacher_id"], row["full_name"], row["csrf"],
+                                                    bool(row["pin_must_change"]))
 
 
 def close_session(conn: sqlite3.Connection, token: str | None) -> None:

@@ -10,9 +10,17 @@ CHIP = {"present": "ok", "late": "warn", "absent": "absent", "P": "excused", "K"
 SESSION_VI = {"morning": "sáng", "afternoon": "chiều"}
 
 
-def teachers(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT id, full_name FROM teachers WHERE active = 1 AND pin_hash IS NOT NULL "
-                        "ORDER BY full_name").fetchall()
+def teacher_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """Teacher code -> name, for showing names (never codes) on pages a signed-in teacher sees."""
+    return {r[0]: r[1] for r in conn.execute("SELECT id, full_name FROM teachers")}
+
+
+def teaches_student(conn: sqlite3.Connection, teacher_id: str, student_id: str) -> bool:
+    """Whether the student is in a class this teacher teaches (timetable) or has taught or substituted (lessons)."""
+    return conn.execute(
+        "SELECT 1 FROM students WHERE id = ? AND class_id IN (SELECT class_id FROM timetable WHERE teacher_id = ? "
+        "UNION SELECT class_id FROM lessons WHERE teacher_id = ? OR substitute_teacher_id = ?)",
+        (student_id, teacher_id, teacher_id, teacher_id)).fetchone() is not None
 
 
 def roster(conn: sqlite3.Connection, class_id: str) -> list[sqlite3.Row]:

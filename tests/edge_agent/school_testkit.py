@@ -24,7 +24,8 @@ STUDENTS = {  # id -> (name, class)
     "094208000103": ("Nguyễn Thị Duyên", "10A1"),
     "094208000201": ("Thạch Sô Phia", "10A2"),
 }
-TEACHER = ("GV001", "Nguyễn Văn An", "246810")
+TEACHER = ("GV001", "Nguyễn Văn An", "246810")          # teaches 10A1 (Toán, Tin học)
+TEACHER2 = ("GV003", "Trần Thị Bình", "975310")        # teaches 10A2 (Tiếng Anh)
 TIMETABLE_CSV = """Thứ,Buổi,Tiết,Lớp,Môn học,Phòng,Mã GV
 2,Sáng,1,10A1,Toán,A101,GV001
 2,Sáng,2,10A1,Ngữ văn,A101,GV002
@@ -51,8 +52,9 @@ def make_school(tmp: Path) -> Path:
         for sid, (name, cls) in STUDENTS.items():
             conn.execute("INSERT INTO students (id, full_name, class_id, status, created_at, updated_at) "
                          "VALUES (?, ?, ?, 'active', ?, ?)", (sid, name, cls, now, now))
-        conn.execute("INSERT INTO teachers (id, full_name, pin_hash) VALUES (?, ?, ?)",
-                     (TEACHER[0], TEACHER[1], hash_pin(TEACHER[2])))
+        for code, name, pin in (TEACHER, TEACHER2):
+            conn.execute("INSERT INTO teachers (id, full_name, pin_hash) VALUES (?, ?, ?)",
+                         (code, name, hash_pin(pin)))
     save_bells(conn, bell_schedule(BellConfig()))
     csv = tmp / "tkb.csv"
     csv.write_text(TIMETABLE_CSV, encoding="utf-8")

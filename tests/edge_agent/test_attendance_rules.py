@@ -173,7 +173,7 @@ def test_review_queue_keeps_a_small_crop_and_purges_it(conn, engine, desk):
     items = desk.reviews()
     assert [(i.decision, i.candidate_id) for i in items] == [("review", DUYEN), ("unknown", None)]
     import cv2
-    jpeg = desk.review_crop(items[0].id)
+    jpeg = desk.review_crop(items[0].id, "GV001")
     small = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert max(small.shape[:2]) == RULES.review_crop_px
     assert events(conn) == [], "review items are not attendance and never leave the school"
@@ -183,13 +183,13 @@ def test_review_queue_keeps_a_small_crop_and_purges_it(conn, engine, desk):
     ev = events(conn, "attendance.corrected")
     assert [(e["payload"]["student_id"], e["payload"]["status"]) for e in ev] == [(DUYEN, "present")]
     assert desk.resolve_review(items[1].id, "GV001", None, now=at(7, 21)) == "rejected"
-    assert desk.review_crop(items[1].id) is None, "a stranger's crop is deleted at once"
+    assert desk.review_crop(items[1].id, "GV001") is None, "a stranger's crop is deleted at once"
     with pytest.raises(AttendanceError):
         desk.resolve_review(items[1].id, "GV001", None)
 
     assert engine.tick(at(7, 30, day=at(0, 0).date().replace(day=14))).crops_purged == 0   # 6 days later
     assert engine.tick(at(7, 30, day=at(0, 0).date().replace(day=16))).crops_purged == 1   # 8 days later
-    assert desk.review_crop(items[0].id) is None
+    assert desk.review_crop(items[0].id, "GV001") is None
 
 
 def test_gate_records_arrival_and_departure(conn, engine):

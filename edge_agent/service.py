@@ -321,8 +321,8 @@ class EdgeService:
                             "frames": sum(w.pipeline.stats.frames for w in self.workers if w.pipeline)},
             "cpu": {"budget_cores": self.s.cpu.budget_cores, "used_cores": round(self.governor.usage(), 3),
                     "throttled_s": round(self.governor.slept_s, 2)},
-            "outbox": None if backlog is None else {"unsent": backlog.unsent, "oldest_age_s": backlog.oldest_age_s,
-                                                    "alerts": backlog.alerts},
+            "outbox": None if backlog is None else {"unsent": backlog.unsent, "unacked": backlog.unacked,
+                                                    "oldest_age_s": backlog.oldest_age_s, "alerts": backlog.alerts},
             "kiosk": self._kiosk_url() if self.with_kiosk else None,
         }
 

@@ -49,6 +49,9 @@ class StoreOutcome:
     status: str                 # stored | duplicate | quarantined
     reason: str | None = None
     event_id: str | None = None
+    school: str | None = None
+    seq: int | None = None
+    held: bool = False          # the database holds this very event once the transaction commits (ack it)
 
 
 class ApplyFailed(RuntimeError):
@@ -165,7 +168,7 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
         if eid in inserted and eid not in batch_sig:
             batch_sig[eid] = ev.sig
             new_events.append(ev)
-            outcomes[i] = StoreOutcome("stored", None, eid)
+            outcomes[i] = StoreOutcome("stored", None, eid, ev.school, ev.seq, True)
             continue
         held = batch_sig.get(eid) or known_sig.get(eid)
         first_at = known_at.get(eid) if eid not in batch_sig else None
@@ -175,10 +178,10 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
             age = (stored_at - first_at).total_seconds()
             quarantine.append(_quarantine_row(item, "replay", f"event stored {age:.0f} s ago came again, not as a "
                                               f"broker redelivery (window {replay_window_s:.0f} s)", ev.school, eid))
-            outcomes[i] = StoreOutcome("quarantined", "replay", eid)
+            outcomes[i] = StoreOutcome("quarantined", "replay", eid, ev.school, ev.seq, True)
         elif held == ev.sig:
             redelivered[eid] = redelivered.get(eid, 0) + 1  # the same event again (within or across batches)
-            outcomes[i] = StoreOutcome("duplicate", None, eid)
+            outcomes[i] = StoreOutcome("duplicate", None, eid, ev.school, ev.seq, True)
         elif held is not None:
             quarantine.append(_quarantine_row(item, "event_id_conflict",
                                               "an event with this id but other content is stored", ev.school, eid))

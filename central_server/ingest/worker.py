@@ -7,7 +7,11 @@
   transaction each; a message may itself carry a batch of up to 100 signed events from a school's backlog;
 - the broker's DUP flag travels with each message, so a redelivery is never mistaken for a replay;
 - a database error never drops a batch: it is retried until it commits; bad input is quarantined;
-- several workers share the load with a shared subscription (`$share/<group>/...`) when `shared_group` is set.
+- several workers share the load with a shared subscription (`$share/<group>/...`) when `shared_group` is set;
+  each worker has its own login and its client id is its user name (`central-ingest`, `central-ingest-2`, ...),
+  so each keeps its own persistent session (hardware/mosquitto/acl);
+- end-to-end acknowledgement: after each commit the schools are told which of their events the database holds,
+  and heartbeats asking about old unacknowledged rows are answered (acks.py); the edge re-sends what is lacking.
 
 Run it with `python -m central_server.ingest.worker` (settings from `CENTRAL_*` / `CENTRAL_INGEST_*`).
 """
@@ -31,10 +35,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from central_server.core.config import get_settings
 from central_server.core.db import make_engine, make_sessionmaker, utcnow
 from central_server.core.logging import install_redaction
+from central_server.ingest import acks
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.service import ApplyFailed, ApplyFn, Incoming, KeyStore, store_batch
 from central_server.ingest.status import store_status
-from edge_agent.protocol import EVENTS_WILDCARD, STATUS_WILDCARD
+from edge_agent.protocol import EVENTS_WILDCARD, STATUS_WILDCARD, Control, control_topic
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +67,7 @@ class IngestWorker:
         self._generation = 0
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
-        self.counts = {"stored": 0, "duplicate": 0, "quarantined": 0, "status": 0, "db_errors": 0}
+        self.counts = {"stored": 0, "duplicate": 0, "quarantined": 0, "status": 0, "db_errors": 0, "acks_sent": 0}
         self._client = self._make_client()
 
     # ------------------------------------------------------------ MQTT
@@ -199,6 +204,29 @@ class IngestWorker:
         for o in outcomes:
             self.counts[o.status] += 1
         self._ack(batch)
+        self._confirm(outcomes, [(m.topic, m.payload) for m in statuses])
+
+    def _confirm(self, outcomes, statuses: list[tuple[str, bytes]]) -> None:
+        """Committed: tell the schools what their database rows are (acks.py). Best effort: a lost ack only
+        delays the edge's confirmation until a heartbeat asks again."""
+        try:
+            messages = acks.batch_acks(outcomes, self.keys.get)
+            asked = acks.heartbeat_questions(statuses)
+            if asked:
+                with self.sessions() as session:
+                    for school, window in asked.items():
+                        key = self.keys.get(school)
+                        if key is not None:
+                            messages.append(acks.answer(session, school, window, key))
+            self._publish(messages)
+        except Exception:  # noqa: BLE001 - the events are committed; the edge asks again in its next heartbeat
+            log.exception("could not send the end-to-end acknowledgements")
+
+    def _publish(self, messages: list[Control]) -> None:
+        for m in messages:
+            info = self._client.publish(control_topic(m.school), m.to_bytes(), qos=1)
+            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                self.counts["acks_sent"] += 1
 
 
 def main(apply: ApplyFn | None) -> int:  # pragma: no cover - run as a subprocess by the fault tests

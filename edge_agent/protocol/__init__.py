@@ -15,7 +15,15 @@ from edge_agent.protocol.base import (
     ShortText,
     StudentId,
 )
-from edge_agent.protocol.control import Control, ControlKind, ErasureRequest, PackageRef, decode_control, new_control
+from edge_agent.protocol.control import (
+    Control,
+    ControlKind,
+    ErasureRequest,
+    EventsAck,
+    PackageRef,
+    decode_control,
+    new_control,
+)
 from edge_agent.protocol.events import (
     ATTENDANCE_KINDS,
     BATCH_MAX_EVENTS,
@@ -110,6 +118,7 @@ __all__ = [
     "ControlKind",
     "PackageRef",
     "ErasureRequest",
+    "EventsAck",
     "Control",
     "new_control",
     "decode_control",

@@ -1,11 +1,11 @@
-"""Control messages (central -> edge): packages to fetch, erasures."""
+"""Control messages (central -> edge): packages to fetch, erasures, and acknowledgements of stored events."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -36,6 +36,28 @@ class ControlKind(enum.StrEnum):
     ROSTER_AVAILABLE = "roster.available"
     TIMETABLE_AVAILABLE = "timetable.available"
     ERASURE_REQUEST = "erasure.request"
+    EVENTS_ACK = "events.ack"
+
+
+SeqRange = tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]
+
+
+class EventsAck(StrictModel):
+    """The end-to-end acknowledgement: the school's sequence numbers the central database holds (committed).
+
+    `held`: ranges (first, last) of sequence numbers held. `checked`: when set, the whole range the central server
+    looked at (an answer to the heartbeat's `unacked_from`/`unacked_to`): a number in it and not in `held` is
+    missing there; without it (the ack of a stored batch) nothing is said about other numbers."""
+
+    held: list[SeqRange] = Field(default_factory=list, max_length=5000)
+    checked: SeqRange | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EventsAck:
+        for lo, hi in self.held + ([self.checked] if self.checked else []):
+            if lo > hi:
+                raise ValueError(f"range {lo}..{hi} is reversed")
+        return self
 
 
 class PackageRef(StrictModel):
@@ -60,28 +82,33 @@ class Control(StrictModel):
     issued_at: dt.datetime
     package: PackageRef | None = None
     erasure: ErasureRequest | None = None
+    ack: EventsAck | None = None
     sig: str = ""
 
     @model_validator(mode="after")
     def _body_matches_kind(self) -> Control:
         if self.kind is ControlKind.ERASURE_REQUEST:
-            if self.erasure is None or self.package is not None:
+            if self.erasure is None or self.package is not None or self.ack is not None:
                 raise ValueError("erasure.request carries `erasure` only")
-        elif self.package is None or self.erasure is not None:
+        elif self.kind is ControlKind.EVENTS_ACK:
+            if self.ack is None or self.package is not None or self.erasure is not None:
+                raise ValueError("events.ack carries `ack` only")
+        elif self.package is None or self.erasure is not None or self.ack is not None:
             raise ValueError(f"{self.kind.value} carries `package` only")
         return self
 
     def body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # `ack` only where there is one: the other kinds keep the exact body (and signature) they always had
+        return self.model_dump(mode="json", exclude={"ack"} if self.ack is None else None)
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.body())
 
 
 def new_control(school: str, kind: ControlKind | str, key: bytes, *, package: PackageRef | None = None,
-                erasure: ErasureRequest | None = None) -> Control:
+                erasure: ErasureRequest | None = None, ack: EventsAck | None = None) -> Control:
     msg = Control(message_id=uuid7(), school=school, kind=ControlKind(kind), issued_at=utcnow(),
-                  package=package, erasure=erasure)
+                  package=package, erasure=erasure, ack=ack)
     return msg.model_copy(update={"sig": sign_obj(msg.body(), key)})
 
 

@@ -37,6 +37,10 @@ class Heartbeat(StrictModel):
     outbox_oldest_age_s: float | None = None
     outbox_alerts: list[str] = []          # e.g. "backlog 120000 > 100000" — never a silent drop
     last_puback_at: dt.datetime | None = None
+    # the outbox rows the broker took (PUBACK) that the central server has not acknowledged for a while: the
+    # ingest worker answers with an `events.ack` saying which of them the central database holds
+    unacked_from: int | None = Field(default=None, ge=1)
+    unacked_to: int | None = Field(default=None, ge=1)
     gallery_version: str | None = None
     roster_version: str | None = None
     timetable_version: str | None = None

@@ -4,6 +4,11 @@ Delivery contract (at-least-once; the central ingest makes it exactly-once by ev
 - QoS 1, MQTT v5, persistent session (clean start off, session expiry set), a small in-flight window;
 - a backlog goes out as batches of up to `batch_max` signed events per message (one PUBACK marks them all
   sent); a single waiting event goes out on its own at once, so batching never delays a live event;
+- a PUBACK makes a row "sent, not acknowledged", never delivered: the central ingest worker answers each
+  committed batch with a signed `events.ack` on the school's control topic (rows acknowledged), and each
+  heartbeat carries the range of rows sent more than `central_ack_timeout_s` ago and still unacknowledged,
+  which the worker answers with what its database holds of that range; the rows it lacks (lost between the
+  broker and the database, e.g. a destroyed session) are published again (see edge_agent/sync/outbox.py);
 - a row is marked sent only when its PUBACK arrives with a success reason code. "No matching
   subscribers" (0x10) is *not* taken as delivered: nobody would ever receive it, so the row stays
   unsent and is retried after a back-off (the central worker's persistent session is a subscriber
@@ -39,6 +44,8 @@ from edge_agent.protocol import (
     BATCH_MAX_EVENTS,
     MAX_PAYLOAD_BYTES,
     Control,
+    ControlKind,
+    EventsAck,
     Heartbeat,
     Offline,
     ProtocolError,
@@ -69,7 +76,9 @@ class MqttLinkSettings(BaseSettings):
     username: str | None = None           # defaults to the school code (the broker ACL relies on it)
     password: SecretStr | None = None
     tls_ca: Path | None = None            # CA certificate; TLS is on when set
-    client_id: str | None = None          # defaults to "edge-<school>" (stable: the session is keyed by it)
+    client_id: str | None = None          # defaults to "edge-<school>" (stable: the session is keyed by it); on the
+    #                                       broker's school listener the broker replaces it with the login
+    central_ack_timeout_s: float = 120.0  # a PUBACKed row unacknowledged this long is asked about in the heartbeat
     window: int = 20                      # QoS 1 messages in flight
     batch_max: int = BATCH_MAX_EVENTS     # events per message when a backlog is delivered (1: one per message)
     session_expiry_s: int = 7 * 86400
@@ -104,6 +113,9 @@ class Link:
         self.outbox = outbox_mod.Outbox(self.conn, settings.school, settings.key, limits)
         self._events_topic = events_topic(settings.school)
         self._acks: queue.Queue[tuple[int, int]] = queue.Queue()
+        self._central_acks: queue.Queue[EventsAck] = queue.Queue()   # from the paho thread to step()
+        self.acknowledged = 0
+        self.resent: list[int] = []
         self._inflight: dict[int, _Inflight] = {}      # mid -> row
         self._inflight_seqs: set[int] = set()
         self._hold_until = 0.0
@@ -160,6 +172,10 @@ class Link:
             log.warning("ignored control message: %s", exc)
             client.ack(msg.mid, msg.qos)  # a bad message never becomes good: do not get it redelivered
             return
+        if control.kind is ControlKind.EVENTS_ACK:
+            self._central_acks.put(control.ack)  # applied to the outbox by step() (its own connection)
+            client.ack(msg.mid, msg.qos)
+            return
         try:
             if self.on_control:
                 self.on_control(control)
@@ -208,6 +224,7 @@ class Link:
         except queue.Empty:
             pass
         self._flush_acks(done)
+        self._apply_central_acks()
         if self._connected.is_set():
             self._expire_stale()
             self._fill_window()
@@ -240,6 +257,21 @@ class Link:
             self._hold_until = time.monotonic() + self.s.retry_backoff_s
         if alert not in self.alerts:
             self.alerts = (self.alerts + [alert])[-5:]
+
+    def _apply_central_acks(self) -> None:
+        while True:
+            try:
+                ack = self._central_acks.get_nowait()
+            except queue.Empty:
+                return
+            self.acknowledged += self.outbox.mark_acked(ack.held)
+            if ack.checked is not None:
+                missing = self.outbox.mark_missing(ack.checked, ack.held,
+                                                   time.time() - self.s.central_ack_timeout_s)
+                if missing:
+                    log.warning("central server lacks %d events the broker had taken (seq %d..%d); sending again",
+                                len(missing), missing[0], missing[-1])
+                    self.resent += missing
 
     def _mark(self, seqs: list[int]) -> None:
         if seqs:
@@ -283,8 +315,10 @@ class Link:
             load = os.getloadavg()[0]
         except OSError:
             load = None
+        unacked = self.outbox.unacked_range(time.time() - self.s.central_ack_timeout_s)
         return Heartbeat(
             school=self.s.school, sent_at=utcnow(), agent_version=self.s.agent_version,
+            unacked_from=unacked[0] if unacked else None, unacked_to=unacked[1] if unacked else None,
             outbox_backlog=backlog.unsent, outbox_oldest_age_s=backlog.oldest_age_s,
             outbox_alerts=backlog.alerts + self.alerts + list(extra.pop("alerts", [])),
             last_puback_at=self.last_puback_at, cpu_load_1m=load,

@@ -2,9 +2,19 @@
 
 The attendance code writes its own rows and calls `Outbox.enqueue` on the *same* connection, inside the
 same transaction: either the attendance change and its event are both committed, or neither is. The
-outbox never commits; the caller does. The publisher (`edge_agent.sync.mqtt_link`) reads unsent rows over
-its own connection and marks a row sent only when the broker has acknowledged it (PUBACK). Its tables are
-created by the school database's migrations (`edge_agent/store/migrations/m0004_outbox.py`).
+outbox never commits; the caller does. Its tables are created by the school database's migrations
+(`edge_agent/store/migrations/m0004_outbox.py`, `m0005_outbox_ack.py`).
+
+A row is delivered only when the central server has confirmed that its database holds it (end-to-end
+acknowledgement), never on the broker's PUBACK alone: a broker can lose what it acknowledged (a crash before
+its autosave, a persistent session destroyed). A row goes through three states:
+- unsent (`sent_at` NULL): the publisher (`edge_agent.sync.mqtt_link`) reads these over its own connection;
+- sent, not acknowledged (`sent_at` set on PUBACK, `acked_at` NULL): kept; the central ingest worker
+  answers each committed batch and each heartbeat's question about old unacknowledged rows with a signed
+  `events.ack` control message, and the reconcile call (`edge_agent.sync.reconcile`) asks over HTTPS; a row
+  the central server says it lacks (`mark_missing`) becomes unsent again and is published once more (the
+  idempotent ingest absorbs a copy that was not really lost);
+- acknowledged (`acked_at` set): only these are ever purged (`purge_sent`).
 
 Nothing is ever dropped: past the soft bounds (row count, oldest age) the outbox raises alerts that the
 heartbeat carries; past the hard bound `enqueue` raises `OutboxFull`, so the caller's transaction fails
@@ -41,6 +51,7 @@ class Backlog:
     oldest_age_s: float | None
     last_seq: int
     alerts: list[str] = field(default_factory=list)
+    unacked: int = 0                       # not yet confirmed by the central server (includes the unsent)
 
 
 class Outbox:
@@ -104,7 +115,7 @@ class Outbox:
         last = self.conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
         if last < self.limits.hard_rows:
             return
-        unsent = self.conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
+        unsent = self.conn.execute("SELECT count(*) FROM outbox WHERE acked_at IS NULL").fetchone()[0]
         if unsent >= self.limits.hard_rows:
             raise OutboxFull(f"outbox holds {unsent} undelivered events (hard bound {self.limits.hard_rows}); "
                              "the MQTT link has been down too long")
@@ -115,7 +126,7 @@ class Outbox:
             "SELECT seq, body FROM outbox WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))]
 
     def mark_sent(self, seqs: list[int], when: float | None = None) -> None:
-        """Record PUBACKs (own short transaction)."""
+        """Record PUBACKs (own short transaction): sent, not yet acknowledged by the central server."""
         if not seqs:
             return
         when = time.time() if when is None else when
@@ -129,21 +140,70 @@ class Outbox:
             cur = self.conn.executemany("UPDATE outbox SET sent_at = NULL WHERE seq = ?", [(s,) for s in seqs])
         return cur.rowcount
 
-    def purge_sent(self, older_than_s: float = 30 * 86400) -> int:
-        """Delete delivered rows past the reconciliation window; the sequence counter is kept."""
+    # ------------------------------------------------------------ end-to-end acknowledgement (central side)
+    def mark_acked(self, held: list[tuple[int, int]], when: float | None = None) -> int:
+        """The central database holds these ranges of sequence numbers: the rows are delivered."""
+        if not held:
+            return 0
+        when = time.time() if when is None else when
         with self.conn:
-            cur = self.conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+            n = 0
+            for lo, hi in held:
+                n += self.conn.execute(
+                    "UPDATE outbox SET acked_at = ?, sent_at = coalesce(sent_at, ?) "
+                    "WHERE seq BETWEEN ? AND ? AND acked_at IS NULL", (when, when, lo, hi)).rowcount
+        return n
+
+    def mark_missing(self, checked: tuple[int, int], held: list[tuple[int, int]], sent_before: float) -> list[int]:
+        """The central server looked at `checked` and holds only `held`: every row in it that the broker took
+        before `sent_before` and that is not held becomes unsent again (published once more). Rows sent after
+        `sent_before` may still be on their way (queued at the broker) and are left alone."""
+        lo, hi = checked
+        rows = [r[0] for r in self.conn.execute(
+            "SELECT seq FROM outbox WHERE seq BETWEEN ? AND ? AND acked_at IS NULL AND sent_at IS NOT NULL "
+            "AND sent_at < ? ORDER BY seq", (lo, hi, sent_before))]
+        missing = [s for s in rows if not any(a <= s <= b for a, b in held)]
+        if missing:
+            with self.conn:
+                self.conn.executemany("UPDATE outbox SET sent_at = NULL, attempts = attempts + 1 "
+                                      "WHERE seq = ? AND acked_at IS NULL", [(s,) for s in missing])
+        return missing
+
+    def unacked_range(self, sent_before: float, max_span: int = 5000) -> tuple[int, int] | None:
+        """The oldest rows the broker took before `sent_before` and the central server has not acknowledged:
+        (first, last) sequence number, at most `max_span` apart; None when there is none."""
+        row = self.conn.execute("SELECT min(seq) FROM outbox WHERE acked_at IS NULL AND sent_at IS NOT NULL "
+                                "AND sent_at < ?", (sent_before,)).fetchone()
+        if row[0] is None:
+            return None
+        lo = int(row[0])
+        hi = self.conn.execute("SELECT max(seq) FROM outbox WHERE acked_at IS NULL AND sent_at IS NOT NULL "
+                               "AND sent_at < ? AND seq < ?", (sent_before, lo + max_span)).fetchone()[0]
+        return lo, int(hi)
+
+    def purge_sent(self, older_than_s: float = 30 * 86400) -> int:
+        """Delete acknowledged rows past the reconciliation window; the sequence counter is kept. A row the
+        central server has not confirmed is never deleted, however old."""
+        with self.conn:
+            cur = self.conn.execute("DELETE FROM outbox WHERE acked_at IS NOT NULL AND acked_at < ?",
                                     (time.time() - older_than_s,))
         return cur.rowcount
 
     def backlog(self) -> Backlog:
         unsent, oldest = self.conn.execute(
             "SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL").fetchone()
+        unacked, oldest_unacked = self.conn.execute(
+            "SELECT count(*), min(created_at) FROM outbox WHERE acked_at IS NULL").fetchone()
         last = self.conn.execute("SELECT max(last_seq) FROM outbox_state").fetchone()[0] or 0
-        age = None if oldest is None else max(0.0, time.time() - oldest)
+        now = time.time()
+        age = None if oldest is None else max(0.0, now - oldest)
         alerts = []
         if unsent >= self.limits.soft_rows:
             alerts.append(f"outbox backlog {unsent} >= {self.limits.soft_rows}")
         if age is not None and age >= self.limits.soft_age_s:
             alerts.append(f"oldest undelivered event is {age / 3600:.1f} h old")
-        return Backlog(unsent=int(unsent), oldest_age_s=age, last_seq=int(last), alerts=alerts)
+        elif oldest_unacked is not None and now - oldest_unacked >= self.limits.soft_age_s:
+            alerts.append(f"oldest event not acknowledged by the central server is "
+                          f"{(now - oldest_unacked) / 3600:.1f} h old")
+        return Backlog(unsent=int(unsent), oldest_age_s=age, last_seq=int(last), alerts=alerts,
+                       unacked=int(unacked))

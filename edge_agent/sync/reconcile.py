@@ -1,9 +1,11 @@
 """Reconciliation: ask the central server which delivered sequence numbers it holds, and re-send the gaps.
 
-A PUBACK means the broker took the event; a broker crash before its next autosave can still lose it. So
-the outbox keeps delivered rows for a while, and this check (run every few minutes, and after a
-reconnect) marks the rows the central server lacks as unsent again; the link publishes them once more
-and the idempotent ingest absorbs any that were not really lost.
+A PUBACK means the broker took the event; a broker crash before its next autosave, or a lost persistent
+session, can still lose it. So the outbox keeps every row until the central server acknowledges it
+(end-to-end; see edge_agent/sync/outbox.py). Besides the `events.ack` control messages of the ingest worker,
+this check over HTTPS (run at start and every few minutes) asks the central database directly: the rows it
+holds are acknowledged, the ones it lacks are marked unsent again; the link publishes them once more and the
+idempotent ingest absorbs any that were not really lost.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ MAX_RANGE = 100_000
 
 def reconcile(outbox: Outbox, central_url: str, school: str, key: bytes, *, grace_s: float = 60.0,
               ca_file: Path | None = None, timeout_s: float = 30.0) -> list[int]:
-    """Mark as unsent every delivered row (older than `grace_s`) that the central server does not hold."""
+    """Acknowledge every sent row the central server holds; mark as unsent every sent, unacknowledged row (older
+    than `grace_s`) that it does not hold."""
     cutoff = time.time() - grace_s
-    row = outbox.conn.execute("SELECT min(seq), max(seq) FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
-                              (cutoff,)).fetchone()
+    row = outbox.conn.execute("SELECT min(seq), max(seq) FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ? "
+                              "AND acked_at IS NULL", (cutoff,)).fetchone()
     if row[0] is None:
         return []
     lo, hi = int(row[0]), int(row[1])
@@ -35,9 +38,10 @@ def reconcile(outbox: Outbox, central_url: str, school: str, key: bytes, *, grac
         top = min(hi, lo + MAX_RANGE - 1)
         resp = _ask(central_url, school, key, ReconcileRequest(school=school, from_seq=lo, to_seq=top),
                     ca_file, timeout_s)
+        outbox.mark_acked([tuple(r) for r in resp.held])
         if resp.missing:
             have = {r[0] for r in outbox.conn.execute(
-                f"SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ? AND seq IN "
+                f"SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ? AND acked_at IS NULL AND seq IN "
                 f"({','.join('?' * len(resp.missing))})", (cutoff, *resp.missing))}
             gaps = sorted(have)
             outbox.mark_unsent(gaps)
@@ -51,9 +55,9 @@ def reconcile(outbox: Outbox, central_url: str, school: str, key: bytes, *, grac
 
 def confirm_unsent(outbox: Outbox, central_url: str, school: str, key: bytes, *, ca_file: Path | None = None,
                    timeout_s: float = 30.0) -> list[int]:
-    """Before re-sending after a restart: mark as sent every unacknowledged row the central server already
-    holds (its PUBACK was lost with the old process), so that only real gaps travel again and a late re-send
-    is never mistaken for a replay. Returns the sequence numbers confirmed."""
+    """Before re-sending after a restart: acknowledge every unsent row the central server already holds (its
+    PUBACK was lost with the old process), so that only real gaps travel again and a late re-send is never
+    mistaken for a replay. Returns the sequence numbers confirmed."""
     row = outbox.conn.execute("SELECT min(seq), max(seq) FROM outbox WHERE sent_at IS NULL").fetchone()
     if row[0] is None:
         return []
@@ -67,7 +71,7 @@ def confirm_unsent(outbox: Outbox, central_url: str, school: str, key: bytes, *,
         if held:
             unsent = {r[0] for r in outbox.conn.execute(
                 f"SELECT seq FROM outbox WHERE sent_at IS NULL AND seq IN ({','.join('?' * len(held))})", held)}
-            outbox.mark_sent(sorted(unsent))
+            outbox.mark_acked([(s, s) for s in sorted(unsent)])
             confirmed += sorted(unsent)
         lo = top + 1
     return confirmed

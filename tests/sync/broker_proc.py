@@ -34,13 +34,21 @@ def wait_port(port: int, up: bool = True, timeout: float = 10.0) -> None:
 
 
 class Broker:
-    """A Mosquitto process on its own port, configured from hardware/mosquitto/mosquitto.conf + acl."""
+    """A Mosquitto process configured from hardware/mosquitto/mosquitto.conf + acl, with test ports:
+
+    - `port`: like the production loopback listener (central processes; a client chooses its own id). Most
+      tests connect schools here too, which is the "broker config bypassed" case of the takeover test;
+    - `school_port` (and `tls_port`): like the production school listener, with its listener options
+      (`use_username_as_clientid`: the client id is the login).
+    """
 
     def __init__(self, workdir: Path, users: dict[str, str] | None = None, tls: dict[str, Path] | None = None):
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.tls_port = free_port() if tls else None
+        self.school_port = free_port()
+        self.school_listener_options: list[str] = []
         self.users = users
         self.proc: subprocess.Popen | None = None
         self.conf = self.dir / "mosquitto.conf"
@@ -51,10 +59,17 @@ class Broker:
         (self.dir / "data").mkdir(exist_ok=True)
         out = []
         skip_listener = False
+        school_options: list[str] = []
+        in_school = False
         for line in (HW / "mosquitto.conf").read_text().splitlines():
             key = line.split(" ", 1)[0]
             if key == "listener":
                 skip_listener = True   # listeners are re-added below with test ports
+                in_school = line.split()[1:2] == ["8883"]
+                continue
+            if skip_listener and key == "use_username_as_clientid":
+                if in_school:
+                    school_options.append(line)  # the school listener's binding of client id to login
                 continue
             if skip_listener and key in ("protocol", "cafile", "certfile", "keyfile", "tls_version",
                                          "require_certificate"):
@@ -75,10 +90,12 @@ class Broker:
         out += [f"persistence_location {self.dir / 'data'}/", f"log_dest file {self.dir / 'mosquitto.log'}"]
         if os.geteuid() == 0:
             out.append("user root")
+        self.school_listener_options = school_options
         out += [f"listener {self.port} 127.0.0.1"]
+        out += [f"listener {self.school_port} 127.0.0.1", *school_options]
         if tls:
             out += [f"listener {self.tls_port} 127.0.0.1", f"cafile {tls['ca']}", f"certfile {tls['cert']}",
-                    f"keyfile {tls['key']}", "tls_version tlsv1.2"]
+                    f"keyfile {tls['key']}", "tls_version tlsv1.2", *school_options]
         self.conf.write_text("\n".join(out) + "\n")
 
     def start(self) -> Broker:

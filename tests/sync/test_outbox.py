@@ -54,6 +54,8 @@ def test_sequence_survives_purge_and_prebuilt_events(conn):
                 student_id=f"09420700000{i}", date=payload(0).date, gate="g", observed_at=p.utcnow(),
                 source=p.Source(kind="camera", camera_id="g1")))
     box.mark_sent([1, 2, 3], when=0)
+    assert box.purge_sent(older_than_s=1) == 0   # a PUBACK alone is not delivery: never purged
+    assert box.mark_acked([(1, 3)], when=0) == 3
     assert box.purge_sent(older_than_s=1) == 3
     with conn:
         assert box.enqueue("attendance.proposed", payload(4)).seq == 4
@@ -93,5 +95,31 @@ def test_backlog_alerts_and_hard_bound_never_drop(conn):
     assert conn.execute("SELECT count(*) FROM attendance").fetchone()[0] == 0  # caller's change rolled back
     assert box.backlog().unsent == 5  # nothing dropped
     box.mark_sent([1, 2, 3])
+    with pytest.raises(ob.OutboxFull), conn:  # taken by the broker, not confirmed by the central server
+        box.enqueue("attendance.proposed", payload(6))
+    assert box.backlog().unacked == 5
+    box.mark_acked([(1, 3)])
     with conn:
         assert box.enqueue("attendance.proposed", payload(7)).seq == 6
+
+
+def test_end_to_end_ack_states(conn):
+    """unsent -> sent, not acknowledged (PUBACK) -> acknowledged (central); what the central lacks goes again."""
+    box = ob.Outbox(conn, "A", KEY)
+    for i in range(6):
+        with conn:
+            box.enqueue("attendance.proposed", payload(i))
+    box.mark_sent([1, 2, 3, 4, 5], when=100.0)
+    assert [s for s, _ in box.pending()] == [6]
+    assert box.unacked_range(sent_before=50.0) is None          # too recent to ask about
+    assert box.unacked_range(sent_before=200.0) == (1, 5)
+    assert box.unacked_range(sent_before=200.0, max_span=2) == (1, 2)
+    assert box.mark_acked([(1, 2)]) == 2                           # the ack of a stored batch
+    assert box.unacked_range(sent_before=200.0) == (3, 5)
+    # the answer to a heartbeat: of 3..5 the central database holds 4 only
+    assert box.mark_missing((3, 5), [(4, 4)], sent_before=50.0) == []   # sent too recently: still on its way
+    assert box.mark_missing((3, 5), [(4, 4)], sent_before=200.0) == [3, 5]
+    box.mark_acked([(4, 4)])
+    assert [s for s, _ in box.pending()] == [3, 5, 6]               # published again
+    assert box.backlog().unacked == 3
+    assert conn.execute("SELECT attempts FROM outbox WHERE seq = 3").fetchone()[0] == 1

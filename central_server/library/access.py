@@ -5,7 +5,7 @@ from __future__ import annotations
 from central_server.core.tables import User
 
 from .tables import LibraryItem
-from .workflow import VISIBLE_TO_STUDENTS
+from .workflow import PUBLISHER_ROLES, REVIEWER_ROLES, VISIBLE_TO_STUDENTS
 
 PROVINCE = ("province_admin", "province_staff")
 
@@ -25,3 +25,11 @@ def can_view(item: LibraryItem, user: User | None) -> bool:
     if user is None:
         return False
     return user.role in PROVINCE or can_edit(item, user)
+
+
+def can_export(user: User, status: str) -> bool:
+    """MARC export: published records to any staff member; records in any other state (drafts, under review,
+    withdrawn) only to those who review or publish them (the province staff), never to a teacher or school."""
+    if status in VISIBLE_TO_STUDENTS:
+        return True
+    return user.role in REVIEWER_ROLES | PUBLISHER_ROLES

@@ -14,6 +14,7 @@ from central_server.core.params import RowId
 from central_server.core.templating import add_nav
 
 from . import marc, service
+from .access import can_export
 from .deps import DbSession, MaybeUser, Runtime, Staff, load_item, require_province
 from .filetypes import UploadError
 from .oai_pmh import respond
@@ -183,6 +184,8 @@ def _item_in(fields: dict) -> ItemIn:
 
 @api.get("/marc/export")
 def marc_export(session: DbSession, user: Staff, format: str = "marcxml", status: str = "published"):
+    if not can_export(user, status):
+        raise HTTPException(403, "Chỉ cán bộ thẩm định/xuất bản của Sở được xuất bản ghi chưa xuất bản.")
     rows = list(session.scalars(select(LibraryItem).where(LibraryItem.kind == "title", LibraryItem.status == status)
                                 .order_by(LibraryItem.id)))
     if format == "iso2709":

@@ -45,7 +45,7 @@ def _run(fn, *args):
 @api.post("/documents", response_model=DocumentOut, status_code=201)
 def create_document(data: DocumentIn, session: DbSession, user: CurrentUser, settings: Settings):
     doc = _run(service.create, session, user, data.kind, data.title, data.school_name,
-               service.Content(data.info_lines, data.columns, data.rows), data.school_id)
+               service.Content(data.info_lines, data.columns, data.rows), data.school_id, data.class_id)
     session.commit()
     return service.document_out(session, doc, settings)
 

@@ -99,6 +99,7 @@ async def sign_form(doc_id: str, request: Request, session: DbSession, user: Cur
                     credential_id: str = Form(""), pin: str = Form(""),
                     p12: Annotated[UploadFile | None, File()] = None):
     try:
+        await run_in_threadpool(service.load, session, user, doc_id)  # scope first: nothing read from others
         source = await source_from_form(settings, method, p12, password, credential_id, pin)
         await run_in_threadpool(service.sign, session, user, doc_id, field, source, settings)
     except HTTPException as exc:

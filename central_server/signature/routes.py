@@ -82,6 +82,7 @@ async def sign_document(doc_id: str, request: Request, session: DbSession, user:
                         field: str = Form(...), method: str = Form("pkcs12"), password: str = Form(""),
                         credential_id: str = Form(""), pin: str = Form(""), level: str | None = Form(None),
                         p12: Annotated[UploadFile | None, File()] = None):
+    await run_in_threadpool(_run, service.load, session, user, doc_id)  # scope first: nothing read from others
     source = await source_from_form(settings, method, p12, password, credential_id, pin)
     await run_in_threadpool(_run, service.sign, session, user, doc_id, field, source, settings, level)
     session.commit()

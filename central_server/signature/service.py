@@ -194,9 +194,9 @@ def lock(session: Session, user: User, doc_id: str, settings: SignatureSettings)
 def verify_record(session: Session, user: User, doc_id: str, settings: SignatureSettings) -> SignatureVersion:
     """The homeroom teacher confirms the locked record; the PDF to be signed is rendered now."""
     doc, ver = load(session, user, doc_id)
+    access.check_homeroom(session, user, ver.content)
     if doc.kind != "record" or ver.status != "locked":
         raise WorkflowError("Chỉ kiểm tra được hồ sơ đã khoá và chưa kiểm tra.", "out_of_order")
-    access.check_homeroom(session, user, ver.content)
     ver.status, ver.verified_by, ver.verified_at = "verified", user.id, utcnow()
     _render(session, doc, ver, settings, [f"Giáo viên chủ nhiệm đã kiểm tra: {user.full_name}, "
                                           f"{ver.verified_at:%d/%m/%Y %H:%M} (UTC)."])

@@ -350,3 +350,11 @@ def test_authorisation_matrix(app, world, client, client_for):
         for side in sides_of[key]:
             check(key, guarded[key], lambda allowed: [x for x in ROLES if x in allowed], side)
     assert failures == [], "\n".join(failures)
+
+
+def test_a_route_added_without_an_entry_is_caught(app):
+    @app.get("/api/new-module/things/{thing_id}")
+    def new_route(thing_id: int):  # a module that forgot to say who may call it
+        return {}
+
+    assert route_keys(app) - {k.split("?")[0] for k in TABLE} == {"GET /api/new-module/things/{thing_id}"}

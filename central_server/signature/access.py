@@ -46,7 +46,9 @@ def creation_school(session: Session, user: User, kind: str, school_id: int | No
     return user.school_id
 
 
-def may_open(session: Session, user: User, doc: SignatureDocument, content: dict) -> bool:
+def may_open(session: Session, user: User, doc: SignatureDocument, content: dict,
+             classes: set[int] | None = None) -> bool:
+    """`classes`: the teacher's classes when already known (a list page asks once)."""
     if user.role in PROVINCE:
         return True
     if doc.school_id is None or user.school_id != doc.school_id:
@@ -56,7 +58,13 @@ def may_open(session: Session, user: User, doc: SignatureDocument, content: dict
     if user.role != "teacher":
         return False
     class_id = document_class_id(content)
-    return class_id is not None and class_id in (md_access.visible_class_ids(session, user) or set())
+    if class_id is None:
+        return False
+    return class_id in (classes if classes is not None else md_access.visible_class_ids(session, user) or set())
+
+
+def teacher_classes(session: Session, user: User) -> set[int] | None:
+    return (md_access.visible_class_ids(session, user) or set()) if user.role == "teacher" else None
 
 
 def check_scope(session: Session, user: User, doc: SignatureDocument, content: dict) -> None:

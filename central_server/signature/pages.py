@@ -38,7 +38,8 @@ def my_documents(request: Request, session: DbSession, user: CurrentUser):
     if user.role not in access.PROVINCE:
         q = q.where(SignatureDocument.school_id == user.school_id)
     current = {d.id: (d, service.current_version(session, d)) for d in session.scalars(q)}
-    docs = [d for d, v in current.values() if access.may_open(session, user, d, v.content)]
+    classes = access.teacher_classes(session, user)
+    docs = [d for d, v in current.values() if access.may_open(session, user, d, v.content, classes)]
     status = {d.id: current[d.id][1].status for d in docs}
     return _page(request, "list.html", {"docs": docs, "status": status})
 

@@ -5,6 +5,7 @@ through here (roles per signing step: `service.SIGN_STEPS`).
   A record (`kind="record"`) names its class (`class_id`, a class of that school).
 * Open / list / edit / sign: the province roles every document; a school admin the documents of their school;
   a teacher the documents they created and those of the classes they teach or lead (`masterdata.access`).
+* Edit / lock a draft: its author or an admin; unlock (a new version): a school admin or the province admin.
 * Verify a record: only the homeroom teacher of the record's class (`SchoolClass.homeroom_teacher_id`).
 """
 
@@ -17,10 +18,11 @@ from central_server.masterdata import access as md_access
 from central_server.masterdata.tables import SchoolClass, Teacher
 
 from .errors import WorkflowError
-from .tables import SignatureDocument
+from .tables import SignatureDocument, SignatureVersion
 
 PROVINCE = ("province_admin", "province_staff")
 CREATORS = ("teacher", "school_admin")
+ADMIN_ROLES = ("school_admin", "province_admin")  # edit any draft of their scope, unlock (a new version)
 
 
 def document_class_id(content: dict) -> int | None:
@@ -78,3 +80,14 @@ def check_homeroom(session: Session, user: User, content: dict) -> None:
     teacher = session.get(Teacher, klass.homeroom_teacher_id) if klass and klass.homeroom_teacher_id else None
     if user.role != "teacher" or teacher is None or teacher.user_id != user.id:
         raise WorkflowError("Việc kiểm tra do giáo viên chủ nhiệm của lớp thực hiện.", "forbidden")
+
+
+def check_editor(user: User, doc: SignatureDocument, ver: SignatureVersion, verb: str) -> None:
+    """Edit or lock a draft: the person who entered it, or an admin (school admin of the school, province admin)."""
+    if user.id not in (ver.created_by, doc.created_by) and user.role not in ADMIN_ROLES:
+        raise WorkflowError(f"Chỉ người nhập hoặc quản trị được {verb}.", "forbidden")
+
+
+def check_unlocker(user: User) -> None:
+    if user.role not in ADMIN_ROLES:
+        raise WorkflowError("Chỉ quản trị trường hoặc Sở được mở khoá.", "forbidden")

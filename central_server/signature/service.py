@@ -36,7 +36,6 @@ from .tables import SignatureApplied, SignatureChange, SignatureDocument, Signat
 from .validation import verify_pdf
 
 KINDS = ("attendance", "record")
-ADMIN_ROLES = ("school_admin", "province_admin")
 # field -> (kind, status before, status after, roles allowed, label)
 SIGN_STEPS = {
     "GiaoVien": ("attendance", "locked", "completed", ("teacher",), "Giáo viên"),
@@ -99,8 +98,7 @@ def edit_cells(session: Session, user: User, doc_id: str, edits: list[tuple[int,
     doc, ver = load(session, user, doc_id)
     if ver.status != "draft":
         raise WorkflowError("Tài liệu đã khoá; cần quản trị mở khoá (tạo phiên bản mới) trước khi sửa.", "locked")
-    if user.id not in (ver.created_by, doc.created_by) and user.role not in ADMIN_ROLES:
-        raise WorkflowError("Chỉ người nhập hoặc quản trị được sửa.", "forbidden")
+    access.check_editor(user, doc, ver, "sửa")
     rows = [list(r) for r in ver.content["rows"]]
     for row, col, value in edits:
         if not (0 <= row < len(rows) and 0 <= col < len(ver.content["columns"])):
@@ -181,8 +179,7 @@ def lock(session: Session, user: User, doc_id: str, settings: SignatureSettings)
     doc, ver = load(session, user, doc_id)
     if ver.status != "draft":
         raise WorkflowError("Tài liệu đã được khoá.", "out_of_order")
-    if user.id not in (ver.created_by, doc.created_by) and user.role not in ADMIN_ROLES:
-        raise WorkflowError("Chỉ người nhập hoặc quản trị được khoá.", "forbidden")
+    access.check_editor(user, doc, ver, "khoá")
     _ensure_source_current(session, doc, ver)
     ver.status, ver.locked_at = "locked", utcnow()
     if doc.kind == "attendance":
@@ -243,8 +240,7 @@ def sign(session: Session, user: User, doc_id: str, field: str, source: SignerSo
 
 def unlock(session: Session, user: User, doc_id: str, reason: str) -> SignatureVersion:
     """Admin unlock: a new draft version; the old one (and its signed PDF) is kept, marked superseded."""
-    if user.role not in ADMIN_ROLES:
-        raise WorkflowError("Chỉ quản trị trường hoặc Sở được mở khoá.", "forbidden")
+    access.check_unlocker(user)
     if not reason.strip():
         raise WorkflowError("Cần ghi lý do mở khoá.", "no_reason")
     doc, ver = load(session, user, doc_id)

@@ -15,6 +15,7 @@ from central_server.core.db import get_session
 from central_server.core.params import RowId
 from central_server.core.templating import templates
 
+from . import access
 from . import runs as runs_svc
 from .pages_public import now, parse_form, read_form
 from .plan import PlanError, parse_plan
@@ -35,10 +36,9 @@ from .tables import AdmApplication, AdmEvidence, AdmPlan, AdmRun
 
 router = APIRouter(prefix="/admissions")
 DB = Annotated[Session, Depends(get_session)]
-PROVINCE = ("province_admin", "province_staff")
 ADMIN = Depends(require_roles("province_admin"))
-STAFF = Depends(require_roles(*PROVINCE))
-REVIEWERS = Depends(require_roles("province_admin", "province_staff", "school_admin"))
+STAFF = Depends(require_roles(*access.PROVINCE))
+REVIEWERS = Depends(require_roles(*access.REVIEWER_ROLES))
 
 
 def page(request: Request, name: str, user, ctx: dict, status: int = 200):
@@ -78,6 +78,9 @@ def _404():
 @router.get("/applications", response_class=HTMLResponse)
 def applications(request: Request, session: DB, user=REVIEWERS, q: str = ""):
     stmt = select(AdmApplication).order_by(AdmApplication.id).limit(200)
+    scope = access.scope_filter(session, user)
+    if scope is not None:
+        stmt = stmt.where(scope)
     if q:
         stmt = stmt.where((AdmApplication.personal_id == q) | (AdmApplication.candidate_no == q)
                           | AdmApplication.full_name.ilike(f"%{q}%"))
@@ -86,7 +89,7 @@ def applications(request: Request, session: DB, user=REVIEWERS, q: str = ""):
 
 @router.get("/applications/{app_id}", response_class=HTMLResponse)
 def application(request: Request, app_id: RowId, session: DB, user=REVIEWERS):
-    app = session.get(AdmApplication, app_id) or _404()
+    app = access.check_application(session, user, session.get(AdmApplication, app_id) or _404())
     _, plan = active_plan(session, app.year)
     evidence = session.execute(select(AdmEvidence.id, AdmEvidence.kind, AdmEvidence.filename, AdmEvidence.size)
                                .where(AdmEvidence.application_id == app.id)).all()
@@ -97,7 +100,7 @@ def application(request: Request, app_id: RowId, session: DB, user=REVIEWERS):
 
 @router.post("/applications/{app_id}/review")
 async def review(request: Request, app_id: RowId, session: DB, user=REVIEWERS):
-    app = session.get(AdmApplication, app_id) or _404()
+    app = access.check_application(session, user, session.get(AdmApplication, app_id) or _404())
     form = await request.form()
     try:
         sign_off(session, user, app, str(form.get("item", "")), form.get("ok") == "1", str(form.get("note", "")))
@@ -110,6 +113,7 @@ async def review(request: Request, app_id: RowId, session: DB, user=REVIEWERS):
 @router.get("/evidence/{ev_id}")
 def evidence(ev_id: RowId, session: DB, user=REVIEWERS):
     ev = session.get(AdmEvidence, ev_id) or _404()
+    access.check_application(session, user, session.get(AdmApplication, ev.application_id))
     return Response(ev.data, media_type=ev.content_type,
                     headers={"Content-Disposition": f'attachment; filename="evidence-{ev.id}"'})
 

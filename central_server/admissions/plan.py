@@ -62,6 +62,8 @@ class SpecialisedClass(_Strict):
 
 class School(_Strict):
     code: Code
+    moet_code: str = Field(default="", max_length=32, description="the MOET school code (masterdata `schools.code`) "
+                           "when `code` is not that code itself: which school's staff review these applications")
     name: str = Field(min_length=1)
     quota: int = Field(ge=0, description="regular grade-10 places")
     kind: Literal["regular", "specialised", "dtnt"] = "regular"

@@ -13,7 +13,7 @@ from central_server.core.templating import templates
 
 from . import access, service
 from . import browse as browse_extras
-from .access import PROVINCE
+from .access import PROVINCE, own_items_filter
 from .deps import DbSession, MaybeUser, Runtime, Staff, load_item, require_province
 from .dublin_core import DC_LABELS, dc_elements
 from .filetypes import ACCEPTED_LABEL, UploadError
@@ -108,10 +108,9 @@ def item_upload(request: Request, item_id: int, session: DbSession, user: Staff,
 
 def _my_items(session, user):
     stmt = select(LibraryItem).order_by(LibraryItem.updated_at.desc()).limit(200)
-    if user.role == "school_admin":
-        stmt = stmt.where(LibraryItem.school_id == user.school_id)
-    elif user.role == "teacher":
-        stmt = stmt.where(LibraryItem.created_by == user.id)
+    own = own_items_filter(user)
+    if own is not None:
+        stmt = stmt.where(own)
     return session.scalars(stmt).all()
 
 

@@ -14,6 +14,7 @@ from central_server.core.params import RowId
 from central_server.core.templating import add_nav
 
 from . import marc, service
+from .access import can_list_status
 from .deps import DbSession, MaybeUser, Runtime, Staff, load_item, require_province
 from .filetypes import UploadError
 from .oai_pmh import respond
@@ -58,7 +59,7 @@ def list_items(session: DbSession, user: MaybeUser, q: str = "", subject: str | 
     in the authors/contributors, of `keyword` in the subject headings/keywords, and the year of publication."""
     statuses = ("published",)
     if status and status != "published":
-        if user is None or user.role not in ("province_admin", "province_staff"):
+        if not can_list_status(user, status):
             raise HTTPException(403, "Chỉ cán bộ Sở xem được học liệu chưa xuất bản.")
         statuses = (status,)
     result = search(session, SearchQuery(q=q[:300], subject=subject, grade=grade, material_type=type,
@@ -183,6 +184,8 @@ def _item_in(fields: dict) -> ItemIn:
 
 @api.get("/marc/export")
 def marc_export(session: DbSession, user: Staff, format: str = "marcxml", status: str = "published"):
+    if not can_list_status(user, status):
+        raise HTTPException(403, "Chỉ cán bộ thẩm định/xuất bản của Sở được xuất bản ghi chưa xuất bản.")
     rows = list(session.scalars(select(LibraryItem).where(LibraryItem.kind == "title", LibraryItem.status == status)
                                 .order_by(LibraryItem.id)))
     if format == "iso2709":

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from central_server.core.templating import templates
 
-from . import service
+from . import access, service
 from .deps import CurrentUser, DbSession, Settings, source_from_form
 from .errors import SignatureFailure
 from .tables import SignatureApplied, SignatureDocument, SignatureVersion
@@ -35,10 +35,12 @@ def _signatures(session, version_id: int) -> list[SignatureApplied]:
 @router.get("/signature", response_class=HTMLResponse)
 def my_documents(request: Request, session: DbSession, user: CurrentUser):
     q = select(SignatureDocument).order_by(SignatureDocument.created_at.desc()).limit(200)
-    if user.role not in ("province_admin", "province_staff"):
+    if user.role not in access.PROVINCE:
         q = q.where(SignatureDocument.school_id == user.school_id)
-    docs = list(session.scalars(q))
-    status = {d.id: service.current_version(session, d).status for d in docs}
+    current = {d.id: (d, service.current_version(session, d)) for d in session.scalars(q)}
+    classes = access.teacher_classes(session, user)
+    docs = [d for d, v in current.values() if access.may_open(session, user, d, v.content, classes)]
+    status = {d.id: current[d.id][1].status for d in docs}
     return _page(request, "list.html", {"docs": docs, "status": status})
 
 
@@ -98,6 +100,7 @@ async def sign_form(doc_id: str, request: Request, session: DbSession, user: Cur
                     credential_id: str = Form(""), pin: str = Form(""),
                     p12: Annotated[UploadFile | None, File()] = None):
     try:
+        await run_in_threadpool(service.load, session, user, doc_id)  # scope first: nothing read from others
         source = await source_from_form(settings, method, p12, password, credential_id, pin)
         await run_in_threadpool(service.sign, session, user, doc_id, field, source, settings)
     except HTTPException as exc:

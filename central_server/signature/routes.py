@@ -45,7 +45,7 @@ def _run(fn, *args):
 @api.post("/documents", response_model=DocumentOut, status_code=201)
 def create_document(data: DocumentIn, session: DbSession, user: CurrentUser, settings: Settings):
     doc = _run(service.create, session, user, data.kind, data.title, data.school_name,
-               service.Content(data.info_lines, data.columns, data.rows), data.school_id)
+               service.Content(data.info_lines, data.columns, data.rows), data.school_id, data.class_id)
     session.commit()
     return service.document_out(session, doc, settings)
 
@@ -82,6 +82,7 @@ async def sign_document(doc_id: str, request: Request, session: DbSession, user:
                         field: str = Form(...), method: str = Form("pkcs12"), password: str = Form(""),
                         credential_id: str = Form(""), pin: str = Form(""), level: str | None = Form(None),
                         p12: Annotated[UploadFile | None, File()] = None):
+    await run_in_threadpool(_run, service.load, session, user, doc_id)  # scope first: nothing read from others
     source = await source_from_form(settings, method, p12, password, credential_id, pin)
     await run_in_threadpool(_run, service.sign, session, user, doc_id, field, source, settings, level)
     session.commit()

@@ -13,7 +13,8 @@ class DocumentIn(BaseModel):
     kind: str = Field(pattern="^(attendance|record)$")
     title: str = Field(min_length=3, max_length=300)
     school_name: str = Field(min_length=2, max_length=200)
-    school_id: int | None = None
+    school_id: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)
+    class_id: int | None = Field(default=None, ge=1, le=ROW_ID_MAX, description="the record's class (kind record)")
     info_lines: list[str] = Field(default_factory=list, max_length=20)
     columns: list[str] = Field(min_length=1, max_length=20)
     rows: list[list[str]] = Field(max_length=2000)

@@ -25,7 +25,7 @@ from central_server.core.audit import audit
 from central_server.core.db import utcnow
 from central_server.core.tables import User
 
-from .access import check_scope
+from . import access
 from .config import SignatureSettings
 from .errors import SignatureFailure, WorkflowError
 from .pades import SignOptions, sign_pdf
@@ -36,7 +36,6 @@ from .tables import SignatureApplied, SignatureChange, SignatureDocument, Signat
 from .validation import verify_pdf
 
 KINDS = ("attendance", "record")
-ADMIN_ROLES = ("school_admin", "province_admin")
 # field -> (kind, status before, status after, roles allowed, label)
 SIGN_STEPS = {
     "GiaoVien": ("attendance", "locked", "completed", ("teacher",), "Giáo viên"),
@@ -61,8 +60,9 @@ def load(session: Session, user: User, doc_id: str) -> tuple[SignatureDocument, 
     doc = session.get(SignatureDocument, doc_id)
     if doc is None:
         raise WorkflowError("Không tìm thấy tài liệu.", "not_found")
-    check_scope(user, doc)
-    return doc, current_version(session, doc)
+    ver = current_version(session, doc)
+    access.check_scope(session, user, doc, ver.content)
+    return doc, ver
 
 
 def current_version(session: Session, doc: SignatureDocument, for_update: bool = False) -> SignatureVersion:
@@ -77,19 +77,18 @@ def versions(session: Session, doc_id: str) -> list[SignatureVersion]:
 
 
 def create(session: Session, user: User, kind: str, title: str, school_name: str, content: Content,
-           school_id: int | None = None) -> SignatureDocument:
+           school_id: int | None = None, class_id: int | None = None) -> SignatureDocument:
     if kind not in KINDS:
         raise WorkflowError(f"Loại tài liệu không hợp lệ: {kind}.", "bad_kind")
-    if user.role not in ("teacher", "school_admin"):
-        raise WorkflowError("Chỉ giáo viên hoặc quản trị trường tạo được tài liệu.", "forbidden")
+    school_id = access.creation_school(session, user, kind, school_id, class_id)
     if any(len(r) != len(content.columns) for r in content.rows):
         raise WorkflowError("Mỗi dòng phải có đúng số cột của tiêu đề.", "bad_content")
-    doc = SignatureDocument(id=str(uuid.uuid4()), kind=kind, school_id=school_id or user.school_id,
+    doc = SignatureDocument(id=str(uuid.uuid4()), kind=kind, school_id=school_id,
                             school_name=school_name, title=title, current_version=1, created_by=user.id)
     session.add(doc)
     session.flush()
-    session.add(SignatureVersion(document_id=doc.id, version=1, status="draft", content=content.as_dict(),
-                                 created_by=user.id))
+    body = content.as_dict() | ({"class_id": class_id} if kind == "record" else {})
+    session.add(SignatureVersion(document_id=doc.id, version=1, status="draft", content=body, created_by=user.id))
     audit(session, user, "signature.create", f"signature_document:{doc.id}", {"kind": kind, "title": title})
     return doc
 
@@ -99,8 +98,7 @@ def edit_cells(session: Session, user: User, doc_id: str, edits: list[tuple[int,
     doc, ver = load(session, user, doc_id)
     if ver.status != "draft":
         raise WorkflowError("Tài liệu đã khoá; cần quản trị mở khoá (tạo phiên bản mới) trước khi sửa.", "locked")
-    if user.id not in (ver.created_by, doc.created_by) and user.role not in ADMIN_ROLES:
-        raise WorkflowError("Chỉ người nhập hoặc quản trị được sửa.", "forbidden")
+    access.check_editor(user, doc, ver, "sửa")
     rows = [list(r) for r in ver.content["rows"]]
     for row, col, value in edits:
         if not (0 <= row < len(rows) and 0 <= col < len(ver.content["columns"])):
@@ -181,8 +179,7 @@ def lock(session: Session, user: User, doc_id: str, settings: SignatureSettings)
     doc, ver = load(session, user, doc_id)
     if ver.status != "draft":
         raise WorkflowError("Tài liệu đã được khoá.", "out_of_order")
-    if user.id not in (ver.created_by, doc.created_by) and user.role not in ADMIN_ROLES:
-        raise WorkflowError("Chỉ người nhập hoặc quản trị được khoá.", "forbidden")
+    access.check_editor(user, doc, ver, "khoá")
     _ensure_source_current(session, doc, ver)
     ver.status, ver.locked_at = "locked", utcnow()
     if doc.kind == "attendance":
@@ -194,10 +191,9 @@ def lock(session: Session, user: User, doc_id: str, settings: SignatureSettings)
 def verify_record(session: Session, user: User, doc_id: str, settings: SignatureSettings) -> SignatureVersion:
     """The homeroom teacher confirms the locked record; the PDF to be signed is rendered now."""
     doc, ver = load(session, user, doc_id)
+    access.check_homeroom(session, user, ver.content)
     if doc.kind != "record" or ver.status != "locked":
         raise WorkflowError("Chỉ kiểm tra được hồ sơ đã khoá và chưa kiểm tra.", "out_of_order")
-    if user.role != "teacher":
-        raise WorkflowError("Việc kiểm tra do giáo viên chủ nhiệm thực hiện.", "forbidden")
     ver.status, ver.verified_by, ver.verified_at = "verified", user.id, utcnow()
     _render(session, doc, ver, settings, [f"Giáo viên chủ nhiệm đã kiểm tra: {user.full_name}, "
                                           f"{ver.verified_at:%d/%m/%Y %H:%M} (UTC)."])
@@ -244,8 +240,7 @@ def sign(session: Session, user: User, doc_id: str, field: str, source: SignerSo
 
 def unlock(session: Session, user: User, doc_id: str, reason: str) -> SignatureVersion:
     """Admin unlock: a new draft version; the old one (and its signed PDF) is kept, marked superseded."""
-    if user.role not in ADMIN_ROLES:
-        raise WorkflowError("Chỉ quản trị trường hoặc Sở được mở khoá.", "forbidden")
+    access.check_unlocker(user)
     if not reason.strip():
         raise WorkflowError("Cần ghi lý do mở khoá.", "no_reason")
     doc, ver = load(session, user, doc_id)

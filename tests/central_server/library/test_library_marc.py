@@ -77,3 +77,18 @@ def test_malformed_marc_is_refused_whole(client, bearer_for, people, db):
     r = client.post("/api/library/marc/import", files={"file": ("x.mrc", good)}, headers=t)
     assert r.status_code == 201 and db.get(LibraryItem, r.json()["item_ids"][0]).status == "draft"
     assert client.get("/api/library/marc/export", params={"format": "mods"}, headers=rv).status_code == 422
+
+
+def test_only_reviewers_export_unpublished_records(client, bearer_for, people):
+    """Issue 15 item 5: a teacher or school admin exports published records only; drafts go to the reviewers."""
+    t, rv = bearer_for(people["teacher"]), bearer_for(people["reviewer"])
+    r = client.post("/api/library/marc/import", files={"file": ("draft.mrc", koha_record(
+        "Bản thảo chưa thẩm định", "9786040000777", "500", 1).as_marc())}, headers=t)
+    assert r.status_code == 201
+    for status in ("draft", "submitted", "appraised", "withdrawn"):
+        refused = client.get("/api/library/marc/export", params={"status": status}, headers=t)
+        assert refused.status_code == 403 and "Sở" in refused.json()["detail"], status
+    assert client.get("/api/library/marc/export", headers=t).status_code == 200
+    drafts = client.get("/api/library/marc/export", params={"status": "draft"}, headers=rv)
+    records = pymarc.parse_xml_to_array(io.BytesIO(drafts.content), strict=True)
+    assert [rec["245"]["a"] for rec in records] == ["Bản thảo chưa thẩm định"]

@@ -11,7 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from central_server.core.tables import AuditLog
+from central_server.masterdata.service import create_school
+from central_server.masterdata.tables import SchoolClass, Teacher
 from central_server.signature.config import SignatureSettings
+from central_server.signature.tables import SignatureDocument
 from central_server.signature.validation import verify_pdf
 from tests.central_server.conftest import arm_csrf
 
@@ -33,11 +36,22 @@ def sig_app(app, pki, remote, tmp_path):
 
 
 @pytest.fixture()
-def people(make_user):
-    return {"teacher": make_user("gv_tam", "teacher", school_id=7, full_name="Lê Minh Tâm"),
-            "homeroom": make_user("gvcn_hoa", "teacher", school_id=7, full_name="Nguyễn Thị Hoa"),
-            "principal": make_user("ht_binh", "school_admin", school_id=7, full_name="Trần Văn Bình"),
-            "other": make_user("gv_khac", "teacher", school_id=8, full_name="Giáo viên trường khác")}
+def people(make_user, db):
+    a, b = create_school(db, "94000707", "THPT Hoàng Diệu"), create_school(db, "94000708", "THPT Khác")
+    db.commit()
+    people = {"teacher": make_user("gv_tam", "teacher", school_id=a.id, full_name="Lê Minh Tâm"),
+              "homeroom": make_user("gvcn_hoa", "teacher", school_id=a.id, full_name="Nguyễn Thị Hoa"),
+              "principal": make_user("ht_binh", "school_admin", school_id=a.id, full_name="Trần Văn Bình"),
+              "other": make_user("gv_khac", "teacher", school_id=b.id, full_name="Giáo viên trường khác")}
+    homeroom = Teacher(school_id=a.id, staff_code="GV-HOA", full_name="Nguyễn Thị Hoa", user_id=people["homeroom"].id)
+    db.add(homeroom)
+    db.flush()
+    klass = SchoolClass(school_id=a.id, school_year="2025-2026", code="10A1", grade=10,
+                        homeroom_teacher_id=homeroom.id)
+    db.add(klass)
+    db.commit()
+    RECORD["class_id"] = klass.id
+    return people
 
 
 def p12_form(pki, issued, field, password=P12_PASSWORD):
@@ -171,3 +185,35 @@ def test_other_school_and_wrong_role_are_refused(sig_app, people, bearer_for, cl
     principal = bearer_for(people["principal"])
     assert c.post(f"/api/signature/documents/{doc_id}/verify-record", headers=principal).status_code == 403
     assert c.get("/api/signature/documents/khong-ton-tai").status_code == 404
+
+
+def test_documents_stay_in_their_school_and_class(sig_app, db, people, make_user, bearer_for, client_for):
+    """Issue 15 item 5: no document for another school; only the class's homeroom teacher verifies a record;
+    a teacher opens only their own documents and their classes' ones (SQLite and PostgreSQL)."""
+    t = client_for(people["teacher"])
+    principal = bearer_for(people["principal"])
+    other_school = people["other"].school_id
+    for who in (None, principal):
+        for kind in ("attendance", "record"):
+            r = t.post("/api/signature/documents", json={**RECORD, "kind": kind, "school_id": other_school},
+                       headers=who or {})
+            assert r.status_code == 403 and "trường khác" in r.json()["detail"], (kind, r.text)
+    assert t.post("/api/signature/documents", json={k: v for k, v in RECORD.items() if k != "class_id"}
+                  ).status_code == 422
+    b_class = SchoolClass(school_id=other_school, school_year="2025-2026", code="10B1", grade=10)
+    db.add(b_class)
+    db.commit()
+    assert t.post("/api/signature/documents", json={**RECORD, "class_id": b_class.id}).status_code == 403
+    assert db.query(SignatureDocument).count() == 0
+    doc_id = t.post("/api/signature/documents", json=RECORD).json()["id"]
+    assert t.post(f"/api/signature/documents/{doc_id}/lock").json()["status"] == "locked"
+    bystander = make_user("gv_ngoai", "teacher", school_id=people["teacher"].school_id)
+    for who in (people["teacher"], people["principal"], bystander):  # creator, principal, a colleague: not GVCN
+        r = t.post(f"/api/signature/documents/{doc_id}/verify-record", headers=bearer_for(who))
+        assert r.status_code == 403, (who.username, r.text)
+    assert t.get(f"/api/signature/documents/{doc_id}", headers=bearer_for(bystander)).status_code == 403
+    listing = client_for(bystander).get("/signature", headers={"accept": "text/html"})
+    assert listing.status_code == 200 and doc_id not in listing.text
+    assert doc_id in client_for(people["homeroom"]).get("/signature").text
+    r = t.post(f"/api/signature/documents/{doc_id}/verify-record", headers=bearer_for(people["homeroom"]))
+    assert r.status_code == 200 and r.json()["status"] == "verified"

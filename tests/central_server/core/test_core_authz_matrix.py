@@ -27,6 +27,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from central_server.admissions.tables import AdmApplication, AdmEvidence, AdmPlan, AdmRun
+from central_server.ioc.tables import IocAlert
 from central_server.library.schemas import ItemIn
 from central_server.library.service import create_item
 from central_server.masterdata.service import create_school
@@ -194,6 +195,26 @@ TABLE: dict[str, Rule] = {
         "files": {"file": ("a.pdf", b"%PDF-1.4\n%%EOF", "application/pdf")}}),
     "GET /library/manage": Rule(ALL), "POST /library/manage": Rule(ALL, body=_form(lambda o: {"title": "Bài giảng"})),
     "GET /library/review": Rule(PROV),
+    # admissions plan form (province admin writes plans; readers export them)
+    "GET /admissions/plans/form": Rule(ADMIN),
+    "POST /admissions/plans/form": Rule(ADMIN, body=_form(lambda o: {"year": "2025"})),
+    "GET /admissions/plans/{plan_id}.toml": Rule(REVIEWERS),
+    # operations centre: province roles everything, a school admin their school, teachers nothing; the public view
+    # is aggregates only; the city API answers consumer tokens only (no user session gets in)
+    "GET /ioc": Rule(REVIEWERS), "GET /ioc/alerts": Rule(REVIEWERS), "GET /ioc/rules": Rule(REVIEWERS),
+    "GET /api/ioc/overview": Rule(REVIEWERS), "GET /api/ioc/fleet": Rule(REVIEWERS),
+    "GET /api/ioc/alerts": Rule(REVIEWERS), "GET /api/ioc/rules": Rule(REVIEWERS),
+    "GET /api/ioc/export.xlsx": Rule(REVIEWERS),
+    "GET /ioc/schools/{school_id}": Rule(B_ADMINS, True), "GET /api/ioc/schools/{school_id}": Rule(B_ADMINS, True),
+    "POST /api/ioc/alerts/{alert_id}/ack": Rule(B_ADMINS, True, _json(lambda o: {"note": "Đã gọi trường"})),
+    "POST /api/ioc/alerts/{alert_id}/resolve": Rule(B_ADMINS, True, _json(lambda o: {"note": "Xong"})),
+    "POST /ioc/alerts/{alert_id}/ack": Rule(B_ADMINS, True, _form(lambda o: {"note": "Đã gọi trường"})),
+    "POST /ioc/alerts/{alert_id}/resolve": Rule(B_ADMINS, True, _form(lambda o: {"note": "Xong"})),
+    "PUT /api/ioc/rules/{code}": Rule(ADMIN, body=_json(lambda o: {"threshold": 20, "enabled": True})),
+    "POST /ioc/rules/{code}": Rule(ADMIN, body=_form(lambda o: {"threshold": "20", "enabled": "on"})),
+    "GET /api/ioc/public": PUBLIC, "GET /ioc/public": PUBLIC,
+    "GET /api/ioc/v1/overview": Rule(NOBODY), "GET /api/ioc/v1/fleet": Rule(NOBODY),
+    "GET /api/ioc/v1/alerts": Rule(NOBODY), "GET /api/ioc/v1/schools/{school_id}": Rule(NOBODY),
 }
 # public library routes (optional sign-in): an unpublished item is hidden from anonymous visitors with a 404
 HIDDEN = {"GET /api/library/items/{item_id}", "GET /api/library/items/{item_id}/download",
@@ -260,10 +281,14 @@ def _school(db, make_user, code: str, suffix: str, n: int) -> dict:
                      size=4, sha256="0" * 64, data=b"%PDF")
     db.add(ev)
     db.flush()
+    alert = IocAlert(rule_code="edge_offline", school_id=school.id, subject=f"school:{school.id}",
+                     dedup_key=f"matrix:{suffix}", open_key=f"matrix:{suffix}", message="Máy trạm mất kết nối")
+    db.add(alert)
+    db.flush()
     users = {f"school_admin_{suffix}": admin, f"teacher_{suffix}": teacher}
     return {"users": users, "school_id": school.id, "class_id": klass.id, "student_id": student.id,
             "doc_id": doc.id, "version": 1, "item_id": item.id, "app_id": app.id, "ev_id": ev.id,
-            "batch_id": batch.id}
+            "batch_id": batch.id, "alert_id": alert.id}
 
 
 @pytest.fixture()

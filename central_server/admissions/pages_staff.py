@@ -18,6 +18,7 @@ from central_server.core.templating import templates
 from . import access
 from . import runs as runs_svc
 from .pages_public import now, parse_form, read_form
+from .allocation import AllocationError
 from .plan import PlanError, parse_plan
 from .scores_import import read_scores
 from .service import (
@@ -174,7 +175,11 @@ async def scores_upload(request: Request, session: DB, user=STAFF):
 async def new_run(request: Request, session: DB, user=ADMIN):
     form = await request.form()
     row, _ = active_plan(session)
-    run = runs_svc.run_allocation(session, user, row, mode=str(form.get("mode", "rule")))
+    try:
+        run = runs_svc.run_allocation(session, user, row, mode=str(form.get("mode", "rule")))
+    except AllocationError as exc:  # applications name a school the active plan no longer lists, ...
+        session.rollback()
+        raise HTTPException(409, f"Không thể xét tuyển với kế hoạch hiện hành: {exc}") from None
     session.commit()
     return RedirectResponse(f"/admissions/runs/{run.id}", status_code=303)
 

@@ -341,3 +341,13 @@ def test_code_is_accepted_with_or_without_dashes_and_in_lower_case(client, clock
     for variant in (code, code.replace("-", ""), code.lower()):
         r = client.post("/tuyen-sinh/ho-so", data={"personal_id": "079309001234", "code": variant})
         assert r.status_code == 200 and "Nguyễn Thị Lan" in r.text
+
+
+def test_a_run_against_a_plan_that_lost_a_school_is_refused_not_a_server_error(admin, with_plan, db):
+    """Applications that name a school the active plan no longer lists: 409 with a message, nothing stored."""
+    db.add(AdmApplication(year=2025, personal_id="079309009876", full_name="Thí Sinh Lạc", dob=dt.date(2010, 1, 1),
+                          aspirations=["ZZ"], edit_secret_hash="x" * 64, receipt_code="RC-LOST-SCHOOL"))
+    db.commit()
+    r = admin.post("/admissions/runs", data={"mode": "rule"}, follow_redirects=False)
+    assert r.status_code == 409 and "Không thể xét tuyển" in r.text
+    assert db.scalars(select(AdmRun)).all() == []

@@ -49,6 +49,7 @@ class StoreOutcome:
     status: str                 # stored | duplicate | quarantined
     reason: str | None = None
     event_id: str | None = None
+    school: str | None = None   # the event's school, or the topic's for input that could not be read (metrics)
 
 
 class ApplyFailed(RuntimeError):
@@ -64,6 +65,10 @@ class KeyStore:
         self._sessions = sessions
         self._keys: dict[str, bytes] = {}
         self._lock = threading.Lock()
+
+    def known(self, school: str) -> bool:
+        """Whether `school`'s key is cached (every verified message has looked its school up): no query."""
+        return school in self._keys
 
     def reload(self) -> None:
         with self._lock:
@@ -132,10 +137,10 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
             valid.append((i, result, item))
         elif isinstance(result, ProtocolError):
             quarantine.append(_quarantine_row(item, result.reason, result.message))
-            outcomes[i] = StoreOutcome("quarantined", result.reason)
+            outcomes[i] = StoreOutcome("quarantined", result.reason, school=quarantine[-1]["school"])
         else:
             quarantine.append(_quarantine_row(item, "invalid", f"{type(result).__name__}: {result}"))
-            outcomes[i] = StoreOutcome("quarantined", "invalid")
+            outcomes[i] = StoreOutcome("quarantined", "invalid", school=quarantine[-1]["school"])
 
     # fast path: one multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING; only the rows it skipped are examined
     stored_at = utcnow()
@@ -165,7 +170,7 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
         if eid in inserted and eid not in batch_sig:
             batch_sig[eid] = ev.sig
             new_events.append(ev)
-            outcomes[i] = StoreOutcome("stored", None, eid)
+            outcomes[i] = StoreOutcome("stored", None, eid, ev.school)
             continue
         held = batch_sig.get(eid) or known_sig.get(eid)
         first_at = known_at.get(eid) if eid not in batch_sig else None
@@ -175,19 +180,19 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
             age = (stored_at - first_at).total_seconds()
             quarantine.append(_quarantine_row(item, "replay", f"event stored {age:.0f} s ago came again, not as a "
                                               f"broker redelivery (window {replay_window_s:.0f} s)", ev.school, eid))
-            outcomes[i] = StoreOutcome("quarantined", "replay", eid)
+            outcomes[i] = StoreOutcome("quarantined", "replay", eid, ev.school)
         elif held == ev.sig:
             redelivered[eid] = redelivered.get(eid, 0) + 1  # the same event again (within or across batches)
-            outcomes[i] = StoreOutcome("duplicate", None, eid)
+            outcomes[i] = StoreOutcome("duplicate", None, eid, ev.school)
         elif held is not None:
             quarantine.append(_quarantine_row(item, "event_id_conflict",
                                               "an event with this id but other content is stored", ev.school, eid))
-            outcomes[i] = StoreOutcome("quarantined", "event_id_conflict", eid)
+            outcomes[i] = StoreOutcome("quarantined", "event_id_conflict", eid, ev.school)
         else:
             quarantine.append(_quarantine_row(item, "seq_reused",
                                               f"sequence {ev.seq} of {ev.school} is already held by another event",
                                               ev.school, eid))
-            outcomes[i] = StoreOutcome("quarantined", "seq_reused", eid)
+            outcomes[i] = StoreOutcome("quarantined", "seq_reused", eid, ev.school)
     for eid, n in redelivered.items():
         session.execute(update(IngestEvent).where(IngestEvent.event_id == eid)
                         .values(deliveries=IngestEvent.deliveries + n))

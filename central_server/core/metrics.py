@@ -1,9 +1,10 @@
 """Prometheus metrics of the web application: request latency per route template, requests by status, the
 database pool, and whatever collectors the modules add (app.py registers them); served at `/metrics`.
 
-Names follow `<program>_<thing>_<unit>` (program `central`). Each app has its own `CollectorRegistry`: the
-request metrics are module-level objects registered into it, so several apps in one process (the tests) do
-not collide, and scrape-time collectors (pool, control outbox, edge status) read the app's own database.
+Names follow `<program>_<thing>_<unit>` (program `central`). Each app has its own `CollectorRegistry` and its
+own request metrics, so several apps in one process (the tests) do not mix, and the scrape-time collectors
+(pool, control outbox, edge status) read the app's own database. With `serve --workers N` each process
+answers for itself: run one worker per port, or scrape through one process per target.
 
 Who may scrape (`CENTRAL_METRICS_TOKEN`, `CENTRAL_METRICS_NETWORKS`):
 - the client address (after core/auth.py's trusted-proxy rule) must lie in one of `metrics_networks`
@@ -33,12 +34,6 @@ from .auth import client_ip
 
 UNMATCHED = "<unmatched>"  # requests no route matched: one label value, never the raw URL
 
-REQUEST_SECONDS = Histogram(
-    "central_http_request_duration_seconds", "Time to answer an HTTP request, by route template.",
-    ["method", "route"], registry=None,
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
-REQUESTS = Counter("central_http_requests_total", "HTTP requests answered, by route template and status.",
-                   ["method", "route", "status"], registry=None)
 
 router = APIRouter()
 
@@ -53,8 +48,14 @@ def route_template(scope: dict) -> str:
 class RequestMetricsMiddleware:
     """Pure ASGI middleware (streamed answers are timed to their last byte)."""
 
-    def __init__(self, app):
+    def __init__(self, app, registry: CollectorRegistry):
         self.app = app
+        self.seconds = Histogram(
+            "central_http_request_duration_seconds", "Time to answer an HTTP request, by route template.",
+            ["method", "route"], registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+        self.requests = Counter("central_http_requests_total", "HTTP requests answered, by route template and "
+                                "status.", ["method", "route", "status"], registry=registry)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -73,8 +74,8 @@ class RequestMetricsMiddleware:
         finally:
             route = route_template(scope)
             method = scope.get("method", "GET")
-            REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - start)
-            REQUESTS.labels(method, route, str(status["code"])).inc()
+            self.seconds.labels(method, route).observe(time.perf_counter() - start)
+            self.requests.labels(method, route, str(status["code"])).inc()
 
 
 class PoolCollector(Collector):
@@ -97,7 +98,7 @@ class PoolCollector(Collector):
 
 def make_registry(engine: Engine, collectors: Iterable[Collector] = ()) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)  # collectors read the database: never at registration
-    for c in (REQUEST_SECONDS, REQUESTS, PoolCollector(engine), *collectors):
+    for c in (PoolCollector(engine), *collectors):
         registry.register(c)
     return registry
 
@@ -141,5 +142,5 @@ def metrics(request: Request) -> Response:
 def install(app, collectors: Iterable[Collector] = ()) -> None:
     """Time every request, keep the app's registry on `app.state`, serve `/metrics`."""
     app.state.metrics_registry = make_registry(app.state.engine, collectors)
-    app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, registry=app.state.metrics_registry)
     app.include_router(router)

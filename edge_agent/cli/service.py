@@ -45,6 +45,10 @@ port = 1883
 [kiosk]
 port = 8080
 
+[metrics]                     # Prometheus metrics (edge_agent/metrics.py); no login: bind the ops-VPN address only
+host = "127.0.0.1"
+port = 9108
+
 [cpu]
 budget_cores = 1.5             # average CPU the agent may use (a 4-core mini-PC keeps 2.5 cores free)
 threads = 1

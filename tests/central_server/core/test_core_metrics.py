@@ -9,7 +9,6 @@ import datetime as dt
 import os
 
 import pytest
-from conftest import make_settings
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,6 +18,7 @@ from central_server.control.service import erasure_message
 from central_server.core.secrets_check import DefaultSecretError
 from central_server.ingest.status import store_status
 from edge_agent.protocol import Heartbeat, status_topic
+from tests.central_server.conftest import make_settings
 
 TOKEN = "ops-" + "7f3a9c2e1b" * 4
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -104,6 +104,11 @@ def test_alert_rules(tmp_path):
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+    # the rules fire when they should and not before (EdgeOffline, EdgeOutboxBacklogOld, DbPoolExhausted,
+    # IngestQuarantineRate on synthetic series): promtool's rule unit tests, alerts_test.yml
+    result = subprocess.run([promtool, "test", "rules", "alerts_test.yml"], cwd=path.parent, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
 
 
 def test_prometheus_config_with_generated_targets(tmp_path):

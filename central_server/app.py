@@ -16,7 +16,8 @@ from sqlalchemy.exc import DataError
 from .admissions import routes as admissions_routes
 from .attendance import routes as attendance_routes
 from .control import routes as control_routes
-from .core import input_guard, passwords, secrets_check
+from .control.metrics import ControlBacklogCollector
+from .core import input_guard, metrics, passwords, secrets_check
 from .core import routes as core_routes
 from .core.auth import NotAuthenticated
 from .core.config import Settings, get_settings
@@ -26,6 +27,7 @@ from .core.input_guard import InvalidInput
 from .core.logging import AccessLogMiddleware, setup_logging
 from .core.templating import STATIC_DIR, templates
 from .ingest import routes as ingest_routes
+from .ingest.metrics import EdgeStatusCollector
 from .ioc import routes as ioc_routes
 from .library import routes as library_routes
 from .masterdata import routes as masterdata_routes
@@ -125,6 +127,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if callable(setup):  # optional hook: a module may set app.state entries (e.g. home_path)
                 setup(app)
         app.state.modules.append(name)
+    # /metrics (core/metrics.py): request and pool metrics, plus the downlink backlog and the edges' heartbeats
+    # read from the database at scrape time when the ingest module is served here
+    collectors = ([ControlBacklogCollector(app.state.sessionmaker), EdgeStatusCollector(app.state.sessionmaker)]
+                  if "ingest" in app.state.modules else [])
+    metrics.install(app, collectors)
     secrets_check.enforce(settings, secrets_check.settings_on(app.state))
     log.info("app created", extra={"modules": app.state.modules,
                                    "database": app.state.engine.url.render_as_string(hide_password=True)})

@@ -140,6 +140,16 @@ class KioskConfig(_Strict):
         return self.ssl_certfile is not None
 
 
+class MetricsConfig(_Strict):
+    """Prometheus metrics of the agent (edge_agent/metrics.py) on their own port, beside the kiosk. Loopback by
+    default: to let the province's Prometheus scrape, set `host` to the box's address on the school/ops VPN and
+    allow only the Prometheus host through the firewall (the endpoint has no login; it holds counts, no names)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=1, le=65535)
+
+
 class CpuConfig(_Strict):
     budget_cores: float = Field(default=1.5, gt=0, le=64)   # average CPU the pipeline may use, in cores
     threads: int = Field(default=1, ge=1, le=16)            # inference threads
@@ -167,6 +177,7 @@ class EdgeSettings(BaseSettings):
     kiosk: KioskConfig = Field(default_factory=KioskConfig)
     cpu: CpuConfig = Field(default_factory=CpuConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -23,6 +23,7 @@ from edge_agent.attendance.timetable import bell_schedule, save_bells
 from edge_agent.capture.cameras import Camera
 from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.config import EdgeSettings
+from edge_agent.metrics import EdgeMetrics
 from edge_agent.store import erasure_queue, school_db
 from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.sync import outbox as outbox_mod
@@ -46,6 +47,7 @@ class CameraWorker:
         self.last_seq = 0
         self.next_at = 0.0
         self.crops: dict[int, object] = {}
+        self.decided: Counter[str] = Counter()   # decision outcome -> tracks (edge_agent/metrics.py)
         self.finished = False
 
     @property
@@ -75,6 +77,7 @@ class EdgeService:
         self.downsync = None
         self._erased_locally: set[str] = set()
         self._threads: list[threading.Thread] = []
+        self.metrics = EdgeMetrics(settings.school_code, settings.paths.db_path, self)
 
     # ---- building the pipeline ---------------------------------------------------------------------------------
     def _build_workers(self) -> None:
@@ -123,7 +126,8 @@ class EdgeService:
                                                  weight=calibration.fusion_weight)
                 voter = TrackVoter(Recognizer(gallery, thresholds),
                                    set_decision=SetDecision() if rec.set_decision else None)
-                pipeline = RecognitionPipeline(analyzer.detector, embedder, voter)
+                pipeline = RecognitionPipeline(analyzer.detector, embedder, voter,
+                                               on_stage=self.metrics.stage_observer(cfg.name))
             self.workers.append(CameraWorker(camera, pipeline))
 
     def _update_rosters(self, now: datetime) -> None:
@@ -142,6 +146,11 @@ class EdgeService:
             self._start_kiosk()
         if self.with_link:
             self._start_link()
+        if self.s.metrics.enabled:
+            self.metrics.serve(self.s.metrics.host, self.s.metrics.port)
+
+    def mqtt_connected(self) -> bool:
+        return self._link is not None and self._link.wait_connected(0)
 
     def _start_kiosk(self) -> None:
         # lazy: the kiosk's web stack loads only when the kiosk is enabled
@@ -278,6 +287,7 @@ class EdgeService:
 
     def _record(self, w: CameraWorker, decisions) -> None:
         for d in decisions:
+            w.decided[str(d.outcome)] += 1
             rec = Recognition(camera=w.cfg.name, role=w.cfg.role, room=w.cfg.room,
                               at=datetime.fromtimestamp(d.first_ts, UTC), decision=d.outcome,
                               student_id=d.student_id, score=None if d.score != d.score else float(d.score),
@@ -305,6 +315,7 @@ class EdgeService:
             self._kiosk_server.should_exit = True
         if self.downsync is not None:
             self.downsync.stop()
+        self.metrics.stop()
         for t in self._threads:
             t.join(timeout=10)
         self.write_health("stopped")

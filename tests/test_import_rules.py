@@ -31,7 +31,7 @@ EDGE_MAY_IMPORT: dict[str, set[str]] = {
     "sync": {"protocol", "store"},
     "attendance": {"store", "sync", "config"},
 }
-EDGE_TOP = {"kiosk", "cli", "demo", "service"}            # "the above": every part listed before
+EDGE_TOP = {"kiosk", "cli", "demo", "service", "metrics"}            # "the above": every part listed before
 ONLY_CLI_AND_DEMO_IMPORT = "demo"
 ENROLMENT_MAY_IMPORT = {"edge_agent.protocol", "edge_agent.store", "edge_agent.recognition", "edge_agent.vision",
                         "edge_agent.config", "models"}

@@ -17,8 +17,8 @@ from central_server.core.templating import templates
 
 from . import access
 from . import runs as runs_svc
-from .pages_public import now, parse_form, read_form
 from .allocation import AllocationError
+from .pages_public import now, parse_form, read_form
 from .plan import PlanError, parse_plan
 from .scores_import import read_scores
 from .service import (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from central_server.core.clock import DEFAULT_TIMEZONE
@@ -33,6 +34,12 @@ class Settings(BaseSettings):
     cookie_secure: bool = False  # set true behind TLS
     csrf_cookie_name: str = "cs_csrf"  # anonymous visitors' CSRF secret (signed-in people: the session cookie)
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+    # /metrics (core/metrics.py): Prometheus scrapes from these networks (client address after the trusted-proxy
+    # rule; empty list = any address) with `Authorization: Bearer <metrics_token>` when a token is set. In
+    # production the endpoint answers 403 until a token is set.
+    metrics_token: SecretStr | None = Field(default=None, min_length=24)
+    metrics_networks: list[str] = ["127.0.0.0/8", "::1/128"]
 
     # Reverse proxies whose X-Forwarded-For / -Proto are believed (addresses or CIDRs, e.g. ["127.0.0.1"] when
     # nginx on the same host is the only way in). Empty: the TCP peer is the client, whatever headers it sends.
@@ -64,6 +71,16 @@ class Settings(BaseSettings):
     term2_start_month_day: str = "01-15"  # default start of semester II when no school-year row exists
     year_start_month: int = Field(default=8, ge=1, le=12)  # a school year starts in August by default
     edge_offline_after_minutes: int = Field(default=10, ge=1)
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"metrics_networks: {net!r} is not an address or CIDR network") from exc
+        return v
 
     @field_validator("absence_warning_levels")
     @classmethod

@@ -1,9 +1,9 @@
 """Refuse to run in production with a secret left at its shipped default.
 
 Every settings object of the server (core, and each module's settings found on `app.state`) is inspected: a field
-whose name says it is a secret (secret, pepper, password, ..._key) and whose value is still the class default, or
-a "change-me" placeholder, is reported by its environment variable. In production (`CENTRAL_ENVIRONMENT=production`)
-the server refuses to start; in development it logs a warning.
+whose name says it is a secret (secret, pepper, password, ..._key, ..._token) and whose value is still the class
+default, or a "change-me" placeholder, is reported by its environment variable. In production
+(`CENTRAL_ENVIRONMENT=production`) the server refuses to start; in development it logs a warning.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings
 from .config import Settings
 
 log = logging.getLogger("central_server.secrets")
-_SECRET_FIELD = re.compile(r"(secret|pepper|password|passphrase|_key)$", re.IGNORECASE)
+_SECRET_FIELD = re.compile(r"(secret|pepper|password|passphrase|_key|_token)$", re.IGNORECASE)
 
 
 class DefaultSecretError(RuntimeError):

@@ -28,6 +28,11 @@ class IngestSettings(BaseSettings):
     batch_max_bytes: int = Field(default=2_000_000, ge=1)  # per transaction (~3,500 events of ~550 bytes)
     replay_window_s: float = Field(default=600.0, gt=0)  # a stored event coming again later (no DUP) = replay
     log_level: str = "WARNING"
+    # Prometheus counters of this worker process (ingest/metrics.py), served on their own port; unset: none.
+    # Several workers on one host need one port each (central-ingest@.service sets 910%i). Loopback by default:
+    # open it to the Prometheus host only (bind the ops-network address, firewall the rest).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     packages_dir: Path = Path("var/packages")  # gallery / roster / timetable packages served to the schools
     # control outbox (central -> edge): the dispatcher runs inside `central-server serve` (control/dispatcher.py)
     control_dispatch: bool = True                               # false: this process does not publish the outbox

@@ -49,7 +49,7 @@ class StoreOutcome:
     status: str                 # stored | duplicate | quarantined
     reason: str | None = None
     event_id: str | None = None
-    school: str | None = None
+    school: str | None = None   # the event's school, or the topic's for input that could not be read (metrics)
     seq: int | None = None
     held: bool = False          # the database holds this very event once the transaction commits (ack it)
 
@@ -67,6 +67,10 @@ class KeyStore:
         self._sessions = sessions
         self._keys: dict[str, bytes] = {}
         self._lock = threading.Lock()
+
+    def known(self, school: str) -> bool:
+        """Whether `school`'s key is cached (every verified message has looked its school up): no query."""
+        return school in self._keys
 
     def reload(self) -> None:
         with self._lock:
@@ -135,10 +139,10 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
             valid.append((i, result, item))
         elif isinstance(result, ProtocolError):
             quarantine.append(_quarantine_row(item, result.reason, result.message))
-            outcomes[i] = StoreOutcome("quarantined", result.reason)
+            outcomes[i] = StoreOutcome("quarantined", result.reason, school=quarantine[-1]["school"])
         else:
             quarantine.append(_quarantine_row(item, "invalid", f"{type(result).__name__}: {result}"))
-            outcomes[i] = StoreOutcome("quarantined", "invalid")
+            outcomes[i] = StoreOutcome("quarantined", "invalid", school=quarantine[-1]["school"])
 
     # fast path: one multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING; only the rows it skipped are examined
     stored_at = utcnow()
@@ -185,12 +189,12 @@ def store_batch(session: Session, items: Sequence[Incoming], key_for: Callable[[
         elif held is not None:
             quarantine.append(_quarantine_row(item, "event_id_conflict",
                                               "an event with this id but other content is stored", ev.school, eid))
-            outcomes[i] = StoreOutcome("quarantined", "event_id_conflict", eid)
+            outcomes[i] = StoreOutcome("quarantined", "event_id_conflict", eid, ev.school)
         else:
             quarantine.append(_quarantine_row(item, "seq_reused",
                                               f"sequence {ev.seq} of {ev.school} is already held by another event",
                                               ev.school, eid))
-            outcomes[i] = StoreOutcome("quarantined", "seq_reused", eid)
+            outcomes[i] = StoreOutcome("quarantined", "seq_reused", eid, ev.school)
     for eid, n in redelivered.items():
         session.execute(update(IngestEvent).where(IngestEvent.event_id == eid)
                         .values(deliveries=IngestEvent.deliveries + n))

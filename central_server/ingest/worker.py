@@ -29,13 +29,14 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from prometheus_client import start_http_server
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from central_server.core.config import get_settings
 from central_server.core.db import make_engine, make_sessionmaker, utcnow
 from central_server.core.logging import install_redaction
-from central_server.ingest import acks
+from central_server.ingest import acks, metrics
 from central_server.ingest.config import IngestSettings
 from central_server.ingest.service import ApplyFailed, ApplyFn, Incoming, KeyStore, store_batch
 from central_server.ingest.status import store_status
@@ -102,9 +103,11 @@ class IngestWorker:
             log.error("broker refused the ingest worker's subscriptions: %s", ", ".join(map(str, refused)))
             return
         self._connected.set()
+        metrics.CONNECTED.set(1)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
+        metrics.CONNECTED.set(0)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         self._q.put(_Msg(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, utcnow(), bool(msg.dup)))
@@ -182,6 +185,7 @@ class IngestWorker:
         items = [Incoming(m.topic, m.payload, m.received_at, m.dup) for m in events]
         isolate = False
         delay = 0.2
+        started = time.perf_counter()
         while not self._stop.is_set():
             try:
                 with self.sessions.begin() as session:
@@ -196,6 +200,7 @@ class IngestWorker:
                 log.info("concurrent insert by another worker; retrying the batch")  # re-read sees the rows
             except Exception:  # noqa: BLE001 - database down etc.: keep the batch, retry, never ack
                 self.counts["db_errors"] += 1
+                metrics.DB_ERRORS.inc()
                 log.exception("ingest batch failed; retrying in %.1f s", delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
@@ -203,6 +208,8 @@ class IngestWorker:
             return  # stopping: nothing committed, nothing acknowledged
         for o in outcomes:
             self.counts[o.status] += 1
+        metrics.count_outcomes(outcomes, self.keys.known)  # after the commit: a retried batch counts once
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         self._ack(batch)
         self._confirm(outcomes, [(m.topic, m.payload) for m in statuses])
 
@@ -234,6 +241,8 @@ def main(apply: ApplyFn | None) -> int:  # pragma: no cover - run as a subproces
     logging.basicConfig(level=settings.log_level)
     for handler in logging.getLogger().handlers:
         install_redaction(handler)  # personal ids in messages and tracebacks are logged hashed
+    if settings.metrics_port is not None:  # this process's counters (ingest/metrics.py), one port per worker
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     engine = make_engine(settings.database_url or get_settings().database_url)
     worker = IngestWorker(settings, make_sessionmaker(engine), apply=apply)
     signal.signal(signal.SIGTERM, lambda *_: worker._stop.set())

@@ -51,6 +51,10 @@ port = 8080
 # ssl_certfile = "/etc/soctrang-edu/kiosk.crt"
 # ssl_keyfile = "/etc/soctrang-edu/kiosk.key"
 
+[metrics]                     # Prometheus metrics (edge_agent/metrics.py); no login: bind the ops-VPN address only
+host = "127.0.0.1"
+port = 9108
+
 [cpu]
 budget_cores = 1.5             # average CPU the agent may use (a 4-core mini-PC keeps 2.5 cores free)
 threads = 1

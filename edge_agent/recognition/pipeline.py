@@ -9,8 +9,9 @@ quality and the few embeddings run in frame order on the calling thread. One dec
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import Queue
@@ -59,8 +60,11 @@ class RecognitionPipeline:
     """Tracking and voting state of one camera; feed frames in order."""
 
     def __init__(self, detector: YuNetDetector, embedder: Embedder, voter: TrackVoter,
-                 config: PipelineConfig | None = None) -> None:
+                 config: PipelineConfig | None = None,
+                 on_stage: Callable[[str, float], None] | None = None) -> None:
         self.config = config or PipelineConfig()
+        # on_stage(stage, seconds) after each detect / embed / match step (the service's latency histograms)
+        self.on_stage = on_stage
         self.detector = detector
         self.embedder = embedder
         self.voter = voter
@@ -68,7 +72,11 @@ class RecognitionPipeline:
         self.stats = PipelineStats()
 
     def process(self, frame: np.ndarray, ts: float) -> list[TrackDecision]:
-        return self.process_detections(frame, ts, self.detector.detect(frame))
+        start = time.perf_counter()
+        detections = self.detector.detect(frame)
+        if self.on_stage is not None:
+            self.on_stage("detect", time.perf_counter() - start)
+        return self.process_detections(frame, ts, detections)
 
     def process_detections(self, frame: np.ndarray, ts: float,
                            detections: list[Detection]) -> list[TrackDecision]:
@@ -88,13 +96,18 @@ class RecognitionPipeline:
                 to_embed.append((track.track_id, quality, det))
         if to_embed:
             # only the few faces embedded this frame are refined; enrolment aligns the same way
+            start = time.perf_counter()
             embeddings = embed_detections(frame, [d for _, _, d in to_embed], self.detector, self.embedder,
                                           refine=self.config.refine_landmarks)
+            embedded = time.perf_counter()
             self.stats.embeddings += len(to_embed)
             for (tid, quality, _), emb in zip(to_embed, embeddings, strict=True):
                 decision = self.voter.add(tid, update.frame, ts, quality, emb)
                 if decision is not None:
                     decisions.append(decision)
+            if self.on_stage is not None:
+                self.on_stage("embed", embedded - start)
+                self.on_stage("match", time.perf_counter() - embedded)
         for track in update.finished:
             decision = self.voter.finish(track.track_id)
             if decision is not None:

@@ -57,7 +57,8 @@ def test_ingest_worker_template_joins_the_shared_group():
 
     service = unit("central-ingest@.service")["Service"]
     env = dict(item.split("=", 1) for item in shlex.split(service["Environment"]))
-    assert env == {"CENTRAL_INGEST_CLIENT_ID": "central-ingest-%i", "CENTRAL_INGEST_SHARED_GROUP": "ingest"}
+    assert env == {"CENTRAL_INGEST_CLIENT_ID": "central-ingest-%i", "CENTRAL_INGEST_SHARED_GROUP": "ingest",
+                   "CENTRAL_INGEST_METRICS_PORT": "910%i"}
     assert set(env) <= {f"CENTRAL_INGEST_{name.upper()}" for name in IngestSettings.model_fields}
     argv = shlex.split(service["ExecStart"])
     assert argv[1:] == ["ingest", "run"] and service["Restart"] == "always"

@@ -79,6 +79,7 @@ TABLE: dict[str, Rule] = {
     # core
     "POST /api/auth/token": PUBLIC, "GET /healthz": PUBLIC, "GET /login": PUBLIC, "POST /login": PUBLIC,
     "POST /logout": PUBLIC,  # signing out needs no session (anonymous: back to /login)
+    "GET /metrics": Rule(NOBODY),  # Prometheus: ops network + scrape token, no user session (core/metrics.py)
     "GET /api/auth/me": Rule(ALL), "GET /": Rule(ALL), "GET /account": Rule(ALL),
     "GET /api/audit": Rule(ADMIN), "GET /admin/audit": Rule(ADMIN),
     # masterdata
@@ -219,6 +220,8 @@ TABLE: dict[str, Rule] = {
 # public library routes (optional sign-in): an unpublished item is hidden from anonymous visitors with a 404
 HIDDEN = {"GET /api/library/items/{item_id}", "GET /api/library/items/{item_id}/download",
           "GET /api/library/items/{item_id}/thumbnail", "GET /library/items/{item_id}"}
+# refused by address before any credential is asked for (the ops network allowlist answers 403)
+NETWORK_GUARDED = {"GET /metrics"}
 SKIP = {"/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"}  # FastAPI's own documentation pages
 # items whose draft-only GET variants need the item's own state; the download of a file-less item is a 404
 MAY_404 = {"GET /api/library/items/{item_id}/download", "GET /api/library/items/{item_id}/thumbnail",
@@ -361,7 +364,8 @@ def test_authorisation_matrix(app, world, client, client_for):
         if rule.allowed is None:
             if r.status_code >= 500:
                 failures.append(f"{key} public, anonymous: {r.status_code}")
-        elif not (r.status_code == 401 or _to_login(r) or (key in HIDDEN and r.status_code == 404)):
+        elif not (r.status_code == 401 or _to_login(r) or (key in HIDDEN and r.status_code == 404)
+                  or (key in NETWORK_GUARDED and r.status_code == 403)):
             failures.append(f"{key} anonymous: {r.status_code} {r.text[:120]!r}")
     reads = [k for k in guarded if k.startswith("GET ")]
     writes = sorted((k for k in guarded if not k.startswith("GET ")), key=lambda k: k.startswith("DELETE "))

@@ -32,7 +32,7 @@ def record(conn: sqlite3.Connection, box: ob.Outbox, i: int) -> None:
 def test_online_backup_while_the_service_writes(tmp_path):
     db = tmp_path / "data" / "school.sqlite3"
     school_db.close(school_db.connect(db))                     # the service's schema (migrations)
-    writer_conn = ob.connect(db, check_same_thread=False)
+    writer_conn = school_db.connect(db, implicit_transactions=True)
     box = ob.Outbox(writer_conn, SCHOOL, KEY)
     for i in range(100):
         record(writer_conn, box, i)

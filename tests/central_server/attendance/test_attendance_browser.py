@@ -6,75 +6,29 @@ Screenshots of every page land in the pytest tmp dir (1366x768, the target lapto
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from central_server.attendance.service import apply_event
 from central_server.core.clock import local_today
+from tests.central_server.browser_kit import chromium, needs_chromium, served, sign_in
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(not (shutil.which(CHROMEDRIVER) and shutil.which(CHROMIUM)),
-                                reason="needs chromium + chromium-driver (`make browser`)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 @pytest.fixture()
 def live_url(app):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture()
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1366,768",
-                f"--user-data-dir={tmp_path / 'chrome-profile'}", "--lang=vi"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
+    with chromium(tmp_path / "chrome-profile", 1366, 768) as driver:
+        yield driver
 
 
-def _login(browser, base, username, password="Matkhau-2025!"):
-    from selenium.webdriver.common.by import By
-
-    browser.delete_all_cookies()
-    browser.get(f"{base}/login")
-    browser.find_element(By.ID, "username").send_keys(username)
-    browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.ID, "login-submit").click()
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, 10).until(lambda d: d.execute_script("return document.readyState") == "complete"
-                                     and ("/login" not in d.current_url or d.find_elements(By.ID, "login-error")))
+_login = sign_in
 
 
 def _shot(browser, tmp_path, name):

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from fastapi.routing import APIRoute
 
 from central_server.admissions.tables import AdmApplication, AdmEvidence, AdmPlan, AdmRun
 from central_server.ioc.tables import IocAlert
@@ -35,6 +34,7 @@ from central_server.masterdata.tables import ImportBatch, SchoolClass, Student, 
 from central_server.signature import service as sig
 from central_server.signature.config import SignatureSettings
 from tests.central_server.admissions.conftest import small_plan_dict
+from tests.central_server.app_routes import flat_routes
 
 PA, PS, SA_A, SA_B, T_A, T_B = "province_admin", "province_staff", "school_admin_a", "school_admin_b", "teacher_a", \
     "teacher_b"
@@ -228,19 +228,10 @@ MAY_404 = {"GET /api/library/items/{item_id}/download", "GET /api/library/items/
            "GET /api/signature/documents/{doc_id}/attendance-source"}
 
 
-def _flat(routes):
-    """(full path, APIRoute) of every route; FastAPI 0.16x nests included routers (`effective_candidates`)."""
-    for r in routes:
-        if hasattr(r, "effective_candidates"):
-            yield from _flat(r.effective_candidates())
-        elif isinstance(getattr(r, "original_route", None), APIRoute):
-            yield r.path, r.original_route
-        elif isinstance(r, APIRoute):
-            yield r.path, r
 
 
 def route_keys(app) -> set[str]:
-    return {f"{m} {path}" for path, r in _flat(app.routes) if path not in SKIP
+    return {f"{m} {path}" for path, r in flat_routes(app.routes) if path not in SKIP
             for m in r.methods - {"HEAD", "OPTIONS"}}
 
 

@@ -20,6 +20,7 @@ from central_server.core.input_guard import InvalidInput, check_parameters
 from central_server.core.tables import User
 from central_server.masterdata.service import create_school
 from central_server.masterdata.tables import SchoolClass, Student
+from tests.central_server.app_routes import flat_routes
 
 HOSTILE = ["\x00", "a\x00b", "2147483648", "-2147483649", "9223372036854775808", "x" * 12_000, "10Văn",
            "10/A2", "1", "0", "", "%00", "'; drop table users; --", "Trương Thị Ánh\u0301", "\ud7ff\ufffd"]
@@ -40,19 +41,10 @@ def _params(route: APIRoute):
     return path, query, form, files
 
 
-def _flat(routes):
-    """(full path, APIRoute) of every route; FastAPI 0.16x nests included routers (`effective_candidates`)."""
-    for r in routes:
-        if hasattr(r, "effective_candidates"):
-            yield from _flat(r.effective_candidates())
-        elif isinstance(getattr(r, "original_route", None), APIRoute):
-            yield r.path, r.original_route
-        elif isinstance(r, APIRoute):
-            yield r.path, r
 
 
 def _routes(app) -> list[tuple[str, APIRoute]]:
-    return [(path, r) for path, r in _flat(app.routes) if path not in SKIP]
+    return [(path, r) for path, r in flat_routes(app.routes) if path not in SKIP]
 
 
 @pytest.fixture()

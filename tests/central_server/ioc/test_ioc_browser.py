@@ -6,77 +6,34 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from central_server.core.db import utcnow
 from central_server.ingest.tables import EdgeStatus
 from central_server.ioc.config import IocSettings
+from tests.central_server.browser_kit import chromium, needs_chromium, served, sign_in
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ioc"
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 
-pytestmark = pytest.mark.skipif(not (shutil.which(CHROMEDRIVER) and shutil.which(CHROMIUM)),
-                                reason="needs chromium + chromium-driver (`make browser`)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 @pytest.fixture()
 def live_url(app):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture()
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1366,900",
-                f"--user-data-dir={tmp_path / 'chrome-profile'}", "--lang=vi"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
+    with chromium(tmp_path / "chrome-profile", 1366, 900) as driver:
+        yield driver
 
 
-def _login(browser, base, username, password="Matkhau-2025!"):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.delete_all_cookies()
-    browser.get(f"{base}/login")
-    browser.find_element(By.ID, "username").send_keys(username)
-    browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.ID, "login-submit").click()
-    WebDriverWait(browser, 10).until(lambda d: "/login" not in d.current_url)
+_login = sign_in
 
 
 def _shots(browser, name: str, tag: str) -> None:

@@ -57,7 +57,8 @@ def home(request: Request, session: DB, user=REVIEWERS):
 async def upload_plan(request: Request, session: DB, user=ADMIN):
     form = await request.form()
     try:
-        row = save_plan(session, user, load_plan_text(str(form.get("document", ""))), note=str(form.get("note", "")))
+        document, note = str(form.get("document", "")), str(form.get("note", ""))
+        row = await off_loop(lambda: save_plan(session, user, load_plan_text(document), note=note))
         session.commit()
     except PlanError as exc:
         session.rollback()

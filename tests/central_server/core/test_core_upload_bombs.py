@@ -159,3 +159,13 @@ def test_library_file_route_keeps_its_own_larger_limit(app):
         pytest.skip("library module not loaded")
     assert body_limit_for(app, "/api/library/items/7/file") == app.state.library.settings.max_upload_bytes + 256 * 1024
     assert body_limit_for(app, "/api/library/items/7") == app.state.settings.max_upload_bytes + 256 * 1024
+
+
+def test_application_form_allows_its_evidence_files(app):
+    from central_server.core.uploads import body_limit_for
+
+    if "admissions" not in app.state.modules:
+        pytest.skip("admissions module not loaded")
+    s = app.state.adm_settings
+    assert body_limit_for(app, "/tuyen-sinh/dang-ky") == s.max_evidence_files * s.max_evidence_bytes + 256 * 1024
+    assert body_limit_for(app, "/tuyen-sinh/tra-cuu") == app.state.settings.max_upload_bytes + 256 * 1024

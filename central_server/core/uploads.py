@@ -163,6 +163,7 @@ def bounded_rows(ws, limits: UploadLimits, deadline: Deadline, first_row: int = 
                  last_row: int | None = None) -> Iterator[tuple[int, tuple]]:
     """Non-blank rows of `ws` from `first_row` as (row number, values), every bound enforced (see module doc)."""
     data_rows = 0
+    blank_row = None
     for offset, row in enumerate(ws.iter_rows(min_row=first_row, max_row=last_row, max_col=limits.max_columns,
                                               values_only=True)):
         number = first_row + offset
@@ -171,7 +172,10 @@ def bounded_rows(ws, limits: UploadLimits, deadline: Deadline, first_row: int = 
                                  f"{_n(limits.max_row_index)} dòng.", 413)
         if offset % 256 == 0:
             deadline.check()
+        if row is blank_row:  # openpyxl yields one shared tuple for every missing row
+            continue
         if not row or all(_blank(c) for c in row):
+            blank_row = row
             continue
         for c in row:
             if isinstance(c, str) and len(c) > limits.max_cell_chars:

@@ -33,12 +33,12 @@ def _replace_sheet(data: bytes, edit) -> bytes:
     return out.getvalue()
 
 
-def sparse_dimension(header: list[str]) -> bytes:
-    """A few KB: the sheet declares A1:XFD1048576 and holds one value at row 1,048,576 (and XFD1)."""
+def sparse_dimension(header: list[str], far_row: int = 1_048_576) -> bytes:
+    """A few KB: the sheet declares A1:XFD1048576 and holds values at A and XFD of row `far_row` (1,048,576)."""
     def edit(xml: bytes) -> bytes:
         xml = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml)
-        far = (b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c>'
-               b'<c r="XFD1048576" t="inlineStr"><is><t>y</t></is></c></row>')
+        far = (f'<row r="{far_row}"><c r="A{far_row}" t="inlineStr"><is><t>x</t></is></c>'
+               f'<c r="XFD{far_row}" t="inlineStr"><is><t>y</t></is></c></row>').encode()
         return xml.replace(b"</sheetData>", far + b"</sheetData>")
     return _replace_sheet(_xlsx([header]), edit)
 

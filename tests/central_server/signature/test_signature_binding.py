@@ -19,11 +19,12 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
 from sqlalchemy import select
 from test_signature_pades import sample_doc
-from test_signature_workflow import RECORD, p12_form, sig_app  # noqa: F401  (fixture)
+from test_signature_workflow import RECORD, p12_form
 from typer.testing import CliRunner
 
 from central_server.core.tables import AuditLog
 from central_server.signature.cli import app as cli_app
+from central_server.signature.config import SignatureSettings
 from central_server.signature.pdf_render import render_pdf
 from central_server.signature.routes_pki import make_pki_router
 from central_server.signature.tsa import LocalTSA
@@ -31,6 +32,16 @@ from central_server.signature.validation import verify_pdf
 
 ATTENDANCE = {**RECORD, "kind": "attendance", "title": "ĐIỂM DANH TIẾT 3 — 10A1 — 15/09/2025",
               "columns": ["STT", "Họ và tên", "Trạng thái"], "rows": [["1", "Trần Thị Ánh Tuyết", "Có mặt"]]}
+
+
+@pytest.fixture()
+def sig_app(app, pki, tmp_path):
+    root = tmp_path / "root.pem"
+    root.write_bytes(pki.ca.root().public_bytes(serialization.Encoding.PEM))
+    app.state.signature_settings = SignatureSettings(
+        _env_file=None, public_base_url="https://giaoduc.example.vn", default_level="B-T", tsa_url=pki.tsa_url,
+        trust_roots=[root])
+    return app
 
 
 @pytest.fixture()

@@ -26,6 +26,7 @@ from .core.db import Base, make_engine, make_sessionmaker
 from .core.input_guard import InvalidInput
 from .core.logging import AccessLogMiddleware, setup_logging
 from .core.templating import STATIC_DIR, templates
+from .core.uploads import BodyLimitMiddleware, UploadRejected
 from .ingest import routes as ingest_routes
 from .ingest.metrics import EdgeStatusCollector
 from .ioc import routes as ioc_routes
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.home_path = "/account"
     app.state.modules = []
+    # bodies refused while streaming (core/uploads.py); innermost, so that its 413 reaches the route's handlers
+    # directly (a BaseHTTPMiddleware around it would wrap the error in an ExceptionGroup)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(CsrfCookieMiddleware, settings=settings)
     app.add_middleware(AccessLogMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
@@ -100,6 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                "user": getattr(request.state, "user", None)},
                                               status_code=exc.status_code)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(UploadRejected)
+    async def _upload_rejected(request: Request, exc: UploadRejected):
+        return await _http_error(request, HTTPException(exc.status, str(exc)))
 
     @app.exception_handler(InvalidInput)
     @app.exception_handler(DataError)

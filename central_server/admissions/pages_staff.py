@@ -14,6 +14,7 @@ from central_server.core.auth import client_ip, require_roles
 from central_server.core.db import get_session
 from central_server.core.params import RowId
 from central_server.core.templating import templates
+from central_server.core.uploads import off_loop
 
 from . import access
 from . import runs as runs_svc
@@ -57,7 +58,8 @@ def home(request: Request, session: DB, user=REVIEWERS):
 async def upload_plan(request: Request, session: DB, user=ADMIN):
     form = await request.form()
     try:
-        row = save_plan(session, user, load_plan_text(str(form.get("document", ""))), note=str(form.get("note", "")))
+        document, note = str(form.get("document", "")), str(form.get("note", ""))
+        row = await off_loop(lambda: save_plan(session, user, load_plan_text(document), note=note))
         session.commit()
     except PlanError as exc:
         session.rollback()
@@ -163,7 +165,7 @@ async def scores_upload(request: Request, session: DB, user=STAFF):
     data = await up.read(request.app.state.settings.max_upload_bytes + 1) if getattr(up, "filename", None) else b""
     known = set(session.scalars(select(AdmApplication.candidate_no).where(
         AdmApplication.year == plan.year, AdmApplication.candidate_no.is_not(None))))
-    preview = read_scores(plan, data, known)
+    preview = await off_loop(read_scores, plan, data, known)
     ctx = {"preview": preview, "plan": plan}
     if form.get("confirm") == "1" and preview.ok:
         ctx["changed"] = commit_scores(session, user, plan.year, preview, remark=form.get("remark") == "1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from central_server.core.templating import add_nav, templates
+from central_server.core.uploads import FORM_OVERHEAD, register_body_limit
 
 from . import pages_plan, pages_public, pages_staff
 from .communes import communes
@@ -25,6 +26,9 @@ def setup(app: FastAPI) -> None:
     app.state.adm_limiter = RateLimiter(settings.lookup_per_minute, settings.lookup_failures_per_hour)
     add_nav("/admissions", "Tuyển sinh 10", ("province_admin", "province_staff", "school_admin"))
     templates.env.globals["admission_communes"] = communes  # the registration form's list of communes
+    # an application form carries up to max_evidence_files files of max_evidence_bytes (core/uploads.py)
+    for path in (r"/tuyen-sinh/dang-ky", r"/tuyen-sinh/ho-so/luu", r"/admissions/assisted"):
+        register_body_limit(app, path, _form_limit)
 
     async def refused(request: Request, exc: AdmissionsError):
         # A refusal that no page handled itself (e.g. no admission plan yet) is a 409 with its
@@ -32,3 +36,8 @@ def setup(app: FastAPI) -> None:
         return await app.exception_handlers[HTTPException](request, HTTPException(409, " ".join(exc.messages)))
 
     app.add_exception_handler(AdmissionsError, refused)
+
+
+def _form_limit(app: FastAPI) -> int:
+    s = app.state.adm_settings
+    return s.max_evidence_files * s.max_evidence_bytes + FORM_OVERHEAD

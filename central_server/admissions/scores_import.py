@@ -8,17 +8,18 @@ any error, so a half-imported file never exists.
 
 from __future__ import annotations
 
-import io
 import unicodedata
-import zipfile
 from dataclasses import dataclass, field
 
-from openpyxl import load_workbook
+from central_server.core.uploads import UploadLimits, UploadRejected, Workbook
 
 from .csvio import parse_score
 from .plan import AdmissionPlan
 
 ABSENT = {"v", "vang", "vắng", "absent"}
+# every read bounded (core/uploads.py): a province sits ~20k candidates; the upload itself is limited by the app
+LIMITS = UploadLimits(max_bytes=64 * 1024 * 1024, max_rows=60_000, max_row_index=65_000, max_columns=100,
+                      max_cell_chars=1_000)
 
 
 def norm(text: object) -> str:
@@ -47,19 +48,25 @@ class Preview:
 
 
 def read_scores(plan: AdmissionPlan, data: bytes, known: set[str] | None = None) -> Preview:
-    """Parse a workbook; `known` candidate numbers (if given) must contain every row's number."""
+    """Parse a workbook; `known` candidate numbers (if given) must contain every row's number. A hostile or
+    corrupt file is one error (nothing of it is kept)."""
     out = Preview()
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        out.errors.append(f"Tệp không phải bảng tính Excel (.xlsx) hợp lệ: {type(exc).__name__}")
-        return out
-    ws = wb.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
-    header = next(rows, None)
-    if not header:
-        out.errors.append("Bảng tính trống.")
-        return out
+        with Workbook(data, LIMITS) as wb:
+            sheets = wb.sheets()
+            rows = wb.rows(sheets[0]) if sheets else iter(())
+            first = next(rows, None)
+            if first is None:
+                out.errors.append("Bảng tính trống.")
+                return out
+            _read(plan, first[1], rows, known, out)
+    except UploadRejected as exc:
+        out.rows.clear()
+        out.errors.append(str(exc))
+    return out
+
+
+def _read(plan: AdmissionPlan, header: tuple, rows, known: set[str] | None, out: Preview) -> None:
     index = {norm(h): i for i, h in enumerate(header) if h is not None}
     cno_col = next((index[k] for k in ("sobaodanh", "sbd") if k in index), None)
     if cno_col is None:
@@ -77,11 +84,9 @@ def read_scores(plan: AdmissionPlan, data: bytes, known: set[str] | None = None)
         out.errors.append(f"Thiếu cột điểm: {', '.join(missing)}.")
     cancel_col = next((index[k] for k in ("huyketqua", "huy") if k in index), None)
     if out.errors:
-        return out
+        return
     seen: dict[str, int] = {}
-    for r, values in enumerate(rows, start=2):
-        if values is None or all(v is None or str(v).strip() == "" for v in values):
-            continue
+    for r, values in rows:
         def cell(i, values=values):
             return values[i] if i is not None and i < len(values) else None
         cno = str(cell(cno_col) or "").strip()
@@ -114,7 +119,6 @@ def read_scores(plan: AdmissionPlan, data: bytes, known: set[str] | None = None)
             out.rows.append(ScoreRow(r, cno, scores, flag in ("1", "x", "co")))
     if not out.rows and not out.errors:
         out.errors.append("Không có dòng điểm nào.")
-    return out
 
 
 def _vi(msg: str) -> str:

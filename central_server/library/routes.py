@@ -12,6 +12,7 @@ from sqlalchemy import select
 from central_server.core.csrf import csrf_exempt
 from central_server.core.params import RowId
 from central_server.core.templating import add_nav
+from central_server.core.uploads import FORM_OVERHEAD, register_body_limit
 
 from . import marc, service
 from .access import can_list_status
@@ -33,6 +34,14 @@ api = APIRouter(prefix="/api/library")
 
 def setup(app: FastAPI) -> None:
     configure(app)
+    # file uploads may be as large as the library allows (videos); every other body keeps the app's limit
+    for path in (r"/api/library/items/\d+/file", r"/library/items/\d+/upload", r"/library/manage"):
+        register_body_limit(app, path, _file_body_limit)
+    register_body_limit(app, r"/api/library/marc/import", marc.MAX_IMPORT_BYTES + FORM_OVERHEAD)
+
+
+def _file_body_limit(app: FastAPI) -> int:
+    return app.state.library.settings.max_upload_bytes + FORM_OVERHEAD
     add_nav("/library", "Thư viện số")
     add_nav("/library/manage", "Học liệu của tôi", ("teacher", "school_admin", "province_staff", "province_admin"))
     add_nav("/library/review", "Thẩm định", ("province_staff", "province_admin"))

@@ -49,7 +49,7 @@ def create_batch(session: Session, user: User, school: School, school_year: str,
         audit(session, user, "masterdata.import_rejected", f"school:{school.id}", {"kind": kind, "reason": str(exc)},
               ip=ip, outcome="denied")
         session.commit()
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(exc.status, str(exc)) from None
     result = importer.preview(session, school, school_year, rows, user)
     summary = moet_import.summarise(result)
     batch = ImportBatch(school_id=school.id, school_year=school_year, kind=kind, uploaded_by=user.id,

@@ -10,27 +10,27 @@ unchanged / invalid, `apply` writes the rows that are not invalid (the workflow 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from openpyxl import load_workbook
-
 from central_server.core.clock import local_today
+from central_server.core.uploads import UploadLimits, UploadRejected, Workbook
 
 MAX_ROWS = 20_000
+LIMITS = UploadLimits(max_bytes=64 * 1024 * 1024, max_rows=MAX_ROWS, max_row_index=MAX_ROWS + 5_000,
+                      max_columns=200, max_cell_chars=4_000)
 HEADER_SCAN_ROWS = 25
 KINDS = ("new", "updated", "moved", "unchanged", "invalid")
 GENDERS = {"nam": "Nam", "nữ": "Nữ", "nu": "Nữ"}
 
 
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read (not Excel, no header row, too many rows); message in Vietnamese."""
+class ImportFileError(UploadRejected):
+    """The file as a whole cannot be read (not Excel, no header row, too many rows, a bomb); message in Vietnamese,
+    `status` the HTTP status (413 for size, 422 otherwise)."""
 
 
 def norm_header(value: Any) -> str:
@@ -78,8 +78,9 @@ class Template:
         return self.lookup.get(title) or self.lookup.get(fold(title))
 
 
-def _find_header(rows: list[tuple], template: Template) -> tuple[int, dict[str, int]] | None:
-    for index, row in enumerate(rows):
+def _find_header(rows: list[tuple[int, tuple]], template: Template) -> tuple[int, dict[str, int]] | None:
+    """(row number of the header, field -> column index) in the (row number, values) `rows`, or None."""
+    for index, row in rows:
         columns: dict[str, int] = {}
         for col, cell in enumerate(row):
             key = template.key_of(cell)
@@ -90,47 +91,26 @@ def _find_header(rows: list[tuple], template: Template) -> tuple[int, dict[str, 
     return None
 
 
-def parse_workbook(data: bytes, template: Template) -> list[ParsedRow]:
-    """Rows of the first sheet that has the required headers; ImportFileError for an unreadable file."""
-    if not data:
-        raise ImportFileError("Tệp rỗng.")
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise ImportFileError(f"Tệp không phải bảng tính Excel (.xlsx) hợp lệ ({type(exc).__name__}).") from None
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for corrupt XML
-        raise ImportFileError(f"Không đọc được tệp Excel ({type(exc).__name__}).") from None
+def parse_workbook(data: bytes, template: Template, limits: UploadLimits = LIMITS) -> list[ParsedRow]:
+    """Rows of the first sheet that has the required headers; ImportFileError for an unreadable or hostile file
+    (every read is bounded: core/uploads.py)."""
     raw_rows = None
     try:
-        for ws in wb.worksheets:
-            head = list(ws.iter_rows(min_row=1, max_row=HEADER_SCAN_ROWS, values_only=True))
-            found = _find_header(head, template)
-            if found is not None:
-                header_index, columns = found
-                raw_rows = _raw_rows(ws, header_index + 2, columns)
-                break
-    except ImportFileError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - read-only sheets are parsed lazily: corrupt XML shows up here
-        raise ImportFileError(f"Không đọc được tệp Excel ({type(exc).__name__}).") from None
-    finally:
-        wb.close()
+        with Workbook(data, limits) as wb:
+            for ws in wb.sheets():
+                head = list(wb.rows(ws, 1, HEADER_SCAN_ROWS))
+                found = _find_header(head, template)
+                if found is not None:
+                    header_number, columns = found
+                    raw_rows = [(number, {key: (row[col] if col < len(row) else None) for key, col in columns.items()})
+                                for number, row in wb.rows(ws, header_number + 1)]
+                    break
+    except UploadRejected as exc:
+        raise ImportFileError(str(exc), exc.status) from None
     if raw_rows is None:
         missing = ", ".join(template.labels[k] for k in template.required)
         raise ImportFileError(f"Không tìm thấy dòng tiêu đề có các cột bắt buộc: {missing}.")
     return [template.validate(number, raw) for number, raw in raw_rows]
-
-
-def _raw_rows(ws, first_row: int, columns: dict[str, int]) -> list[tuple[int, dict[str, Any]]]:
-    """(row number, field -> cell) of every non-blank row below the header."""
-    out: list[tuple[int, dict[str, Any]]] = []
-    for offset, row in enumerate(ws.iter_rows(min_row=first_row, values_only=True)):
-        if row is None or all(c is None or str(c).strip() == "" for c in row):
-            continue
-        if len(out) >= MAX_ROWS:
-            raise ImportFileError(f"Tệp có quá {MAX_ROWS} dòng dữ liệu.")
-        out.append((first_row + offset, {key: (row[col] if col < len(row) else None) for key, col in columns.items()}))
-    return out
 
 
 # ---------------------------------------------------------------- cells shared by every template

@@ -13,6 +13,7 @@ from central_server.core.clock import local_today
 from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.core.templating import templates
+from central_server.core.uploads import off_loop
 
 from . import access, imports, service
 from .deps import DbSession, Manager, current_year, school_year_param
@@ -38,7 +39,8 @@ async def import_upload(request: Request, user: Manager, session: DbSession, fil
     year = school_year_param(school_year)
     school = access.get_school(session, user, school_id)
     data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
-    batch, rows = imports.create_batch(session, user, school, year, file.filename or "", data, client_ip(request))
+    batch, rows = await off_loop(imports.create_batch, session, user, school, year, file.filename or "", data,
+                                 client_ip(request))
     return _preview_page(request, user, batch, school, rows)
 
 
@@ -48,8 +50,8 @@ async def teacher_import_upload(request: Request, user: Manager, session: DbSess
                                 school_id: Annotated[int, Form(ge=1, le=2**31 - 1)]):
     school = access.get_school(session, user, school_id)
     data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
-    batch, rows = imports.create_batch(session, user, school, current_year(request), file.filename or "", data,
-                                       client_ip(request), kind="teachers")
+    batch, rows = await off_loop(imports.create_batch, session, user, school, current_year(request),
+                                 file.filename or "", data, client_ip(request), kind="teachers")
     return _preview_page(request, user, batch, school, rows)
 
 

@@ -13,6 +13,7 @@ from central_server.core.auth import client_ip, require_roles
 from central_server.core.params import RowId as Id
 from central_server.core.tables import User
 from central_server.core.templating import add_nav
+from central_server.core.uploads import off_loop
 
 from . import access, imports, service
 from .deps import CurrentUser, DbSession, Manager, current_year, school_year_param
@@ -150,7 +151,8 @@ async def api_import_preview(request: Request, school_id: Id, user: Manager, ses
     year = school_year_param(school_year)
     school = access.get_school(session, user, school_id)
     data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
-    batch, rows = imports.create_batch(session, user, school, year, file.filename or "", data, client_ip(request))
+    batch, rows = await off_loop(imports.create_batch, session, user, school, year, file.filename or "", data,
+                                 client_ip(request))
     return ImportPreviewOut(batch_id=batch.id, school_id=school.id, school_year=year, summary=batch.summary,
                             rows=[PreviewRowOut(**r.__dict__) for r in rows])
 
@@ -165,8 +167,8 @@ async def api_teacher_import_preview(request: Request, school_id: Id, user: Mana
     Apply with `POST /api/masterdata/imports/{batch_id}/apply`: it writes the valid rows and skips the invalid."""
     school = access.get_school(session, user, school_id)
     data = await imports.read_limited(file, request.app.state.settings.max_upload_bytes)
-    batch, rows = imports.create_batch(session, user, school, current_year(request), file.filename or "", data,
-                                       client_ip(request), kind="teachers")
+    batch, rows = await off_loop(imports.create_batch, session, user, school, current_year(request),
+                                 file.filename or "", data, client_ip(request), kind="teachers")
     return TeacherImportPreviewOut(batch_id=batch.id, school_id=school.id, summary=batch.summary,
                                    rows=[TeacherPreviewRowOut(**r.__dict__) for r in rows])
 

@@ -62,7 +62,8 @@ def sign(pdf: Path = typer.Argument(..., exists=True, dir_okay=False, help="Tệ
          token_label: str = typer.Option(None, "--token-label", help="Nhãn của token (khi có nhiều khe)."),
          pin_env: str = typer.Option(None, "--pin-env", help="Biến môi trường chứa mã PIN của token."),
          field: str = typer.Option("Signature1", "--field", help="Ô chữ ký (tạo mới nếu chưa có)."),
-         tsa: str = typer.Option(None, "--tsa", help="Địa chỉ dịch vụ cấp dấu thời gian RFC 3161."),
+         tsa: str = typer.Option(None, "--tsa", help="Dịch vụ cấp dấu thời gian RFC 3161 (mặc định: "
+                                 "CENTRAL_SIGNATURE_TSA_URL; rỗng là TSA thí điểm của máy chủ)."),
          level: str = typer.Option("B-T", "--level", help="B-B, B-T, B-LT hoặc B-LTA."),
          reason: str = typer.Option(None, "--reason", help="Lý do ký."),
          trust_root: list[Path] = typer.Option(None, "--trust-root", help="Chứng thư gốc tin cậy (PEM).")) -> None:
@@ -81,7 +82,7 @@ def sign(pdf: Path = typer.Argument(..., exists=True, dir_okay=False, help="Tệ
             source = Pkcs11Source(pkcs11, _secret(pin_env, "Mã PIN của token: "), key_label=key_label, slot=slot,
                                   token_label=token_label)
         signed = sign_pdf(pdf.read_bytes(), source, SignOptions(
-            field_name=field, trust_roots=roots, level=level, tsa_url=tsa or settings.tsa_url or None,
+            field_name=field, trust_roots=roots, level=level, tsa_url=tsa or settings.effective_tsa_url(),
             reason=reason, online_revocation=settings.online_revocation))
     except SignatureFailure as exc:
         _fail(str(exc))

@@ -21,7 +21,7 @@ DbSession = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(current_user)]
 STATUS_FOR_CODE = {"not_found": 404, "forbidden": 403, "out_of_order": 409, "locked": 409, "field_signed": 409,
                    "docmdp_forbids": 409, "not_finalised": 409, "no_marks": 409, "stale": 409, "ambiguous": 422,
-                   "bad_input": 422}
+                   "bad_input": 422, "certificate_not_yours": 403}
 
 
 def configure(app: FastAPI) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from asn1crypto import x509 as asn1_x509
@@ -54,6 +55,8 @@ class SignOptions:
     online_revocation: bool = True  # fetch OCSP/CRL before signing (hard-fail)
     docmdp: MDPPerm = MDPPerm.FILL_FORMS
     extra_certs: list[x509.Certificate] = field(default_factory=list)
+    # raises SignatureFailure unless the certificate belongs to the signing account (binding.py); None: no check
+    accept_certificate: Callable[[asn1_x509.Certificate], None] | None = None
 
 
 def asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -120,8 +123,15 @@ async def check_signer_certificate(signer, opts: SignOptions) -> None:
         raise SignatureFailure("Chứng thư số không do tổ chức chứng thực được tin cậy cấp.", "untrusted") from exc
     except cv_errors.PathValidationError as exc:
         raise SignatureFailure(f"Chứng thư số không hợp lệ: {exc}", "invalid_certificate") from exc
+    except cv_errors.InvalidCertificateError as exc:  # e.g. a self-signed certificate that is not a trusted root
+        raise SignatureFailure("Chứng thư số không hợp lệ hoặc tự ký, không do tổ chức chứng thực được tin cậy "
+                               "cấp; không ký được.", "untrusted") from exc
+    except cv_errors.ValidationError as exc:
+        raise SignatureFailure(f"Chứng thư số không hợp lệ: {exc}", "invalid_certificate") from exc
     finally:
         await vc.aclose()
+    if opts.accept_certificate is not None:
+        opts.accept_certificate(cert)
 
 
 def _stamp_style() -> TextStampStyle:

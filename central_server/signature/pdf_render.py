@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import qrcode
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -23,14 +24,33 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus.doctemplate import LayoutError
+
+from .errors import SignatureFailure
 
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype")
 FONT_FILES = {"regular": ("DejaVuSans.ttf", "NotoSans-Regular.ttf"),
               "bold": ("DejaVuSans-Bold.ttf", "NotoSans-Bold.ttf")}
 
 
-class RenderError(Exception):
-    """The document cannot be rendered (no font with Vietnamese glyphs, bad content)."""
+CELL_MAX_CHARS = 500  # the API refuses longer cells (schemas.py); the renderer clips whatever else reaches it
+LINE_MAX_CHARS = 1000
+
+
+class RenderError(SignatureFailure):
+    """The document cannot be rendered (no font with Vietnamese glyphs, bad content): HTTP 422."""
+
+    def __init__(self, message: str, code: str = "bad_input"):
+        super().__init__(message, code)
+
+
+def _text(value: object, limit: int) -> str:
+    """User text for a Paragraph: clipped to `limit` characters and escaped (it is never ReportLab markup).
+    Long words are split at the cell's edge (ParagraphStyle.splitLongWords), so nothing runs off the page."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return escape(text)
 
 
 def find_font(weight: str = "regular", extra_dirs: tuple[str, ...] = ()) -> Path:
@@ -151,31 +171,35 @@ def render_pdf(doc: SignableDocument) -> bytes:
                              initialFontName=regular)
     width = A4[0] - 30 * mm
     font_style = TableStyle([("FONTNAME", (0, 0), (-1, -1), regular)])  # no Helvetica anywhere
-    header = Table([[Paragraph(doc.authority, st["hdr2"]), Paragraph("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", st["hdr"])],
-                    [Paragraph(doc.school_name.upper(), st["hdr"]),
+    header = Table([[Paragraph(_text(doc.authority, LINE_MAX_CHARS), st["hdr2"]),
+                     Paragraph("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", st["hdr"])],
+                    [Paragraph(_text(doc.school_name.upper(), LINE_MAX_CHARS), st["hdr"]),
                      Paragraph("Độc lập - Tự do - Hạnh phúc", st["hdr"])]],
                    colWidths=[width * 0.45, width * 0.55], style=font_style)
     story: list = [header, Spacer(1, 4 * mm), Paragraph(doc.place_date, st["right"]), Spacer(1, 4 * mm),
-                   Paragraph(doc.title, st["title"]), Spacer(1, 3 * mm)]
-    story += [Paragraph(line, st["body"]) for line in doc.info_lines]
+                   Paragraph(_text(doc.title, LINE_MAX_CHARS), st["title"]), Spacer(1, 3 * mm)]
+    story += [Paragraph(_text(line, LINE_MAX_CHARS), st["body"]) for line in doc.info_lines]
     story.append(Spacer(1, 3 * mm))
     rel = doc.col_widths or [1.0] * len(doc.columns)
     widths = [width * w / sum(rel) for w in rel]
-    data = [[Paragraph(c, st["cellb"]) for c in doc.columns]]
-    data += [[Paragraph(str(v), st["cell"]) for v in row] for row in doc.rows]
+    data = [[Paragraph(_text(c, CELL_MAX_CHARS), st["cellb"]) for c in doc.columns]]
+    data += [[Paragraph(_text(v, CELL_MAX_CHARS), st["cell"]) for v in row] for row in doc.rows]
     table = Table(data, colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), regular), ("GRID", (0, 0), (-1, -1), 0.4, colors.black),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7")),
                                ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
     story += [table, Spacer(1, 3 * mm)]
-    story += [Paragraph(n, st["small"]) for n in doc.notes]
+    story += [Paragraph(_text(n, LINE_MAX_CHARS), st["small"]) for n in doc.notes]
     qr_text = Paragraph(f"Mã tài liệu: <b>{doc.doc_id}</b> — phiên bản {doc.version}<br/>"
                         f"Kiểm tra chữ ký số tại: {doc.verify_url}", st["small"])
     story += [Spacer(1, 3 * mm), Table([[_qr(doc.verify_url, 24 * mm), qr_text]],
                                        colWidths=[27 * mm, width - 27 * mm], style=font_style)]
     placed: list = []
     story += [Spacer(1, 4 * mm), _SignatureBlock(doc.slots, (regular, bold), placed)]
-    page.build(story)
+    try:
+        page.build(story)
+    except LayoutError as exc:  # e.g. one row taller than a page
+        raise RenderError("Nội dung bảng quá dài để trình bày trên trang A4; hãy rút gọn nội dung ô.") from exc
     writer = IncrementalPdfFileWriter(io.BytesIO(out.getvalue()))
     for name, page_ix, box in placed:
         append_signature_field(writer, SigFieldSpec(sig_field_name=name, on_page=page_ix, box=box))

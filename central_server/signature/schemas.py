@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from central_server.core.params import ROW_ID_MAX
+
+# a table cell / an information line: longer text is refused with 422 (pdf_render.py also clips what reaches it)
+Cell = Annotated[str, Field(max_length=500)]
+Line = Annotated[str, Field(max_length=300)]
 
 
 class DocumentIn(BaseModel):
@@ -15,9 +20,9 @@ class DocumentIn(BaseModel):
     school_name: str = Field(min_length=2, max_length=200)
     school_id: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)
     class_id: int | None = Field(default=None, ge=1, le=ROW_ID_MAX, description="the record's class (kind record)")
-    info_lines: list[str] = Field(default_factory=list, max_length=20)
-    columns: list[str] = Field(min_length=1, max_length=20)
-    rows: list[list[str]] = Field(max_length=2000)
+    info_lines: list[Line] = Field(default_factory=list, max_length=20)
+    columns: list[Cell] = Field(min_length=1, max_length=20)
+    rows: list[list[Cell]] = Field(max_length=2000)
 
 
 class CellEdit(BaseModel):

@@ -26,6 +26,7 @@ from central_server.core.db import utcnow
 from central_server.core.tables import User
 
 from . import access
+from .binding import check_holder, describe
 from .config import SignatureSettings
 from .errors import SignatureFailure, WorkflowError
 from .pades import SignOptions, sign_pdf
@@ -215,14 +216,17 @@ def sign(session: Session, user: User, doc_id: str, field: str, source: SignerSo
     if user.role not in roles or (field == "GiaoVien" and user.id != doc.created_by):
         raise WorkflowError(f"Bạn không có quyền ký ở ô '{label}'.", "forbidden")
     _ensure_source_current(session, doc, ver)
+    offered: list[dict] = []  # the certificate the key source presented (for the audit)
     level = level or settings.default_level
     opts = SignOptions(field_name=field, trust_roots=settings.load_trust_roots(), level=level,
                        tsa_url=settings.effective_tsa_url(), reason=f"{label} ký xác nhận",
-                       location=settings.place_name, signer_title=label, online_revocation=settings.online_revocation)
+                       location=settings.place_name, signer_title=label, online_revocation=settings.online_revocation,
+                       accept_certificate=_recording(check_holder(field, user.full_name, doc.school_name), offered))
     try:
         signed = sign_pdf(ver.pdf, source, opts)
     except SignatureFailure as exc:
-        audit(session, user, "signature.sign", f"signature_document:{doc.id}", {"field": field, "code": exc.code},
+        audit(session, user, "signature.sign", f"signature_document:{doc.id}",
+              {"field": field, "code": exc.code, **({"certificate": offered[0]} if offered else {})},
               outcome="refused")
         session.commit()
         raise
@@ -234,8 +238,17 @@ def sign(session: Session, user: User, doc_id: str, field: str, source: SignerSo
                                level=level, timestamp=mine.timestamp, pdf_sha256=ver.pdf_sha256, signed_by=user.id)
     session.add(applied)
     audit(session, user, "signature.sign", f"signature_document:{doc.id}",
-          {"field": field, "version": ver.version, "serial": mine.serial, "method": source.kind})
+          {"field": field, "version": ver.version, "serial": mine.serial, "method": source.kind,
+           "certificate": offered[0] if offered else {"serial": mine.serial, "subject": mine.signer_subject}})
     return applied
+
+
+def _recording(check, offered: list[dict]):
+    """`check`, noting first which certificate was offered (serial, subject, issuer, SPKI fingerprint)."""
+    def accept(cert) -> None:
+        offered.append(describe(cert))
+        check(cert)
+    return accept
 
 
 def unlock(session: Session, user: User, doc_id: str, reason: str) -> SignatureVersion:

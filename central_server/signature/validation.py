@@ -30,10 +30,13 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from central_server.core.uploads import UploadRejected, off_loop
+
 from .errors import SignatureFailure
 from .pades import asn1_cert
 
 KEY_USAGE = KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False)
+PARSE_SECONDS = 30.0
 OK_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES, ModificationLevel.FORM_FILLING)
 
 
@@ -183,12 +186,17 @@ async def _one(reader, sig, roots, online: bool) -> SignatureReport:
         long_term_valid=lt_valid, pades_level=level, verdict=verdict, message=message, problems=problems)
 
 
+def _open(pdf: bytes):
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return reader, reader.embedded_signatures, reader.xrefs.total_revisions
+
+
 async def verify_pdf_async(pdf: bytes, trust_roots, online: bool = True) -> VerificationReport:
-    try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        sigs = reader.embedded_signatures
-        revisions = reader.xrefs.total_revisions
-    except (PdfError, ValueError, KeyError, IndexError) as exc:
+    try:  # parsing an uploaded PDF is CPU work: off the event loop (core/uploads.py)
+        reader, sigs, revisions = await off_loop(_open, pdf, seconds=PARSE_SECONDS)
+    except UploadRejected:
+        raise
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
         raise SignatureFailure("Tệp không phải là tài liệu PDF hợp lệ.", "bad_pdf") from exc
     if not sigs:
         return VerificationReport(revisions, [], "unsigned", "Tài liệu không có chữ ký số nào.")

@@ -23,6 +23,8 @@ from test_signature_workflow import RECORD, p12_form
 from typer.testing import CliRunner
 
 from central_server.core.tables import AuditLog
+from central_server.masterdata.service import create_school
+from central_server.masterdata.tables import SchoolClass, Teacher
 from central_server.signature.cli import app as cli_app
 from central_server.signature.config import SignatureSettings
 from central_server.signature.pdf_render import render_pdf
@@ -88,12 +90,21 @@ def test_own_certificate_signs_and_the_audit_names_it(sig_app, db, toan, client_
 
 
 def test_school_field_needs_the_schools_certificate(sig_app, db, make_user, client_for, bearer_for, pki):
-    teacher = make_user("gv_tam", "teacher", school_id=7, full_name="Lê Minh Tâm")
-    homeroom = make_user("gvcn_hoa", "teacher", school_id=7, full_name="Nguyễn Thị Hoa")
-    principal = make_user("ht_binh", "school_admin", school_id=7, full_name="Trần Văn Bình")
+    school = create_school(db, "94000799", "THPT Mỹ Xuyên")
+    teacher = make_user("gv_tam", "teacher", school_id=school.id, full_name="Lê Minh Tâm")
+    homeroom = make_user("gvcn_hoa", "teacher", school_id=school.id, full_name="Nguyễn Thị Hoa")
+    principal = make_user("ht_binh", "school_admin", school_id=school.id, full_name="Trần Văn Bình")
+    staff = Teacher(school_id=school.id, staff_code="GV-HOA", full_name=homeroom.full_name, user_id=homeroom.id)
+    db.add(staff)
+    db.flush()
+    klass = SchoolClass(school_id=school.id, school_year="2025-2026", code="10A1", grade=10,
+                        homeroom_teacher_id=staff.id)
+    db.add(klass)
+    db.commit()  # the record names its class; only that class's homeroom teacher verifies it
     c = client_for(teacher)
     p = bearer_for(principal)
-    doc_id = c.post("/api/signature/documents", json={**RECORD, "school_name": "Trường THPT Mỹ Xuyên"}).json()["id"]
+    doc_id = c.post("/api/signature/documents", json={**RECORD, "class_id": klass.id,
+                                                      "school_name": "Trường THPT Mỹ Xuyên"}).json()["id"]
     c.post(f"/api/signature/documents/{doc_id}/lock")
     assert c.post(f"/api/signature/documents/{doc_id}/verify-record", headers=bearer_for(homeroom)).status_code == 200
     ok = c.post(f"/api/signature/documents/{doc_id}/sign", headers=p, **p12_form(pki, pki.principal, "HieuTruong"))

@@ -13,8 +13,9 @@ edge_agent/track_decision.py). Tracks are matched to walkers by IoU with the pas
 
 Each day a simulated teacher finalises the period: accepted students are confirmed when right and
 corrected when wrong; a review is confirmed when its candidate is the walker; a missed student is ticked by
-hand. The sightings the camera proposed and the teacher finalised present (never the corrected ones, never the
-reviews) are what learning from confirmed sightings feeds on: with `--learning` one
+hand. The sightings the camera proposed and the teacher finalised present, and the reviews the teacher
+confirmed as the camera's candidate (never the corrected ones) are what learning from confirmed sightings
+feeds on: with `--learning` one
 `edge_agent.recognition.learning.Learner` per embedder (the production rules: best frame, quality floor,
 high-margin score, drift guard against the enrolled templates, at most `--max-learned` per student) adds
 them after each day. Without it, days 1..5 differ only by the photos drawn and the paths walked.
@@ -108,9 +109,9 @@ def teacher(decisions: list, walker_of: dict, walkers: list, roster: set[str], s
             named += 1
         elif reviewed:
             review += 1
-        for d in right:  # proposed present by the camera, finalised present: what may teach the gallery
+        for d in right + reviewed:  # proposed present (or review confirmed) and finalised present: may teach
             confirmations.append(Confirmation(truth, samples.get(d.track_id, []), d.score, d.margin,
-                                              corrected=False))
+                                              corrected=False, via="proposal" if d.outcome == "accept" else "review"))
     strangers_named = sum(1 for k in strangers if any(d.outcome == "accept" for d in by_walker.get(k, [])))
     return {"enrolled_walkers": len(enrolled), "named": named, "review": review, "wrong_student": wrong + ghosts,
             "strangers": len(strangers), "strangers_named": strangers_named,

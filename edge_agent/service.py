@@ -73,6 +73,7 @@ class EdgeService:
         self._link = None
         self.gallery = None
         self.downsync = None
+        self.learning = None
         self._erased_locally: set[str] = set()
         self._threads: list[threading.Thread] = []
 
@@ -111,6 +112,8 @@ class EdgeService:
             log.warning(self.gallery_note)
             gallery = None
         self.gallery = gallery
+        if gallery is not None:
+            self._start_learning(gallery, expected, thresholds)
         for cfg in self.s.cameras:
             camera = Camera(cfg)
             pipeline = None
@@ -125,6 +128,18 @@ class EdgeService:
                                    set_decision=SetDecision() if rec.set_decision else None)
                 pipeline = RecognitionPipeline(analyzer.detector, embedder, voter)
             self.workers.append(CameraWorker(camera, pipeline))
+
+    def _start_learning(self, gallery, model, thresholds) -> None:
+        """Learning from confirmed sightings (`[recognition] learning`, on by default)."""
+        from edge_agent.recognition.learning import LearningPolicy
+        from edge_agent.recognition.learning_loop import LearningLoop
+        from edge_agent.recognition.template_store import TemplateCipher
+
+        rec = self.s.recognition
+        cipher = TemplateCipher(read_key(self.s.paths.keys_dir, GALLERY_KEY), self.s.school_code)
+        self.learning = LearningLoop(self.conn, cipher, model,
+                                     LearningPolicy.from_thresholds(thresholds, max_learned=rec.max_learned),
+                                     gallery, self.s.paths.gallery_path, enabled=rec.learning)
 
     def _update_rosters(self, now: datetime) -> None:
         """Roster-first matching: each classroom camera searches the class scheduled in its room first."""
@@ -202,9 +217,21 @@ class EdgeService:
                                                   central_url=self.s.central.url or "",
                                                   data_dir=self.s.paths.gallery_path.parent,
                                                   ca_file=self.s.central.ca_file),
-                                 self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors)
+                                 self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors,
+                                 on_erase=self._erase_in_school_db)
         if self.s.central.url:
             self.downsync.start()
+
+    def _erase_in_school_db(self, student_id: str, request_id: str) -> None:
+        """A central erasure request: the student's templates (enrolled and learned) and kept sighting embeddings
+        leave the school database too (own connection: this runs on the MQTT thread)."""
+        from edge_agent.recognition.learned_store import erase_student
+
+        conn = school_db.connect(self.s.paths.db_path)
+        try:
+            erase_student(conn, student_id, request_id, "central")
+        finally:
+            conn.close()
 
     def apply_local_erasures(self) -> int:
         """Erasures made at the school (`enroll remove`, consent withdrawal) leave the running gallery too;
@@ -232,6 +259,8 @@ class EdgeService:
                     self.engine.tick(wall)
                     self._update_rosters(wall)
                     self.apply_local_erasures()
+                    if self.learning is not None:
+                        self.learning.tick(wall.astimezone(self.s.tz).date())
                     last_tick = now
                 worked = any([self._step(w) for w in self.workers])
                 if now - last_health >= HEALTH_EVERY_S:
@@ -288,6 +317,12 @@ class EdgeService:
                 log.exception("camera %s: could not record a decision", w.cfg.name)
                 outcome = "error"
             self.outcomes[outcome] += 1
+            if self.learning is not None and outcome in ("proposed_present", "proposed_late", "review"):
+                try:
+                    self.learning.keep(d, proposed_at=rec.at.isoformat(), camera=w.cfg.name, track_id=rec.track_id,
+                                       via="review" if outcome == "review" else "proposal")
+                except Exception:  # learning is a bonus: it never stops attendance
+                    log.exception("camera %s: could not keep the sighting for learning", w.cfg.name)
             log.info("camera %s: %s %s -> %s", w.cfg.name, d.outcome, d.student_id, outcome)
 
     def request_stop(self, *_args) -> None:

@@ -36,6 +36,7 @@ def erase_student(conn: sqlite3.Connection, student_id: str, reason: str, actor:
     """Delete the student's templates and thumbnail, queue the erasure, audit it (caller's transaction)."""
     n_templates = conn.execute("DELETE FROM face_templates WHERE student_id = ?", (student_id,)).rowcount
     n_thumbs = conn.execute("DELETE FROM student_thumbnails WHERE student_id = ?", (student_id,)).rowcount
+    conn.execute("DELETE FROM sighting_embeddings WHERE student_id = ?", (student_id,))  # kept best frames
     request_id = str(uuid7())
     conn.execute("INSERT INTO erasure_queue (request_id, student_id, reason, requested_by, requested_at, "
                  "templates_removed, thumbnails_removed) VALUES (?, ?, ?, ?, ?, ?, ?)",

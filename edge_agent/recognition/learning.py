@@ -2,7 +2,9 @@
 
 When a teacher finalises a period, each sighting the camera proposed present and the teacher finalised present
 (track not corrected) may add one *learned* template for that student: the embedding of the track's best frame
-(highest face quality). It is only learned when every rule holds (`LearningPolicy.judge`, reason codes below):
+(highest face quality). A track the camera sent to review and the teacher confirmed as its candidate counts as
+confirmed too (`via="review"`, with the review threshold as its score floor). It is only learned when every
+rule holds (`LearningPolicy.judge`, reason codes below):
 
 - `corrected`: never from a track the teacher corrected (the camera's decision was changed);
 - `no_consent`: only with a recorded, unwithdrawn consent for the purpose `LEARNING_PURPOSE` (the caller checks
@@ -45,6 +47,8 @@ class Confirmation:
     margin: float                                  # ... and its margin over the next student
     corrected: bool = False                        # the teacher changed the camera's decision
     consent: bool = True                           # a recorded consent for LEARNING_PURPOSE is active
+    via: str = "proposal"                          # "proposal": proposed present by the camera; "review": the
+                                                   # camera's review candidate, confirmed by the teacher
 
     def best_frame(self) -> tuple[float, np.ndarray] | None:
         if not self.samples:
@@ -58,8 +62,9 @@ class LearningPolicy:
     """The rules (see the module docstring); thresholds are cosines of the school's embedder."""
 
     max_learned: int = 5
-    min_quality: float = 0.3
+    min_quality: float = 0.2
     min_score: float = 0.653     # MobileFaceNet accept threshold (thresholds.toml)
+    min_review_score: float = 0.613  # a review the teacher confirmed: at least the review threshold
     min_margin: float = 0.06     # twice the calibrated margin
     drift_floor: float = 0.45    # cosine to the best ENROLLED template
 
@@ -71,11 +76,13 @@ class LearningPolicy:
                 raise ValueError(f"{name} must be a cosine in [-1, 1]")
 
     @classmethod
-    def from_thresholds(cls, thresholds, max_learned: int = 5, min_quality: float = 0.3) -> LearningPolicy:
-        """From a `DecisionThresholds`: score at least accept, margin twice the calibrated one, drift floor
-        0.05 below review (a cosine a stranger reaches with a pair FAR well under 1e-3)."""
+    def from_thresholds(cls, thresholds, max_learned: int = 5, min_quality: float = 0.2) -> LearningPolicy:
+        """From a `DecisionThresholds`: score at least accept (review for a review the teacher confirmed), margin
+        twice the calibrated one, drift floor 0.05 below review (a cosine a stranger reaches with a pair FAR well
+        under 1e-3)."""
         return cls(max_learned=max_learned, min_quality=min_quality, min_score=thresholds.accept,
-                   min_margin=2 * thresholds.margin, drift_floor=thresholds.review - 0.05)
+                   min_review_score=thresholds.review, min_margin=2 * thresholds.margin,
+                   drift_floor=thresholds.review - 0.05)
 
     def judge(self, c: Confirmation, enrolled: np.ndarray) -> tuple[str, np.ndarray | None, float]:
         """(reason, embedding, drift score) for one confirmation against the student's enrolled templates (M, D).
@@ -90,7 +97,7 @@ class LearningPolicy:
         best = c.best_frame()
         if best is None or best[0] < self.min_quality:
             return "low_quality", None, 0.0
-        if c.score < self.min_score:
+        if c.score < (self.min_review_score if c.via == "review" else self.min_score):
             return "low_score", None, 0.0
         if c.margin < self.min_margin:
             return "low_margin", None, 0.0

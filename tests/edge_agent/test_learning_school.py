@@ -227,3 +227,35 @@ def test_enroll_remove_erases_learned_templates_and_kept_frames(school, faces):
     assert erasure.templates_removed == 3                    # 2 enrolled + 1 learned
     assert learned_rows(conn) == [] and conn.execute(
         "SELECT count(*) FROM sighting_embeddings WHERE student_id = ?", (BICH,)).fetchone()[0] == 0
+
+
+def test_the_running_service_keeps_the_best_frame_learns_after_finalisation_and_refreshes_its_gallery(
+        school, faces, tmp_path):
+    """The service side: a decided track's best frame is kept at the proposal, learned once the teacher finalises,
+    and the live gallery (and its file) then holds the learned template, as do the gallery packages' templates."""
+    from edge_agent.recognition import template_store
+    from edge_agent.recognition.gallery import Gallery, GalleryMeta
+    from edge_agent.recognition.learning_loop import LearningLoop
+    from edge_agent.recognition.recognizer import TrackDecision
+
+    conn, cipher, model = school
+    engine, desk = engines(conn)
+    consent(conn, BICH)
+    enrolled = template_store.load(conn, cipher, model.sha256)
+    live = Gallery(enrolled.embeddings, enrolled.student_ids, GalleryMeta(model.name, model.sha256))
+    loop = LearningLoop(conn, cipher, model, policy(), live, tmp_path / "gallery.npz")
+    q, emb = other_session(faces, "0001")[0]
+    d = TrackDecision(track_id=7, outcome="accept", student_id=BICH, score=0.8, margin=0.3, scope="roster",
+                      other_class=False, frames_used=5, first_ts=0.0, last_ts=1.0, best_quality=q, best_embedding=emb)
+    assert "best_embedding" not in d.to_json_dict(), "the embedding is never printed"
+    rec = Recognition(camera="cam-a101", role="classroom", room="A101", at=at(6, 56), decision="accept",
+                      student_id=BICH, score=0.8, track_id="cam-a101-7")
+    assert engine.record(rec) == "proposed_present"
+    assert loop.keep(d, proposed_at=rec.at.isoformat(), camera="cam-a101", track_id="cam-a101-7")
+    assert loop.tick(date(2025, 9, 8)) == {} and live.n_templates == 6, "nothing before finalisation"
+    finalise(conn, desk)
+    assert loop.tick(date(2025, 9, 8)) == {"learned": 1}
+    assert live.n_templates == 7 and Gallery.load(tmp_path / "gallery.npz").n_templates == 7
+    assert len(template_store.load(conn, cipher, model.sha256)) == 7  # what `enroll export` packages
+    off = LearningLoop(conn, cipher, model, policy(), live, enabled=False)
+    assert not off.keep(d, proposed_at=rec.at.isoformat(), camera="cam-a101", track_id="cam-a101-7")

@@ -247,6 +247,15 @@ def markdown(r: dict, command: str) -> str:
                      f"{row['wrong_student']} | {pct(row['strangers_named'], row['strangers'])} "
                      f"({row['strangers_named']}/{row['strangers']}) | {pct(row['review'], row['enrolled_walkers'])} | "
                      f"{row['cpu_ms_per_frame']:.1f} ({row['detect_ms_per_frame']:.1f}) | {row['tracks']} |")
+    if r["learning"]:
+        lines += ["", "Learning after each day's finalisation (cumulative outcomes of the confirmed sightings: "
+                  "learned, or the rule that refused them) and learned templates held at the end of the day:", "",
+                  "| day | embedder | decision | outcomes so far | learned templates |", "|---|---|---|---|---|"]
+        for row in r["rows"]:
+            if "learning" in row:
+                counts = ", ".join(f"{k} {v}" for k, v in sorted(row["learning"].items()))
+                lines.append(f"| {row['day']} | {row['embedder']} | {row['mode']} | {counts} | "
+                             f"{row['learned_templates']} |")
     lines += ["", "Totals over the days:", "",
               "| embedder | decision | named | wrong-student | strangers named | to review |",
               "|---|---|---|---|---|---|"]
@@ -303,7 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         command = "; ".join(result["commands"]) + "; " + command.strip()
     text = markdown(result, command.strip())
     if not args.no_results:
-        update_section("walkby", "Walk-by over a school week (benchmarks/walkby.py)", text)
+        if result["learning"]:
+            update_section("walkby_learning", "Walk-by over a school week, learning from confirmed sightings "
+                           "(benchmarks/walkby.py --learning)", text)
+        else:
+            update_section("walkby", "Walk-by over a school week (benchmarks/walkby.py)", text)
     print(json.dumps(result, default=float) if args.json else text)
     return 0
 

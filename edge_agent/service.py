@@ -131,6 +131,7 @@ class EdgeService:
 
     def _start_learning(self, gallery, model, thresholds) -> None:
         """Learning from confirmed sightings (`[recognition] learning`, on by default)."""
+        # lazy: FAISS loads only when the school has a gallery
         from edge_agent.recognition.learning import LearningPolicy
         from edge_agent.recognition.learning_loop import LearningLoop
         from edge_agent.recognition.template_store import TemplateCipher
@@ -225,6 +226,7 @@ class EdgeService:
     def _erase_in_school_db(self, student_id: str, request_id: str) -> None:
         """A central erasure request: the student's templates (enrolled and learned) and kept sighting embeddings
         leave the school database too (own connection: this runs on the MQTT thread)."""
+        # lazy: FAISS loads only when the school has a gallery (only then is there a down-sync)
         from edge_agent.recognition.learned_store import erase_student
 
         conn = school_db.connect(self.s.paths.db_path)

@@ -30,6 +30,7 @@ class Erasure:
     thumbnails_removed: int
     gallery_version: int | None
     gallery_file_templates_removed: int = 0
+    learned_only: bool = False   # only the learned templates went (the learning consent was withdrawn)
 
 
 def erase_student(conn: sqlite3.Connection, student_id: str, reason: str, actor: str) -> Erasure:
@@ -46,6 +47,19 @@ def erase_student(conn: sqlite3.Connection, student_id: str, reason: str, actor:
                     json.dumps({"reason": reason, "request_id": request_id, "templates_removed": n_templates,
                                 "thumbnails_removed": n_thumbs, "gallery_version": version}, ensure_ascii=False))
     return Erasure(request_id, student_id, n_templates, n_thumbs, version)
+
+
+def erase_learned(conn: sqlite3.Connection, student_id: str, reason: str, actor: str) -> Erasure:
+    """The learning consent was withdrawn: delete the student's learned templates and kept sighting frames (the
+    enrolled templates stay: the attendance consent still stands); caller's transaction, audited. The running
+    service refreshes its gallery when the gallery version changes."""
+    n = conn.execute("DELETE FROM face_templates WHERE student_id = ? AND source = 'learned'", (student_id,)).rowcount
+    conn.execute("DELETE FROM sighting_embeddings WHERE student_id = ?", (student_id,))
+    version = templates.bump_version(conn, actor, f"learned templates erased {student_id}") if n else None
+    school_db.audit(conn, actor, "enroll.erase_learned", student_id,
+                    json.dumps({"reason": reason, "templates_removed": n, "gallery_version": version},
+                               ensure_ascii=False))
+    return Erasure("", student_id, n, 0, version, learned_only=True)
 
 
 def scrub_gallery_file(path: Path, student_id: str) -> int:

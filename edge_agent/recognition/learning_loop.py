@@ -2,8 +2,9 @@
 
 `keep` is called for each camera proposal (the track's best frame is kept, encrypted, until finalisation);
 `tick` runs with the attendance tick: it learns from the lessons finalised since, purges the unused embeddings of
-earlier days and, when templates were learned or replaced, refreshes the live gallery (and its file) from the
-school database, for the students the live gallery already holds (a student erased meanwhile stays erased).
+earlier days and, when templates were learned or replaced or the school's gallery version changed, refreshes
+the live gallery (and its file) from the school database: the students it still holds and who have templates
+there get exactly those (`Gallery.update_students`: a student erased meanwhile is never brought back).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from edge_agent.recognition import learned_store, template_store
-from edge_agent.recognition.gallery import Gallery, GalleryMeta
+from edge_agent.recognition.gallery import Gallery
 from edge_agent.recognition.learning import LearningPolicy
 from edge_agent.recognition.template_store import TemplateCipher
 from edge_agent.store.school_db import transaction
@@ -27,6 +28,7 @@ class LearningLoop:
                  gallery: Gallery, gallery_path: Path | None = None, enabled: bool = True) -> None:
         self.conn, self.cipher, self.model, self.policy = conn, cipher, model, policy
         self.gallery, self.gallery_path, self.enabled = gallery, gallery_path, enabled
+        self.version = template_store.current_version(conn)
 
     def keep(self, decision, *, proposed_at: str, camera: str, track_id: str | None, via: str = "proposal") -> bool:
         """Keep the best frame of a track the camera just proposed present or sent to review (nothing when
@@ -42,18 +44,16 @@ class LearningLoop:
     def tick(self, today: date) -> dict[str, int]:
         counts = learned_store.learn_finalised(self.conn, self.cipher, self.model, self.policy, self.enabled)
         learned_store.purge_unused(self.conn, today)
-        if counts.get("learned") or counts.get("replaced"):
-            self.refresh()
-            log.info("learning from confirmed sightings: %s", counts)
+        version = template_store.current_version(self.conn)
+        if counts.get("learned") or counts.get("replaced") or version != self.version:
+            self.refresh()  # learned here, or templates changed at the school (e.g. a learning consent withdrawn)
+            log.info("learning from confirmed sightings: %s (gallery version %d)", counts, version)
+        self.version = version
         return counts
 
     def refresh(self) -> None:
-        live = set(self.gallery.student_ids)
-        tpl = template_store.load(self.conn, self.cipher, self.model.sha256, sorted(live))
-        if not len(tpl):
+        tpl = template_store.load(self.conn, self.cipher, self.model.sha256, sorted(self.gallery.student_ids))
+        if not len(tpl) or not self.gallery.update_students(tpl.embeddings, tpl.student_ids):
             return
-        meta = self.gallery.meta
-        self.gallery.swap(Gallery(tpl.embeddings, tpl.student_ids, GalleryMeta(meta.model_name, meta.model_sha256,
-                                                                               meta.version)))
         if self.gallery_path is not None:
             self.gallery.save(self.gallery_path)

@@ -259,3 +259,15 @@ def test_the_running_service_keeps_the_best_frame_learns_after_finalisation_and_
     assert len(template_store.load(conn, cipher, model.sha256)) == 7  # what `enroll export` packages
     off = LearningLoop(conn, cipher, model, policy(), live, enabled=False)
     assert not off.keep(d, proposed_at=rec.at.isoformat(), camera="cam-a101", track_id="cam-a101-7")
+    # the learning consent withdrawn: learned templates go (the enrolment stays), the live gallery follows;
+    # a student erased from the live gallery meanwhile is not brought back by the refresh
+    from enrollment_tools.consent import withdraw
+
+    live.remove(CUONG)
+    with school_db.transaction(conn):
+        erasure = withdraw(conn, BICH, "cai_thien_nhan_dang", "parent", "it-staff")
+    assert (erasure.templates_removed, erasure.learned_only) == (1, True)
+    assert learned_rows(conn) == [] and len(template_store.load(conn, cipher, model.sha256, [BICH])) == 2
+    assert conn.execute("SELECT count(*) FROM erasure_queue").fetchone()[0] == 0, "the student stays enrolled"
+    loop.tick(date(2025, 9, 8))
+    assert BICH in live and CUONG not in live and live.n_templates == 4

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from edge_agent.attendance.proposals import AttendanceEngine, Recognition
@@ -211,6 +212,7 @@ class EdgeService:
             return
         # lazy: FAISS loads only when the school has a gallery
         from edge_agent.recognition.gallery_opener import GalleryOpener
+        from edge_agent.recognition.learned_store import erase_in_school_db
         # a package of another embedder is refused (its templates are not comparable with the running ones)
         opener = GalleryOpener(self.s.school_code, read_key(self.s.paths.keys_dir, GALLERY_KEY),
                                expect_model_sha256=self.gallery.meta.model_sha256)
@@ -219,24 +221,9 @@ class EdgeService:
                                                   data_dir=self.s.paths.gallery_path.parent,
                                                   ca_file=self.s.central.ca_file),
                                  self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors,
-                                 on_erase=self._erase_in_school_db)
+                                 on_erase=partial(erase_in_school_db, self.s.paths.db_path))
         if self.s.central.url:
             self.downsync.start()
-
-    def _erase_in_school_db(self, student_id: str, request_id: str) -> None:
-        """A central erasure request: the student's templates (enrolled and learned) and kept sighting embeddings
-        leave the school database too (own connection: this runs on the MQTT thread)."""
-        # lazy: FAISS loads only when the school has a gallery (only then is there a down-sync)
-        from edge_agent.recognition.learned_store import erase_student
-
-        conn = school_db.connect(self.s.paths.db_path)
-        try:
-            erase_student(conn, student_id, request_id, "central")
-        except Exception:  # the live gallery is already clean; the log tells the operator to run `enroll remove`
-            log.exception("erasure %s: could not delete %s's templates in the school database", request_id,
-                          student_id)
-        finally:
-            conn.close()
 
     def apply_local_erasures(self) -> int:
         """Erasures made at the school (`enroll remove`, consent withdrawal) leave the running gallery too;

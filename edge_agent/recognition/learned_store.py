@@ -21,6 +21,7 @@ learned and the kept embeddings are deleted all the same.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import date
 
@@ -29,7 +30,9 @@ import numpy as np
 from edge_agent.recognition import template_store
 from edge_agent.recognition.learning import LEARNING_PURPOSE, Confirmation, LearningPolicy, cap_victim
 from edge_agent.recognition.template_store import TemplateCipher
-from edge_agent.store.school_db import audit, now_iso, transaction
+from edge_agent.store.school_db import audit, connect, now_iso, transaction
+
+log = logging.getLogger(__name__)
 
 ACTOR = "system:learning"
 
@@ -178,3 +181,15 @@ def erase_student(conn: sqlite3.Connection, student_id: str, request_id: str, ac
         audit(conn, actor, "erasure.central", student_id,
               json.dumps({"request_id": request_id, "templates_removed": n, "sighting_embeddings_removed": k}))
     return n
+
+
+def erase_in_school_db(db_path, student_id: str, request_id: str, actor: str = "central") -> None:
+    """The service's down-sync hook for a central erasure request (runs on the MQTT thread, so its own connection):
+    the live gallery is already clean; a failure here is logged for the operator (`enroll remove` finishes it)."""
+    conn = connect(db_path)
+    try:
+        erase_student(conn, student_id, request_id, actor)
+    except Exception:  # noqa: BLE001 - never break the MQTT thread
+        log.exception("erasure %s: could not delete %s's templates in the school database", request_id, student_id)
+    finally:
+        conn.close()

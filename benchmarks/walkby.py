@@ -13,10 +13,12 @@ edge_agent/track_decision.py). Tracks are matched to walkers by IoU with the pas
 
 Each day a simulated teacher finalises the period: accepted students are confirmed when right and
 corrected when wrong; a review is confirmed when its candidate is the walker; a missed student is ticked by
-hand. The confirmed sightings (never the corrected ones) are what "learning from confirmed sightings"
-(issue 17 point 1) will feed on: `--learning` hands them to
-`edge_agent.recognition.learning.learn_from_confirmations(gallery, confirmations) -> Gallery` after each
-day. Without it, days 1..5 differ only by the photos drawn and the paths walked.
+hand. The sightings the camera proposed and the teacher finalised present, and the reviews the teacher
+confirmed as the camera's candidate (never the corrected ones) are what learning from confirmed sightings
+feeds on: with `--learning` one
+`edge_agent.recognition.learning.Learner` per embedder (the production rules: best frame, quality floor,
+high-margin score, drift guard against the enrolled templates, at most `--max-learned` per student) adds
+them after each day. Without it, days 1..5 differ only by the photos drawn and the paths walked.
 
 Per day, embedder and mode: share of enrolled walkers named, wrong-student decisions (an accept naming
 someone else), strangers named, share of enrolled walkers sent to review, CPU ms per frame (detection +
@@ -31,7 +33,6 @@ import platform
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ from results_section import update_section  # noqa: E402
 from walkby_scene import FPS, SIZE, CropSource, Person, WalkVideo, people, schedule  # noqa: E402
 
 from edge_agent.recognition.gallery import Gallery, GalleryMeta  # noqa: E402
+from edge_agent.recognition.learning import Confirmation, Learner, LearningPolicy  # noqa: E402
 from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline  # noqa: E402
 from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter  # noqa: E402
 from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds  # noqa: E402
@@ -52,17 +54,6 @@ from edge_agent.vision.analyzer import FaceAnalyzer  # noqa: E402
 from edge_agent.vision.embedder_choice import build_embedder, model_name  # noqa: E402
 from edge_agent.vision.image_io import load_image  # noqa: E402
 from models import ModelStore  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """A sighting the teacher confirmed (what learning may use): the track's embedded frames and score."""
-
-    student_id: str
-    samples: list[tuple[float, np.ndarray]]
-    score: float
-    margin: float
-    corrected: bool  # the teacher changed the camera's decision (never learned from)
 
 
 class RecordingVoter(TrackVoter):
@@ -118,9 +109,9 @@ def teacher(decisions: list, walker_of: dict, walkers: list, roster: set[str], s
             named += 1
         elif reviewed:
             review += 1
-        for d in right + reviewed:
+        for d in right + reviewed:  # proposed present (or review confirmed) and finalised present: may teach
             confirmations.append(Confirmation(truth, samples.get(d.track_id, []), d.score, d.margin,
-                                              corrected=False))
+                                              corrected=False, via="proposal" if d.outcome == "accept" else "review"))
     strangers_named = sum(1 for k in strangers if any(d.outcome == "accept" for d in by_walker.get(k, [])))
     return {"enrolled_walkers": len(enrolled), "named": named, "review": review, "wrong_student": wrong + ghosts,
             "strangers": len(strangers), "strangers_named": strangers_named,
@@ -133,14 +124,6 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
     area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
-
-
-def load_learner():
-    try:  # optional: the learning step (issue 17 point 1) is built separately
-        from edge_agent.recognition.learning import learn_from_confirmations
-    except ImportError as exc:
-        raise SystemExit(f"--learning needs edge_agent.recognition.learning (not built yet): {exc}") from exc
-    return learn_from_confirmations
 
 
 def run(args) -> dict:
@@ -166,7 +149,8 @@ def run(args) -> dict:
     templates = enrol(analyzer, embedders, enrolled)
     galleries = {c: Gallery(e, ids, GalleryMeta(embedders[c][1].name, embedders[c][1].sha256))
                  for c, (e, ids) in templates.items()}
-    learn = load_learner() if args.learning else None
+    learners = ({c: Learner(g, LearningPolicy.from_thresholds(thresholds[c], max_learned=args.max_learned))
+                 for c, g in galleries.items()} if args.learning else {})
     crops = CropSource(analyzer.detector)
     rng = np.random.default_rng(args.seed)
     modes = args.modes.split(",")
@@ -210,8 +194,10 @@ def run(args) -> dict:
             rows.append({"day": day, "embedder": c, "mode": m, "frames": video.n_frames, "cpu_ms_per_frame": ms,
                          "detect_ms_per_frame": 1000 * cpu["detect"] / video.n_frames, **figures})
             confirmations_total[(c, m)] += len(confirmations)
-            if learn is not None and m == modes[-1]:
-                galleries[c] = learn(galleries[c], confirmations)
+            if c in learners and m == modes[-1]:  # the teacher finalised: learn from the confirmed sightings
+                galleries[c] = learners[c].learn(confirmations)
+                rows[-1]["learning"] = dict(learners[c].report.counts)
+                rows[-1]["learned_templates"] = sum(len(x) for x in learners[c].learned.values())
             print(f"day {day} {c:6} {m:4}: named {figures['named']}/{figures['enrolled_walkers']}, wrong "
                   f"{figures['wrong_student']}, strangers {figures['strangers_named']}/{figures['strangers']}, "
                   f"review {figures['review']}, {ms:.1f} ms/frame", file=sys.stderr, flush=True)
@@ -261,6 +247,15 @@ def markdown(r: dict, command: str) -> str:
                      f"{row['wrong_student']} | {pct(row['strangers_named'], row['strangers'])} "
                      f"({row['strangers_named']}/{row['strangers']}) | {pct(row['review'], row['enrolled_walkers'])} | "
                      f"{row['cpu_ms_per_frame']:.1f} ({row['detect_ms_per_frame']:.1f}) | {row['tracks']} |")
+    if r["learning"]:
+        lines += ["", "Learning after each day's finalisation (cumulative outcomes of the confirmed sightings: "
+                  "learned, or the rule that refused them) and learned templates held at the end of the day:", "",
+                  "| day | embedder | decision | outcomes so far | learned templates |", "|---|---|---|---|---|"]
+        for row in r["rows"]:
+            if "learning" in row:
+                counts = ", ".join(f"{k} {v}" for k, v in sorted(row["learning"].items()))
+                lines.append(f"| {row['day']} | {row['embedder']} | {row['mode']} | {counts} | "
+                             f"{row['learned_templates']} |")
     lines += ["", "Totals over the days:", "",
               "| embedder | decision | named | wrong-student | strangers named | to review |",
               "|---|---|---|---|---|---|"]
@@ -299,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--embedders", default="mfn,sface,fusion")
     p.add_argument("--modes", default="vote,set", help="track decision: vote (per-frame) and/or set (set-to-set)")
     p.add_argument("--learning", action="store_true", help="learn from confirmed sightings after each day")
+    p.add_argument("--max-learned", type=int, default=5, help="learned templates per student (K)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--datasets")
     p.add_argument("--json", action="store_true")
@@ -316,7 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         command = "; ".join(result["commands"]) + "; " + command.strip()
     text = markdown(result, command.strip())
     if not args.no_results:
-        update_section("walkby", "Walk-by over a school week (benchmarks/walkby.py)", text)
+        if result["learning"]:
+            update_section("walkby_learning", "Walk-by over a school week, learning from confirmed sightings "
+                           "(benchmarks/walkby.py --learning)", text)
+        else:
+            update_section("walkby", "Walk-by over a school week (benchmarks/walkby.py)", text)
     print(json.dumps(result, default=float) if args.json else text)
     return 0
 

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from edge_agent.synthetic_stream import face_crop, textured_background
 
+from edge_agent.demo.synthetic_stream import textured_background
+from edge_agent.vision.crop import face_crop
 from edge_agent.vision.image_io import load_image
 
 FPS = 15

@@ -160,6 +160,8 @@ class RecognitionConfig(_Strict):
 
     embedder: Literal["mfn", "sface", "fusion"] = "mfn"  # MobileFaceNet, SFace, or both fused
     set_decision: bool = True               # set-to-set matching over a track (recognition/track_decision.py)
+    learning: bool = True                   # learn from sightings a teacher confirmed (recognition/learning.py)
+    max_learned: int = Field(default=5, ge=0, le=20)  # learned templates per student (K)
 
 
 class EdgeSettings(BaseSettings):

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from edge_agent.attendance.proposals import AttendanceEngine, Recognition
@@ -75,6 +76,7 @@ class EdgeService:
         self._link = None
         self.gallery = None
         self.downsync = None
+        self.learning = None
         self._erased_locally: set[str] = set()
         self._threads: list[threading.Thread] = []
         self.metrics = EdgeMetrics(settings.school_code, settings.paths.db_path, self)
@@ -114,6 +116,8 @@ class EdgeService:
             log.warning(self.gallery_note)
             gallery = None
         self.gallery = gallery
+        if gallery is not None:
+            self._start_learning(gallery, expected, thresholds)
         for cfg in self.s.cameras:
             camera = Camera(cfg)
             pipeline = None
@@ -129,6 +133,19 @@ class EdgeService:
                 pipeline = RecognitionPipeline(analyzer.detector, embedder, voter,
                                                on_stage=self.metrics.stage_observer(cfg.name))
             self.workers.append(CameraWorker(camera, pipeline))
+
+    def _start_learning(self, gallery, model, thresholds) -> None:
+        """Learning from confirmed sightings (`[recognition] learning`, on by default)."""
+        # lazy: FAISS loads only when the school has a gallery
+        from edge_agent.recognition.learning import LearningPolicy
+        from edge_agent.recognition.learning_loop import LearningLoop
+        from edge_agent.recognition.template_store import TemplateCipher
+
+        rec = self.s.recognition
+        cipher = TemplateCipher(read_key(self.s.paths.keys_dir, GALLERY_KEY), self.s.school_code)
+        self.learning = LearningLoop(self.conn, cipher, model,
+                                     LearningPolicy.from_thresholds(thresholds, max_learned=rec.max_learned),
+                                     gallery, self.s.paths.gallery_path, enabled=rec.learning)
 
     def _update_rosters(self, now: datetime) -> None:
         """Roster-first matching: each classroom camera searches the class scheduled in its room first."""
@@ -205,6 +222,7 @@ class EdgeService:
             return
         # lazy: FAISS loads only when the school has a gallery
         from edge_agent.recognition.gallery_opener import GalleryOpener
+        from edge_agent.recognition.learned_store import erase_in_school_db
         # a package of another embedder is refused (its templates are not comparable with the running ones)
         opener = GalleryOpener(self.s.school_code, read_key(self.s.paths.keys_dir, GALLERY_KEY),
                                expect_model_sha256=self.gallery.meta.model_sha256)
@@ -212,7 +230,8 @@ class EdgeService:
                                                   central_url=self.s.central.url or "",
                                                   data_dir=self.s.paths.gallery_path.parent,
                                                   ca_file=self.s.central.ca_file),
-                                 self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors)
+                                 self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors,
+                                 on_erase=partial(erase_in_school_db, self.s.paths.db_path))
         if self.s.central.url:
             self.downsync.start()
 
@@ -242,6 +261,11 @@ class EdgeService:
                     self.engine.tick(wall)
                     self._update_rosters(wall)
                     self.apply_local_erasures()
+                    if self.learning is not None:
+                        try:
+                            self.learning.tick(wall.astimezone(self.s.tz).date())
+                        except Exception:  # learning is a bonus: it never stops attendance
+                            log.exception("learning from confirmed sightings failed; attendance goes on")
                     last_tick = now
                 worked = any([self._step(w) for w in self.workers])
                 if now - last_health >= HEALTH_EVERY_S:
@@ -299,6 +323,12 @@ class EdgeService:
                 log.exception("camera %s: could not record a decision", w.cfg.name)
                 outcome = "error"
             self.outcomes[outcome] += 1
+            if self.learning is not None and outcome in ("proposed_present", "proposed_late", "review"):
+                try:
+                    self.learning.keep(d, proposed_at=rec.at.isoformat(), camera=w.cfg.name, track_id=rec.track_id,
+                                       via="review" if outcome == "review" else "proposal")
+                except Exception:  # learning is a bonus: it never stops attendance
+                    log.exception("camera %s: could not keep the sighting for learning", w.cfg.name)
             log.info("camera %s: %s %s -> %s", w.cfg.name, d.outcome, d.student_id, outcome)
 
     def request_stop(self, *_args) -> None:

@@ -69,15 +69,19 @@ def give(conn: sqlite3.Connection, student_id: str, purpose: str, given_by: str,
 
 def withdraw(conn: sqlite3.Connection, student_id: str, purpose: str, given_by: str, actor: str,
              when: str | None = None, reason: str = "rút lại đồng ý"):
-    """Withdraw a consent and erase the biometric data it covered (caller's transaction).
+    """Withdraw a consent and erase the biometric data it covered (caller's transaction): every template for
+    `attendance`, the learned templates for the learning purpose.
 
     Returns the `Erasure` (it is done even when no consent was active: withdrawing is always honoured).
     """
     # lazy: removal loads FAISS (the gallery), needed only when a withdrawal erases
-    from enrollment_tools.removal import erase_student
+    from edge_agent.recognition.learning import LEARNING_PURPOSE
+    from enrollment_tools.removal import erase_learned, erase_student
 
     when = when or school_db.now_iso()
     n = conn.execute("UPDATE consents SET withdrawn_at = ? WHERE student_id = ? AND purpose = ? AND given_by = ? "
                      "AND withdrawn_at IS NULL", (when, student_id, purpose, given_by)).rowcount
     school_db.audit(conn, actor, "consent.withdraw", student_id, f"{purpose} by {given_by} ({n} active)")
+    if purpose == LEARNING_PURPOSE:  # learning stops; what it learned goes, the enrolment stays
+        return erase_learned(conn, student_id, f"{reason} ({given_by}, {purpose})", actor)
     return erase_student(conn, student_id, f"{reason} ({given_by}, {purpose})", actor)

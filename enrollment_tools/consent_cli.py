@@ -95,7 +95,7 @@ def import_consents(file: Annotated[Path, typer.Argument(help="consent forms lis
                     given += 1
             school_db.audit(sch.conn, actor, "consent.import", file.name,
                             json.dumps({"given": given, "withdrawn": withdrawn, "skipped_invalid": len(bad)}))
-        for e in erasures:
+        for e in (e for e in erasures if not e.learned_only):
             scrub_gallery_file(sch.settings.paths.gallery_path, e.student_id)
         out.result({"given": given, "withdrawn": withdrawn, "unchanged": len(good) - given - withdrawn,
                     "invalid": bad, "erasures": [asdict(e) for e in erasures]},
@@ -124,7 +124,7 @@ def set_consent(student: Annotated[str, typer.Argument(help="12-digit personal i
                 erasure = consent.withdraw(sch.conn, sid, purp, giver, actor)
             else:
                 changed = consent.give(sch.conn, sid, purp, giver, school_db.now_iso(), actor, note)
-        if withdraw:
+        if withdraw and not erasure.learned_only:
             scrub_gallery_file(sch.settings.paths.gallery_path, sid)
             out.result({"student_id": sid, "withdrawn": True, "erasure": asdict(erasure)},
                        f"Đã rút lại đồng ý của {sid}; đã xoá {erasure.templates_removed} mẫu khuôn mặt.")

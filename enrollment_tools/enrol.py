@@ -86,7 +86,8 @@ def enrol_students(conn: sqlite3.Connection, cipher: TemplateCipher, model: Mode
                 if kind != "new":
                     continue
                 r, forced = keep[i]
-                templates.add(conn, cipher, sid, model, r.embedding, r.quality, source, r.sha256 or None, forced)
+                templates.add(conn, cipher, sid, model, r.embedding, r.quality, source, r.sha256 or None, forced,
+                              low_resolution=r.low_resolution)
                 index.add(sid, r.embedding)
                 out.added += 1
                 out.forced += int(forced)

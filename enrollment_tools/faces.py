@@ -10,7 +10,7 @@ import hashlib
 import multiprocessing as mp
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -22,6 +22,7 @@ from edge_agent.vision.types import Detection
 
 SECOND_FACE_RATIO = 0.5   # a face at least half the size of the largest one counts as a second person
 THUMB_PX = 128
+LOW_RES_MIN_PX = 48.0     # faces of 48 px up to the gate's minimum are enrolled after upscaling (low_resolution)
 
 MESSAGES = {
     "no_face": "không tìm thấy khuôn mặt",
@@ -40,6 +41,7 @@ class PhotoResult:
     quality: float = 0.0
     embedding: np.ndarray | None = None
     thumbnail: bytes | None = None
+    low_resolution: bool = False    # a 48-80 px face enrolled after upscaling (sharpness and pose passed)
 
     @property
     def ok(self) -> bool:
@@ -113,7 +115,18 @@ def analyze_photo(analyzer, path: str, student_id: str, gate: QualityGate, keep_
     except ImageError as exc:
         return PhotoResult(path, student_id, sha, "not_an_image", [("not_an_image", exc.message)])
     code, reasons, det, q = analyze_image(analyzer, image, gate)
-    result = PhotoResult(path, student_id, sha, code, reasons, quality=q.score if q else 0.0)
+    low_res = False
+    if code == "too_small" and q is not None and q.face_px >= LOW_RES_MIN_PX \
+            and {c for c, _ in reasons} == {"too_small"}:
+        # an ID photo's small face: sharpness, pose and exposure passed at its own size, so upscale the photo
+        # until the face reaches the gate's minimum and enrol it, flagged low_resolution
+        scale = gate.min_face_px / q.face_px * 1.05
+        big = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        code2, _, det2, q2 = analyze_image(analyzer, big, replace(gate, min_sharpness=0.0))
+        if code2 == "ok":
+            code, reasons, det, image, low_res = "ok", [], det2, big, True
+            q = replace(q, score=q2.score)
+    result = PhotoResult(path, student_id, sha, code, reasons, quality=q.score if q else 0.0, low_resolution=low_res)
     if code == "ok":
         result.embedding = analyzer.embed_faces(image, [det], refined=True)[0]
         if keep_thumbnail:

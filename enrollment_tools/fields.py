@@ -17,7 +17,10 @@ GIVERS = {"parent": "parent", "cha me": "parent", "cha/me": "parent", "phu huynh
           "me": "parent", "nguoi giam ho": "parent", "giam ho": "parent", "cha hoac me": "parent",
           "student": "student", "hoc sinh": "student", "ban than": "student", "hs": "student", "ph": "parent"}
 PURPOSES = {"attendance": "attendance", "diem danh": "attendance", "diem danh khuon mat": "attendance",
-            "diem danh bang khuon mat": "attendance"}
+            "diem danh bang khuon mat": "attendance",
+            # learning from sightings a teacher confirmed (edge_agent.recognition.learning.LEARNING_PURPOSE)
+            "cai_thien_nhan_dang": "cai_thien_nhan_dang", "cai thien nhan dang": "cai_thien_nhan_dang",
+            "cai thien nhan dang khuon mat": "cai_thien_nhan_dang"}
 
 
 def student_id(text: str) -> str:
@@ -66,7 +69,8 @@ def purpose(text: str) -> str:
         return "attendance"
     value = PURPOSES.get(fold(text))
     if value is None:
-        raise ValueError(f"mục đích '{text}' không được hỗ trợ (chỉ: điểm danh / attendance)")
+        raise ValueError(f"mục đích '{text}' không được hỗ trợ (chỉ: điểm danh / attendance, "
+                         "cải thiện nhận dạng / cai_thien_nhan_dang)")
     return value
 
 

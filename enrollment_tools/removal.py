@@ -30,6 +30,7 @@ class Erasure:
     thumbnails_removed: int
     gallery_version: int | None
     gallery_file_templates_removed: int = 0
+    learned_only: bool = False   # only the learned templates went (the learning consent was withdrawn)
 
 
 def erase_student(conn: sqlite3.Connection, student_id: str, reason: str, actor: str) -> Erasure:
@@ -42,6 +43,7 @@ def erase_student(conn: sqlite3.Connection, student_id: str, reason: str, actor:
                            (student_id,)).rowcount
     n_crops += conn.execute("UPDATE review_queue SET crop = NULL WHERE crop IS NOT NULL AND (candidate_id = ? "
                             "OR resolved_student_id = ?)", (student_id, student_id)).rowcount
+    conn.execute("DELETE FROM sighting_embeddings WHERE student_id = ?", (student_id,))  # kept best frames
     request_id = str(uuid7())
     conn.execute("INSERT INTO erasure_queue (request_id, student_id, reason, requested_by, requested_at, "
                  "templates_removed, thumbnails_removed) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -52,6 +54,19 @@ def erase_student(conn: sqlite3.Connection, student_id: str, reason: str, actor:
                                 "thumbnails_removed": n_thumbs, "crops_removed": n_crops,
                                 "gallery_version": version}, ensure_ascii=False))
     return Erasure(request_id, student_id, n_templates, n_thumbs, version)
+
+
+def erase_learned(conn: sqlite3.Connection, student_id: str, reason: str, actor: str) -> Erasure:
+    """The learning consent was withdrawn: delete the student's learned templates and kept sighting frames (the
+    enrolled templates stay: the attendance consent still stands); caller's transaction, audited. The running
+    service refreshes its gallery when the gallery version changes."""
+    n = conn.execute("DELETE FROM face_templates WHERE student_id = ? AND source = 'learned'", (student_id,)).rowcount
+    conn.execute("DELETE FROM sighting_embeddings WHERE student_id = ?", (student_id,))
+    version = templates.bump_version(conn, actor, f"learned templates erased {student_id}") if n else None
+    school_db.audit(conn, actor, "enroll.erase_learned", student_id,
+                    json.dumps({"reason": reason, "templates_removed": n, "gallery_version": version},
+                               ensure_ascii=False))
+    return Erasure("", student_id, n, 0, version, learned_only=True)
 
 
 def scrub_gallery_file(path: Path, student_id: str) -> int:

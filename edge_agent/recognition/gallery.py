@@ -209,6 +209,23 @@ class Gallery:
                 self._snap = _Snapshot(snap.embeddings[keep], snap.student_ids[keep], snap.meta)
             return removed
 
+    def update_students(self, embeddings: np.ndarray, student_ids: Iterable[str]) -> int:
+        """Replace the templates of the given students with these, only for students still in the gallery (one
+        step under the lock, so a student removed meanwhile is never brought back); returns students updated."""
+        emb, ids = _check_templates(embeddings, student_ids)
+        with self._lock:
+            snap = self._snap
+            if emb.shape[1] != snap.dim:
+                raise GalleryError(f"templates have dimension {emb.shape[1]}, this gallery {snap.dim}")
+            update = sorted(set(ids.tolist()) & set(snap.rows))
+            if not update:
+                return 0
+            keep = ~np.isin(snap.student_ids, update)
+            take = np.isin(ids, update)
+            self._snap = _Snapshot(np.vstack([snap.embeddings[keep], emb[take]]),
+                                   np.concatenate([snap.student_ids[keep], ids[take]]), snap.meta)
+            return len(update)
+
     def swap(self, other: Gallery) -> None:
         """Replace all templates with those of `other` in one step (searches in flight finish unharmed)."""
         new = other._snap

@@ -111,9 +111,12 @@ class TrackDecision:
     frames_used: int
     first_ts: float
     last_ts: float
+    best_quality: float = 0.0  # the track's best embedded frame (what learning may keep, never printed)
+    best_embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_json_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("best_embedding"), d.pop("best_quality")
         d["student_id"] = self.student_id if self.outcome == "accept" else self.outcome
         d["candidate_id"] = self.student_id if self.outcome == "review" else None
         for k in ("score", "margin"):
@@ -267,4 +270,5 @@ class TrackVoter:
                              score=verdict.score, margin=verdict.margin, scope=verdict.scope,
                              other_class=verdict.other_class,
                              frames_used=len(v.samples) if self.set_decision is not None else len(best),
-                             first_ts=v.first_ts, last_ts=v.last_ts)
+                             first_ts=v.first_ts, last_ts=v.last_ts, best_quality=best[0][0],
+                             best_embedding=best[0][1])

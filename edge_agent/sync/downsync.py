@@ -75,15 +75,18 @@ _FILES = {ControlKind.GALLERY_AVAILABLE: "gallery.npz", ControlKind.ROSTER_AVAIL
 class Downsync:
     def __init__(self, settings: DownsyncSettings, gallery: LiveGallery, *,
                  open_gallery: Callable[[bytes, str], LiveGallery], permanent_errors: tuple[type[Exception], ...] = (),
-                 on_package: Callable[[ControlKind, Path, str], None] | None = None):
+                 on_package: Callable[[ControlKind, Path, str], None] | None = None,
+                 on_erase: Callable[[str, str], None] | None = None):
         """`open_gallery(data, path)` turns a downloaded gallery into one to swap in
         (`edge_agent.recognition.gallery_opener.GalleryOpener`); `permanent_errors` are its errors for a package
-        that will not get better by fetching it again."""
+        that will not get better by fetching it again; `on_erase(student_id, request_id)` runs after an erasure
+        request left the live gallery (the service erases the school database's templates with it)."""
         self.s = settings
         self.gallery = gallery
         self.open_gallery = open_gallery
         self.permanent_errors = (DownsyncError, *permanent_errors)
         self.on_package = on_package
+        self.on_erase = on_erase
         self.versions: dict[str, str] = {}
         self.dir = Path(settings.data_dir)
         (self.dir / "pending").mkdir(parents=True, exist_ok=True)
@@ -100,6 +103,8 @@ class Downsync:
     def handle(self, control: Control) -> None:
         if control.kind is ControlKind.ERASURE_REQUEST:
             self.erase(control.erasure.student_id)
+            if self.on_erase is not None:
+                self.on_erase(control.erasure.student_id, control.erasure.request_id)
             return
         pending = self.dir / "pending" / f"{control.kind.value}.json"
         _atomic_write(pending, control.package.model_dump_json().encode())

@@ -69,7 +69,7 @@ def test_previous_version_database_upgrades_cleanly(tmp_path, with_outbox):
     path = tmp_path / "s.sqlite3"
     previous_version_db(path, with_outbox)
     conn = school_db.connect(path)
-    assert school_db.applied(conn)[-1] == "0100_enrolment" and "0004_outbox" in school_db.applied(conn)
+    assert {"0100_enrolment", "0004_outbox"} <= set(school_db.applied(conn))
     assert school_db.migrate(conn) == []
     rows = [tuple(r) for r in conn.execute("SELECT seq, sent_at IS NULL FROM outbox ORDER BY seq")]
     assert rows == ([(1, 0), (2, 1)] if with_outbox else [])

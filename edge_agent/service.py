@@ -23,6 +23,7 @@ from edge_agent.attendance.timetable import bell_schedule, save_bells
 from edge_agent.capture.cameras import Camera
 from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.config import EdgeSettings
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import erasure_queue, school_db
 from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.sync import outbox as outbox_mod
@@ -76,6 +77,10 @@ class EdgeService:
         self._erased_locally: set[str] = set()
         self._threads: list[threading.Thread] = []
 
+    def gallery_seal(self) -> GallerySeal:
+        """The school's gallery key: the installed gallery file is encrypted with it (gallery_seal.py)."""
+        return GallerySeal(read_key(self.s.paths.keys_dir, GALLERY_KEY), self.s.school_code)
+
     # ---- building the pipeline ---------------------------------------------------------------------------------
     def _build_workers(self) -> None:
         # lazy: onnxruntime and FAISS load only when the school has a gallery
@@ -102,7 +107,9 @@ class EdgeService:
                 raise GalleryError("no thresholds for the school's embedder")
             expected = identity(rec.embedder, store, calibration.fusion_weight)
             # templates of another embedder are refused (they are not comparable): re-enrol from photos
-            gallery = Gallery.load(self.s.paths.gallery_path, expect_model_sha256=expected.sha256)
+            # encrypted at rest with the school's gallery key; an old plain file is encrypted in place
+            gallery = Gallery.load(self.s.paths.gallery_path, expect_model_sha256=expected.sha256,
+                                   seal=self.gallery_seal(), migrate_plain=True)
         except GalleryError as exc:
             hint = ("" if "not the embedder in use" not in str(exc) else
                     f" (this school runs embedder {rec.embedder!r}: enrol again from the photos with it, "
@@ -196,13 +203,15 @@ class EdgeService:
         # lazy: FAISS loads only when the school has a gallery
         from edge_agent.recognition.gallery_opener import GalleryOpener
         # a package of another embedder is refused (its templates are not comparable with the running ones)
+        seal = self.gallery_seal()
         opener = GalleryOpener(self.s.school_code, read_key(self.s.paths.keys_dir, GALLERY_KEY),
                                expect_model_sha256=self.gallery.meta.model_sha256)
         self.downsync = Downsync(DownsyncSettings(school=self.s.school_code, key_hex=self.key.hex(),
                                                   central_url=self.s.central.url or "",
                                                   data_dir=self.s.paths.gallery_path.parent,
                                                   ca_file=self.s.central.ca_file),
-                                 self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors)
+                                 self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors,
+                                 save_gallery=lambda g, p: g.save(p, seal=seal))
         if self.s.central.url:
             self.downsync.start()
 

@@ -96,7 +96,7 @@ def import_consents(file: Annotated[Path, typer.Argument(help="consent forms lis
             school_db.audit(sch.conn, actor, "consent.import", file.name,
                             json.dumps({"given": given, "withdrawn": withdrawn, "skipped_invalid": len(bad)}))
         for e in erasures:
-            scrub_gallery_file(sch.settings.paths.gallery_path, e.student_id)
+            scrub_gallery_file(sch.settings.paths.gallery_path, e.student_id, sch.gallery_seal)
         out.result({"given": given, "withdrawn": withdrawn, "unchanged": len(good) - given - withdrawn,
                     "invalid": bad, "erasures": [asdict(e) for e in erasures]},
                    f"Đã ghi {given} sự đồng ý, {withdrawn} rút lại (đã xoá dữ liệu khuôn mặt), "
@@ -125,7 +125,7 @@ def set_consent(student: Annotated[str, typer.Argument(help="12-digit personal i
             else:
                 changed = consent.give(sch.conn, sid, purp, giver, school_db.now_iso(), actor, note)
         if withdraw:
-            scrub_gallery_file(sch.settings.paths.gallery_path, sid)
+            scrub_gallery_file(sch.settings.paths.gallery_path, sid, sch.gallery_seal)
             out.result({"student_id": sid, "withdrawn": True, "erasure": asdict(erasure)},
                        f"Đã rút lại đồng ý của {sid}; đã xoá {erasure.templates_removed} mẫu khuôn mặt.")
             return

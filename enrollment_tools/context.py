@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from edge_agent.config import ConfigError, EdgeSettings, load_settings
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import school_db
 from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
 from edge_agent.store.tabular import TableError
@@ -65,6 +66,11 @@ class School:
         if self._key is None:
             self._key = read_key(self.settings.paths.keys_dir, GALLERY_KEY)
         return self._key
+
+    @property
+    def gallery_seal(self) -> GallerySeal:
+        """Encrypts the installed gallery file at rest (edge_agent/recognition/gallery_seal.py)."""
+        return GallerySeal(self.gallery_key, self.code)
 
 
 @contextmanager

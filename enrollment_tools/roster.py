@@ -229,7 +229,7 @@ def import_roster(file: Annotated[Path, typer.Argument(help="roster .csv or .xls
                               invalid=plan.invalid)
         erased = apply_plan(sch.conn, plan, actor)
         for sid in erased:
-            scrub_gallery_file(sch.settings.paths.gallery_path, sid)
+            scrub_gallery_file(sch.settings.paths.gallery_path, sid, sch.gallery_seal)
         out.result({"applied": True, **plan.to_json(), "erased": erased},
                    f"Đã ghi: {len(plan.new)} học sinh mới, {len(plan.updated)} thay đổi.")
 

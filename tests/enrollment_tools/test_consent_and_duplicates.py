@@ -73,7 +73,7 @@ def test_consent_import_bad_rows_write_nothing(school, tmp_path):
     assert school.dump() == before
     (tmp_path / "x.csv").write_text("Họ và tên,Ngày\nA,1\n", encoding="utf-8")
     code, out = school.run("consent", "import", str(tmp_path / "x.csv"), ok=False)
-    assert code == 1 and "missing column" in out["error"] and "x.csv" in out["error"]
+    assert code == 1 and "thiếu cột" in out["error"] and "x.csv" in out["error"]
     code, out = school.run("consent", "set", "094209000199", "--given-by", "parent", ok=False)
     assert code == 1 and "094209000199" in out["error"]
     assert school.dump() == before

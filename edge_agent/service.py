@@ -338,7 +338,8 @@ class EdgeService:
         path = self.s.paths.health_path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.health(state), ensure_ascii=False, indent=2), encoding="utf-8")
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(self.health(state), ensure_ascii=False, indent=2))  # the data dir is 0600 throughout
         os.replace(tmp, path)
 
 

@@ -50,7 +50,8 @@ def export_package(sch, out: Path, actor: str) -> dict:
                              gallery_version=version, created_at=created)
     except PackageError as exc:
         raise EnrollError(str(exc)) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.parent.exists():
+        out.parent.mkdir(mode=0o700, parents=True)
     fd, tmp = tempfile.mkstemp(prefix=".gallery-", suffix=".pkg", dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

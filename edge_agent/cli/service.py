@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -115,6 +116,9 @@ def init(school: Annotated[str, typer.Option("--school", help="the school's code
     keys_dir = data_dir / "keys"
     text = CONFIG_TEMPLATE.format(school=school, data_dir=data_dir.as_posix(), keys_dir=keys_dir.as_posix())
     base = out.resolve().parent
+    data_abs = data_dir if data_dir.is_absolute() else base / data_dir
+    data_abs.mkdir(mode=0o700, parents=True, exist_ok=True)   # names, ids and templates of minors live here
+    os.chmod(data_abs, 0o700)
     try:
         keys = write_keys(keys_dir if keys_dir.is_absolute() else base / keys_dir, overwrite=force)
     except KeyError_ as exc:

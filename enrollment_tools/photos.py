@@ -163,10 +163,12 @@ def photos(directory: Annotated[Path, typer.Argument(help="<student id>/*.jpg fo
                              for r in all_results if r.code not in ("ok", "surplus")]}
         if not as_json:
             coverage.print_summary(out.console, cov, data["rejected"], data["duplicates"], report_path, version)
-        problems = Counter(r["code"] for r in data["rejected"] if r["code"] != "already_enrolled")
-        if not any(o.added for o in outcomes.values()) and (problems or not all_results):
-            # nothing enrolled is a failure (exit 1), not a success to overlook; a re-run of photos already
-            # enrolled is not
+        problems = Counter(r["code"] for r in data["rejected"])
+        usable = any(o.added for o in outcomes.values()) or any(r.code in ("already_enrolled", "surplus")
+                                                                for r in all_results)
+        if not usable:
+            # nothing enrolled from a folder with no usable photo is a failure (exit 1), not a success to overlook;
+            # a re-run over photos already enrolled is not
             why = ", ".join(f"{n} ảnh: {coverage.REASON_NAMES.get(c, c)}" for c, n in problems.most_common())
             raise EnrollError(f"không đăng ký được học sinh nào ({why or f'không có ảnh nào trong {directory}'}); "
                               f"xem báo cáo {report_path}", **data)

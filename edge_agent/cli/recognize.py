@@ -23,6 +23,11 @@ from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
 from models import ModelStore
 
 
+def _usage(message: str) -> None:
+    print(f"Lỗi: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
 def read_roster(spec: str | None) -> list[str] | None:
     """Student ids from a file (one per line) or a comma-separated list; None without a roster.
 
@@ -42,12 +47,12 @@ def read_roster(spec: str | None) -> list[str] | None:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise typer.BadParameter(f"không đọc được danh sách lớp {path}: {exc}", param_hint="--roster") from exc
+            _usage(f"không đọc được danh sách lớp {path} (--roster): {exc}")
         ids = [ln.split(",")[0].strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     else:
         ids = [s.strip() for s in spec.split(",") if s.strip()]
     if not ids:
-        raise typer.BadParameter("danh sách lớp rỗng", param_hint="--roster")
+        _usage("danh sách lớp rỗng (--roster)")
     return ids
 
 

@@ -24,10 +24,10 @@ from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
 from edge_agent.store.tabular import TableError
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="ENROLL_CONFIG",
-                                         help="the school's edge.toml (database, keys, gallery paths)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
-ActorOpt = Annotated[str, typer.Option("--actor", envvar="ENROLL_ACTOR", help="who does this (audit log)")]
-SchoolOpt = Annotated[str, typer.Option("--school", help="the school's code; must match the config")]
+                                         help="tệp edge.toml của trường")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="kết quả JSON")]
+ActorOpt = Annotated[str, typer.Option("--actor", envvar="ENROLL_ACTOR", help="người thực hiện (nhật ký)")]
+SchoolOpt = Annotated[str, typer.Option("--school", help="mã trường (khớp tệp cấu hình)")]
 DEFAULT_CONFIG = Path("edge.toml")
 
 

@@ -73,9 +73,9 @@ def export_package(sch, out: Path, actor: str) -> dict:
     return result
 
 
-def export(school: SchoolOpt, out: Annotated[Path, typer.Option("--out", help="package file to write")],
+def export(school: SchoolOpt, out: Annotated[Path, typer.Option("--out", help="tệp gói cần ghi")],
            config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR, as_json: JsonOpt = False) -> None:
-    """Write the encrypted gallery package for the school's edge agent (no photos)."""
+    """Ghi gói ảnh mẫu đã mã hoá cho máy điểm danh của trường (không có ảnh)."""
     with command(as_json) as o, open_school(config, school) as sch:
         r = export_package(sch, out, actor)
         o.result(r, f"Đã xuất gói phiên bản {r['gallery_version']}: {r['students']} học sinh, {r['templates']} mẫu "

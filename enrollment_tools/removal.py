@@ -63,10 +63,10 @@ def scrub_gallery_file(path: Path, student_id: str, seal: GallerySeal | None = N
     return removed
 
 
-def remove(student: str = typer.Argument(..., help="12-digit personal id of the student"),
-           reason: str = typer.Option("yêu cầu xoá dữ liệu", "--reason", help="why (kept in the audit log)"),
+def remove(student: str = typer.Argument(..., help="mã định danh 12 số của học sinh"),
+           reason: str = typer.Option("yêu cầu xoá dữ liệu", "--reason", help="lý do (ghi vào nhật ký)"),
            config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR, as_json: JsonOpt = False) -> None:
-    """Erase every face template and the thumbnail of a student (audited, propagated to the edge agents)."""
+    """Xoá mọi mẫu khuôn mặt và ảnh nhỏ của một học sinh (ghi nhật ký, gửi tới máy điểm danh)."""
     with command(as_json) as out:
         try:
             sid = parse_id(student)

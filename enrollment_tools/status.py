@@ -35,9 +35,9 @@ def collect_status(conn, settings=None) -> dict:
     }
 
 
-def status(school: Annotated[str | None, typer.Option("--school", help="check the school code")] = None,
+def status(school: Annotated[str | None, typer.Option("--school", help="kiểm tra mã trường")] = None,
            config: ConfigOpt = Path("edge.toml"), as_json: JsonOpt = False) -> None:
-    """Enrolment state of the school: counts, gallery version, model, students without consent."""
+    """Tình trạng đăng ký của trường: số lượng, phiên bản thư viện, mô hình, học sinh chưa đồng ý."""
     with command(as_json) as out, open_school(config, school) as sch:
         s = collect_status(sch.conn, sch.settings)
         if not as_json:

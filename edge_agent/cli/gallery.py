@@ -51,9 +51,9 @@ def import_package(
         _fail(str(exc), as_json)
     expected = _embedder_sha256()
     if expected and pkg.header["model_sha256"] != expected:
-        _fail(f"{file}: templates were made with embedder {pkg.header['model_name']} "
-              f"({pkg.header['model_sha256'][:12]}), this box runs {expected[:12]}: re-enrol and export again",
-              as_json)
+        _fail(f"{file}: mẫu được tạo bằng mô hình {pkg.header['model_name']} "
+              f"({pkg.header['model_sha256'][:12]}), máy này chạy {expected[:12]} (embedder mismatch): đăng ký lại "
+              "và xuất lại gói", as_json)
     target = settings.paths.gallery_path
     seal = GallerySeal(key, settings.school_code)
     installed = None
@@ -63,8 +63,8 @@ def import_package(
         except GalleryError:
             installed = None  # a damaged installed gallery is replaced
     if installed and installed.isdigit() and int(installed) > pkg.gallery_version and not allow_downgrade:
-        _fail(f"{file}: gallery version {pkg.gallery_version} is older than the installed version {installed} "
-              "(use --allow-downgrade to roll back on purpose)", as_json)
+        _fail(f"{file}: phiên bản gói {pkg.gallery_version} cũ hơn bản đã cài {installed} "
+              "(dùng --allow-downgrade nếu cố ý quay lại)", as_json)
     gallery = pkg.to_gallery()
     dropped: list[str] = []
     if settings.paths.db_path.exists():

@@ -136,4 +136,4 @@ def test_tampered_foreign_and_stale_packages_are_refused(enrolled, tmp_path):
     s.run("export", "--school", s.code, "--out", str(tmp_path / "g2.pkg"))
     assert gallery_import(s, tmp_path / "g2.pkg")[0] == 0
     code, out = gallery_import(s, tmp_path / "g.pkg")
-    assert code == 1 and "older" in out["error"]
+    assert code == 1 and "cũ hơn bản đã cài" in out["error"]

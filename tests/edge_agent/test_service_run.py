@@ -141,7 +141,7 @@ def test_init_writes_config_and_private_keys(tmp_path):
     key = read_key(keys)
     assert len(key) == 32
     again = runner.invoke(app, ["init", "--school", "THPT-LDT", "--out", str(out)])
-    assert again.exit_code == 1 and "already exists" in again.output
+    assert again.exit_code == 1 and again.output.startswith("Lỗi: ") and "đã có" in again.output
     assert read_key(keys) == key, "keys are never replaced silently"
     assert runner.invoke(app, ["init", "--school", "bad code!", "--out", str(tmp_path / "x.toml")]).exit_code == 2
 

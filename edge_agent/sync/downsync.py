@@ -89,7 +89,7 @@ class Downsync:
         self.save_gallery = save_gallery or (lambda g, p: g.save(p))
         self.versions: dict[str, str] = {}
         self.dir = Path(settings.data_dir)
-        (self.dir / "pending").mkdir(parents=True, exist_ok=True)
+        (self.dir / "pending").mkdir(mode=0o700, parents=True, exist_ok=True)   # in the school's private data dir
         self._erasures_path = self.dir / "erasures.txt"
         self.erased: set[str] = set()
         if self._erasures_path.exists():

@@ -222,7 +222,8 @@ def load_settings(path: str | Path | None = None, **overrides) -> EdgeSettings:
             raise ConfigError(_explain("environment", exc)) from exc
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: configuration file not found (create one with `edge-agent init --school CODE`)")
+        raise ConfigError(f"{path}: không tìm thấy tệp cấu hình (configuration file not found); "
+                          "tạo bằng `edge-agent init --school MÃ_TRƯỜNG`")
     bound = type("EdgeSettingsFromFile", (EdgeSettings,),
                  {"model_config": {**EdgeSettings.model_config, "toml_file": path}})
     try:
@@ -230,7 +231,7 @@ def load_settings(path: str | Path | None = None, **overrides) -> EdgeSettings:
     except ValidationError as exc:
         raise ConfigError(_explain(str(path), exc)) from exc
     except ValueError as exc:       # TOML syntax errors surface as ValueError subclasses
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"{path}: tệp cấu hình sai cú pháp (invalid TOML): {exc}") from exc
     _rebase(settings.paths, path.parent)
     return settings
 

@@ -25,6 +25,7 @@ from edge_agent.capture.cameras import Camera
 from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.config import EdgeSettings
 from edge_agent.metrics import EdgeMetrics
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import erasure_queue, school_db
 from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.sync import outbox as outbox_mod
@@ -81,6 +82,10 @@ class EdgeService:
         self._threads: list[threading.Thread] = []
         self.metrics = EdgeMetrics(settings.school_code, settings.paths.db_path, self)
 
+    def gallery_seal(self) -> GallerySeal:
+        """The school's gallery key: the installed gallery file is encrypted with it (gallery_seal.py)."""
+        return GallerySeal(read_key(self.s.paths.keys_dir, GALLERY_KEY), self.s.school_code)
+
     # ---- building the pipeline ---------------------------------------------------------------------------------
     def _build_workers(self) -> None:
         # lazy: onnxruntime and FAISS load only when the school has a gallery
@@ -107,7 +112,9 @@ class EdgeService:
                 raise GalleryError("no thresholds for the school's embedder")
             expected = identity(rec.embedder, store, calibration.fusion_weight)
             # templates of another embedder are refused (they are not comparable): re-enrol from photos
-            gallery = Gallery.load(self.s.paths.gallery_path, expect_model_sha256=expected.sha256)
+            # encrypted at rest with the school's gallery key; an old plain file is encrypted in place
+            gallery = Gallery.load(self.s.paths.gallery_path, expect_model_sha256=expected.sha256,
+                                   seal=self.gallery_seal(), migrate_plain=True)
         except GalleryError as exc:
             hint = ("" if "not the embedder in use" not in str(exc) else
                     f" (this school runs embedder {rec.embedder!r}: enrol again from the photos with it, "
@@ -145,7 +152,8 @@ class EdgeService:
         cipher = TemplateCipher(read_key(self.s.paths.keys_dir, GALLERY_KEY), self.s.school_code)
         self.learning = LearningLoop(self.conn, cipher, model,
                                      LearningPolicy.from_thresholds(thresholds, max_learned=rec.max_learned),
-                                     gallery, self.s.paths.gallery_path, enabled=rec.learning)
+                                     gallery, self.s.paths.gallery_path, enabled=rec.learning,
+                                     seal=self.gallery_seal())
 
     def _update_rosters(self, now: datetime) -> None:
         """Roster-first matching: each classroom camera searches the class scheduled in its room first."""
@@ -224,6 +232,7 @@ class EdgeService:
         from edge_agent.recognition.gallery_opener import GalleryOpener
         from edge_agent.recognition.learned_store import erase_in_school_db
         # a package of another embedder is refused (its templates are not comparable with the running ones)
+        seal = self.gallery_seal()
         opener = GalleryOpener(self.s.school_code, read_key(self.s.paths.keys_dir, GALLERY_KEY),
                                expect_model_sha256=self.gallery.meta.model_sha256)
         self.downsync = Downsync(DownsyncSettings(school=self.s.school_code, key_hex=self.key.hex(),
@@ -231,7 +240,8 @@ class EdgeService:
                                                   data_dir=self.s.paths.gallery_path.parent,
                                                   ca_file=self.s.central.ca_file),
                                  self.gallery, open_gallery=opener, permanent_errors=opener.permanent_errors,
-                                 on_erase=partial(erase_in_school_db, self.s.paths.db_path))
+                                 on_erase=partial(erase_in_school_db, self.s.paths.db_path),
+                                 save_gallery=lambda g, p: g.save(p, seal=seal))
         if self.s.central.url:
             self.downsync.start()
 
@@ -371,7 +381,8 @@ class EdgeService:
         path = self.s.paths.health_path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.health(state), ensure_ascii=False, indent=2), encoding="utf-8")
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(self.health(state), ensure_ascii=False, indent=2))  # the data dir is 0600 throughout
         os.replace(tmp, path)
 
 

@@ -76,16 +76,16 @@ def guided_frames(analyzer, cap: cv2.VideoCapture, k: int, gate: QualityGate, *,
     return taken, hints, n
 
 
-def capture(student: Annotated[str, typer.Argument(help="12-digit personal id")],
-            source: Annotated[str, typer.Option("--source", help="USB camera index (0) or a video file")],
-            k: Annotated[int, typer.Option("--k", min=1, max=10, help="templates to take")] = 3,
-            variety: Annotated[float, typer.Option(help="max cosine similarity to a kept frame")] = 0.92,
-            step: Annotated[int, typer.Option(min=1, help="analyse every N-th frame")] = 2,
-            max_frames: Annotated[int, typer.Option(min=1, help="give up after this many frames")] = 900,
-            force: Annotated[bool, typer.Option(help="enrol even if flagged as a duplicate")] = False,
-            keep_thumbnails: Annotated[bool, typer.Option(help="keep one small face crop")] = False,
+def capture(student: Annotated[str, typer.Argument(help="mã định danh 12 số")],
+            source: Annotated[str, typer.Option("--source", help="số camera USB (0) hoặc tệp video")],
+            k: Annotated[int, typer.Option("--k", min=1, max=10, help="số mẫu cần lấy")] = 3,
+            variety: Annotated[float, typer.Option(help="độ giống tối đa (cosine) với khung đã giữ")] = 0.92,
+            step: Annotated[int, typer.Option(min=1, help="phân tích mỗi khung thứ N")] = 2,
+            max_frames: Annotated[int, typer.Option(min=1, help="dừng sau chừng này khung hình")] = 900,
+            force: Annotated[bool, typer.Option("--force", help="đăng ký cả khi bị đánh dấu trùng")] = False,
+            keep_thumbnails: Annotated[bool, typer.Option("--keep-thumbnails", help="giữ một ảnh mặt nhỏ")] = False,
             config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR, as_json: JsonOpt = False) -> None:
-    """Enrol one student from a camera (or a video file), telling the operator what to change."""
+    """Đăng ký một học sinh từ camera (hoặc tệp video), hướng dẫn người chụp cần chỉnh gì."""
 
     with command(as_json) as out, open_school(config) as sch:
         try:

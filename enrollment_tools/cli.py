@@ -10,7 +10,8 @@ from enrollment_tools.removal import remove
 from enrollment_tools.roster import roster_app
 from enrollment_tools.status import status
 
-app = typer.Typer(help="Enrol students' faces: roster, consent, photos, erasure, gallery packages.",
+app = typer.Typer(help="Đăng ký khuôn mặt học sinh: danh sách, đồng ý, ảnh, xoá dữ liệu, gói ảnh mẫu.",
+                  add_completion=False,
                   no_args_is_help=True)
 app.add_typer(roster_app, name="roster")
 app.add_typer(consent_app, name="consent")

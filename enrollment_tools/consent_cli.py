@@ -71,11 +71,11 @@ def _parse_rows(conn, path: Path) -> tuple[list[dict], list[dict]]:
 
 
 @consent_app.command("import")
-def import_consents(file: Annotated[Path, typer.Argument(help="consent forms list (.csv/.xlsx)")],
-                    skip_invalid: Annotated[bool, typer.Option(help="record the valid rows, skip bad ones")] = False,
+def import_consents(file: Annotated[Path, typer.Argument(help="danh sách phiếu đồng ý (.csv/.xlsx)")],
+                    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="chỉ ghi dòng hợp lệ")] = False,
                     config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR,
                     as_json: JsonOpt = False) -> None:
-    """Record the signed consent forms (one row per student and giver); a withdrawal erases the data."""
+    """Ghi các phiếu đồng ý đã ký (mỗi dòng một học sinh và người đồng ý); rút lại thì xoá dữ liệu."""
     with command(as_json) as out, open_school(config) as sch:
         good, bad = _parse_rows(sch.conn, file)
         if bad and not skip_invalid:
@@ -96,7 +96,7 @@ def import_consents(file: Annotated[Path, typer.Argument(help="consent forms lis
             school_db.audit(sch.conn, actor, "consent.import", file.name,
                             json.dumps({"given": given, "withdrawn": withdrawn, "skipped_invalid": len(bad)}))
         for e in (e for e in erasures if not e.learned_only):
-            scrub_gallery_file(sch.settings.paths.gallery_path, e.student_id)
+            scrub_gallery_file(sch.settings.paths.gallery_path, e.student_id, sch.gallery_seal)
         out.result({"given": given, "withdrawn": withdrawn, "unchanged": len(good) - given - withdrawn,
                     "invalid": bad, "erasures": [asdict(e) for e in erasures]},
                    f"Đã ghi {given} sự đồng ý, {withdrawn} rút lại (đã xoá dữ liệu khuôn mặt), "
@@ -104,14 +104,14 @@ def import_consents(file: Annotated[Path, typer.Argument(help="consent forms lis
 
 
 @consent_app.command("set")
-def set_consent(student: Annotated[str, typer.Argument(help="12-digit personal id")],
-                given_by: Annotated[str, typer.Option("--given-by", help="parent | student")],
-                purpose: Annotated[str, typer.Option("--purpose", help="attendance")] = "attendance",
-                withdraw: Annotated[bool, typer.Option("--withdraw", help="withdraw (erases the face data)")] = False,
-                note: Annotated[str, typer.Option(help="e.g. form number")] = "",
+def set_consent(student: Annotated[str, typer.Argument(help="mã định danh 12 số")],
+                given_by: Annotated[str, typer.Option("--given-by", help="phụ huynh (parent) | học sinh (student)")],
+                purpose: Annotated[str, typer.Option("--purpose", help="mục đích (attendance)")] = "attendance",
+                withdraw: Annotated[bool, typer.Option("--withdraw", help="rút lại (xoá dữ liệu khuôn mặt)")] = False,
+                note: Annotated[str, typer.Option(help="ghi chú, ví dụ số phiếu")] = "",
                 config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR,
                 as_json: JsonOpt = False) -> None:
-    """Record (or withdraw) one consent for one purpose."""
+    """Ghi (hoặc rút lại) một sự đồng ý cho một mục đích."""
     with command(as_json) as out, open_school(config) as sch:
         try:
             sid, giver, purp = fields.student_id(student), fields.giver(given_by), fields.purpose(purpose)
@@ -125,7 +125,7 @@ def set_consent(student: Annotated[str, typer.Argument(help="12-digit personal i
             else:
                 changed = consent.give(sch.conn, sid, purp, giver, school_db.now_iso(), actor, note)
         if withdraw and not erasure.learned_only:
-            scrub_gallery_file(sch.settings.paths.gallery_path, sid)
+            scrub_gallery_file(sch.settings.paths.gallery_path, sid, sch.gallery_seal)
             out.result({"student_id": sid, "withdrawn": True, "erasure": asdict(erasure)},
                        f"Đã rút lại đồng ý của {sid}; đã xoá {erasure.templates_removed} mẫu khuôn mặt.")
             return

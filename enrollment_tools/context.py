@@ -18,15 +18,16 @@ import typer
 from rich.console import Console
 
 from edge_agent.config import ConfigError, EdgeSettings, load_settings
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import school_db
 from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
 from edge_agent.store.tabular import TableError
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="ENROLL_CONFIG",
-                                         help="the school's edge.toml (database, keys, gallery paths)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
-ActorOpt = Annotated[str, typer.Option("--actor", envvar="ENROLL_ACTOR", help="who does this (audit log)")]
-SchoolOpt = Annotated[str, typer.Option("--school", help="the school's code; must match the config")]
+                                         help="tệp edge.toml của trường")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="kết quả JSON")]
+ActorOpt = Annotated[str, typer.Option("--actor", envvar="ENROLL_ACTOR", help="người thực hiện (nhật ký)")]
+SchoolOpt = Annotated[str, typer.Option("--school", help="mã trường (khớp tệp cấu hình)")]
 DEFAULT_CONFIG = Path("edge.toml")
 
 
@@ -65,6 +66,11 @@ class School:
         if self._key is None:
             self._key = read_key(self.settings.paths.keys_dir, GALLERY_KEY)
         return self._key
+
+    @property
+    def gallery_seal(self) -> GallerySeal:
+        """Encrypts the installed gallery file at rest (edge_agent/recognition/gallery_seal.py)."""
+        return GallerySeal(self.gallery_key, self.code)
 
 
 @contextmanager

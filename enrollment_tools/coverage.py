@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -53,8 +54,12 @@ def write_csv(path: Path, conn, model_sha256: str, results: list[PhotoResult]) -
     for r in results:
         per.setdefault(r.student_id, []).append(r)
     rows = conn.execute("SELECT id, full_name, class_id FROM students WHERE status = 'active' ORDER BY class_id, id")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel opens it with accents
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    # names and personal ids of minors: readable by the school's IT account only
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with open(fd, "w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel opens it with accents
         w = csv.writer(fh)
         w.writerow(["Mã định danh", "Họ và tên", "Lớp", "Số mẫu", "Ảnh trong lần chạy", "Ảnh đạt",
                      "Thiếu đồng ý", "Ảnh bị loại (lý do)"])

@@ -50,7 +50,8 @@ def export_package(sch, out: Path, actor: str) -> dict:
                              gallery_version=version, created_at=created)
     except PackageError as exc:
         raise EnrollError(str(exc)) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.parent.exists():
+        out.parent.mkdir(mode=0o700, parents=True)
     fd, tmp = tempfile.mkstemp(prefix=".gallery-", suffix=".pkg", dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -72,9 +73,9 @@ def export_package(sch, out: Path, actor: str) -> dict:
     return result
 
 
-def export(school: SchoolOpt, out: Annotated[Path, typer.Option("--out", help="package file to write")],
+def export(school: SchoolOpt, out: Annotated[Path, typer.Option("--out", help="tệp gói cần ghi")],
            config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR, as_json: JsonOpt = False) -> None:
-    """Write the encrypted gallery package for the school's edge agent (no photos)."""
+    """Ghi gói ảnh mẫu đã mã hoá cho máy điểm danh của trường (không có ảnh)."""
     with command(as_json) as o, open_school(config, school) as sch:
         r = export_package(sch, out, actor)
         o.result(r, f"Đã xuất gói phiên bản {r['gallery_version']}: {r['students']} học sinh, {r['templates']} mẫu "

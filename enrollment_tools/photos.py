@@ -108,16 +108,16 @@ def screen(conn, tasks, model_sha256: str) -> tuple[list[tuple[str, str]], list[
     return go, out, missing
 
 
-def photos(directory: Annotated[Path, typer.Argument(help="<student id>/*.jpg folders (or flat + --mapping)")],
+def photos(directory: Annotated[Path, typer.Argument(help="thư mục <mã định danh>/*.jpg (hoặc phẳng + --mapping)")],
            school: SchoolOpt,
-           workers: Annotated[int, typer.Option(min=1, max=64, help="analysis processes (one per core)")] = 2,
-           k: Annotated[int, typer.Option("--k", min=1, max=10, help="templates kept per student")] = K_DEFAULT,
-           force: Annotated[bool, typer.Option(help="enrol photos flagged as duplicates")] = False,
-           keep_thumbnails: Annotated[bool, typer.Option(help="keep one small face crop per student")] = False,
-           mapping: Annotated[Path | None, typer.Option(help="CSV/XLSX: photo file -> student id")] = None,
-           report: Annotated[Path | None, typer.Option(help="coverage CSV (default: <data_dir>/reports/)")] = None,
+           workers: Annotated[int, typer.Option(min=1, max=64, help="số tiến trình phân tích (mỗi lõi một)")] = 2,
+           k: Annotated[int, typer.Option("--k", min=1, max=10, help="số mẫu giữ cho mỗi học sinh")] = K_DEFAULT,
+           force: Annotated[bool, typer.Option("--force", help="đăng ký cả ảnh bị đánh dấu trùng")] = False,
+           keep_thumbnails: Annotated[bool, typer.Option("--keep-thumbnails", help="giữ ảnh mặt nhỏ")] = False,
+           mapping: Annotated[Path | None, typer.Option(help="CSV/XLSX: tệp ảnh -> mã định danh")] = None,
+           report: Annotated[Path | None, typer.Option(help="báo cáo CSV (mặc định: thư mục reports/)")] = None,
            config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR, as_json: JsonOpt = False) -> None:
-    """Enrol students from photos: one face, size/sharpness/pose/exposure gates, duplicate check, K best."""
+    """Đăng ký học sinh từ ảnh: một khuôn mặt, kiểm tra cỡ/độ nét/góc/độ sáng, kiểm tra trùng, giữ K ảnh tốt nhất."""
     with command(as_json) as out, open_school(config, school) as sch:
         threshold = load_duplicate_threshold(sch.settings)
         model = templates.embedder_id(settings=sch.settings)
@@ -163,4 +163,13 @@ def photos(directory: Annotated[Path, typer.Argument(help="<student id>/*.jpg fo
                              for r in all_results if r.code not in ("ok", "surplus")]}
         if not as_json:
             coverage.print_summary(out.console, cov, data["rejected"], data["duplicates"], report_path, version)
+        problems = Counter(r["code"] for r in data["rejected"])
+        usable = any(o.added for o in outcomes.values()) or any(r.code in ("already_enrolled", "surplus")
+                                                                for r in all_results)
+        if not usable:
+            # nothing enrolled from a folder with no usable photo is a failure (exit 1), not a success to overlook;
+            # a re-run over photos already enrolled is not
+            why = ", ".join(f"{n} ảnh: {coverage.REASON_NAMES.get(c, c)}" for c, n in problems.most_common())
+            raise EnrollError(f"không đăng ký được học sinh nào ({why or f'không có ảnh nào trong {directory}'}); "
+                              f"xem báo cáo {report_path}", **data)
         out.result(data)

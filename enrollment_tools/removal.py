@@ -16,6 +16,7 @@ import typer
 
 from edge_agent.protocol import uuid7
 from edge_agent.recognition.gallery import Gallery, GalleryError
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import school_db
 from enrollment_tools import templates
 from enrollment_tools.context import DEFAULT_ACTOR, ActorOpt, ConfigOpt, EnrollError, JsonOpt, command, open_school
@@ -69,24 +70,25 @@ def erase_learned(conn: sqlite3.Connection, student_id: str, reason: str, actor:
     return Erasure("", student_id, n, 0, version, learned_only=True)
 
 
-def scrub_gallery_file(path: Path, student_id: str) -> int:
-    """Remove the student from the installed gallery file (atomic rewrite); templates removed."""
+def scrub_gallery_file(path: Path, student_id: str, seal: GallerySeal | None = None) -> int:
+    """Remove the student from the installed gallery file (atomic rewrite, encrypted with `seal`); templates
+    removed. A plain old file is rewritten encrypted."""
     if not path.exists():
         return 0
     try:
-        gallery = Gallery.load(path)
+        gallery = Gallery.load(path, seal=seal, migrate_plain=True)
     except GalleryError:
         return 0  # nothing loadable there: nothing the service could recognise either
     removed = gallery.remove(student_id)
     if removed:
-        gallery.save(path)
+        gallery.save(path, seal=seal)
     return removed
 
 
-def remove(student: str = typer.Argument(..., help="12-digit personal id of the student"),
-           reason: str = typer.Option("yêu cầu xoá dữ liệu", "--reason", help="why (kept in the audit log)"),
+def remove(student: str = typer.Argument(..., help="mã định danh 12 số của học sinh"),
+           reason: str = typer.Option("yêu cầu xoá dữ liệu", "--reason", help="lý do (ghi vào nhật ký)"),
            config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR, as_json: JsonOpt = False) -> None:
-    """Erase every face template and the thumbnail of a student (audited, propagated to the edge agents)."""
+    """Xoá mọi mẫu khuôn mặt và ảnh nhỏ của một học sinh (ghi nhật ký, gửi tới máy điểm danh)."""
     with command(as_json) as out:
         try:
             sid = parse_id(student)
@@ -97,7 +99,7 @@ def remove(student: str = typer.Argument(..., help="12-digit personal id of the 
                 raise EnrollError(f"không có học sinh {sid} trong cơ sở dữ liệu của trường {school.code}")
             with school_db.transaction(school.conn):
                 erasure = erase_student(school.conn, sid, reason, actor)
-            in_file = scrub_gallery_file(school.settings.paths.gallery_path, sid)
+            in_file = scrub_gallery_file(school.settings.paths.gallery_path, sid, school.gallery_seal)
         result = asdict(erasure) | {"gallery_file_templates_removed": in_file}
         out.result(result, f"Đã xoá {erasure.templates_removed} mẫu khuôn mặt và {erasure.thumbnails_removed} ảnh "
                            f"thu nhỏ của {sid}; yêu cầu {erasure.request_id} đã vào hàng đợi gửi tới máy điểm danh.")

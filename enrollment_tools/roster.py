@@ -42,6 +42,7 @@ COLUMNS = {
     "gender": ("Giới tính", "gender"),
     "status": ("Trạng thái HS", "Trạng thái", "Trạng thái học sinh", "status"),
 }
+LABELS = {field: aliases[0] for field, aliases in COLUMNS.items()}   # Vietnamese label of each field
 REQUIRED = {"student_id", "full_name", "date_of_birth", "class_id"}
 STATUSES = {"dang hoc": "active", "chuyen den": "active", "nghi hoc xin hoc lai": "active", "hoc lai": "active",
             "active": "active", "chuyen di": "transferred", "transferred": "transferred", "thoi hoc": "withdrawn",
@@ -194,7 +195,8 @@ def _print(out, plan: Plan) -> None:
         table.add_row(str(s.row), s.id, "mới", f"{s.full_name} ({s.class_id})")
     for s, ch in plan.updated:
         kind = "chuyển lớp" if "class_id" in ch else "cập nhật"
-        table.add_row(str(s.row), s.id, kind, "; ".join(f"{k}: {a} → {b}" for k, (a, b) in ch.items()))
+        table.add_row(str(s.row), s.id, kind,
+                      "; ".join(f"{LABELS.get(k, k)}: {a} → {b}" for k, (a, b) in ch.items()))
     for bad in plan.invalid:
         table.add_row(str(bad["row"]), bad["id"], "[red]lỗi[/]", "; ".join(bad["reasons"]))
     out.console.print(table)
@@ -208,12 +210,12 @@ roster_app = typer.Typer(help="Danh sách học sinh (xuất từ CSDL ngành)."
 
 
 @roster_app.command("import")
-def import_roster(file: Annotated[Path, typer.Argument(help="roster .csv or .xlsx (MOET export)")],
-                  school: SchoolOpt, apply: Annotated[bool, typer.Option("--apply", help="write the changes")] = False,
-                  skip_invalid: Annotated[bool, typer.Option(help="apply the valid rows, skip bad ones")] = False,
+def import_roster(file: Annotated[Path, typer.Argument(help="danh sách .csv/.xlsx (xuất từ CSDL ngành)")],
+                  school: SchoolOpt, apply: Annotated[bool, typer.Option("--apply", help="ghi các thay đổi")] = False,
+                  skip_invalid: Annotated[bool, typer.Option(help="chỉ ghi các dòng hợp lệ, bỏ dòng lỗi")] = False,
                   config: ConfigOpt = Path("edge.toml"), actor: ActorOpt = DEFAULT_ACTOR,
                   as_json: JsonOpt = False) -> None:
-    """Preview (default) or apply a roster import; the 12-digit personal id is the key."""
+    """Xem trước (mặc định) hoặc ghi danh sách học sinh; khoá là mã định danh 12 số."""
     with command(as_json) as out, open_school(config, school) as sch:
         plan = plan_import(sch.conn, file)
         if not as_json:
@@ -229,7 +231,7 @@ def import_roster(file: Annotated[Path, typer.Argument(help="roster .csv or .xls
                               invalid=plan.invalid)
         erased = apply_plan(sch.conn, plan, actor)
         for sid in erased:
-            scrub_gallery_file(sch.settings.paths.gallery_path, sid)
+            scrub_gallery_file(sch.settings.paths.gallery_path, sid, sch.gallery_seal)
         out.result({"applied": True, **plan.to_json(), "erased": erased},
                    f"Đã ghi: {len(plan.new)} học sinh mới, {len(plan.updated)} thay đổi.")
 

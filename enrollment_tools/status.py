@@ -61,10 +61,10 @@ def student_templates(conn, student_id: str) -> list[dict]:
 SOURCES = {"photo": "ảnh", "capture": "camera đăng ký", "learned": "học từ lượt điểm danh đã xác nhận"}
 
 
-def status(school: Annotated[str | None, typer.Option("--school", help="check the school code")] = None,
-           student: Annotated[str | None, typer.Option("--student", help="list this student's templates")] = None,
+def status(school: Annotated[str | None, typer.Option("--school", help="kiểm tra mã trường")] = None,
+           student: Annotated[str | None, typer.Option("--student", help="liệt kê ảnh mẫu của học sinh này")] = None,
            config: ConfigOpt = Path("edge.toml"), as_json: JsonOpt = False) -> None:
-    """Enrolment state of the school: counts, gallery version, model, students without consent."""
+    """Tình trạng đăng ký của trường: số lượng, phiên bản thư viện, mô hình, học sinh chưa đồng ý."""
     with command(as_json) as out, open_school(config, school) as sch:
         if student is not None:
             if not sch.conn.execute("SELECT 1 FROM students WHERE id = ?", (student,)).fetchone():

@@ -4,7 +4,8 @@ OUT.npz arrays, one row per face (or per image with no face / an error):
   paths (str), found (bool), embeddings (float32 (N, D), L2-normalised, zeros where not found),
   boxes (float32 (N, 4)), landmarks (float32 (N, 5, 2)), det_scores (float32), quality (float32),
   face_index (int32, -1 where not found), errors (str, "" when the file was read).
-A bad file gets an error line on stderr and its own row; the rest of the batch is still processed.
+A bad file gets an error line on stderr and its own row; the rest of the batch is still processed (exit 1).
+When no file at all could be read, nothing is written (exit 1).
 """
 
 from __future__ import annotations
@@ -92,40 +93,49 @@ def save_npz_atomic(out: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
+def _usage(message: str) -> None:
+    print(f"Lỗi: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
 def read_list(list_file: Path) -> list[str]:
     try:
         text = list_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise typer.BadParameter(f"không đọc được danh sách {list_file}: {exc}") from exc
+        _usage(f"không đọc được danh sách {list_file} (--list): {exc}")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def embed(
-    out: Annotated[Path, typer.Option("--out", help="Output .npz file.")],
-    images: Annotated[list[Path] | None, typer.Argument(help="Image files.")] = None,
-    list_file: Annotated[Path | None, typer.Option("--list", help="A text file with one image path per line.")] = None,
-    all_faces: Annotated[bool, typer.Option("--all-faces", help="Every face of each image, not only the largest.")]
+    out: Annotated[Path, typer.Option("--out", help="Tệp kết quả .npz.")],
+    images: Annotated[list[Path] | None, typer.Argument(help="Các tệp ảnh.")] = None,
+    list_file: Annotated[Path | None, typer.Option("--list", help="Tệp văn bản, mỗi dòng một đường dẫn ảnh.")]
+    = None,
+    all_faces: Annotated[bool, typer.Option("--all-faces", help="Mọi khuôn mặt của ảnh, không chỉ mặt lớn nhất.")]
     = False,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="onnxruntime threads per session.")] = 1,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Số luồng onnxruntime mỗi phiên.")] = 1,
 ) -> None:
-    """Detect, align and embed the faces of image files into one .npz (exit code 1 if a file was bad)."""
+    """Phát hiện, căn chỉnh và trích đặc trưng khuôn mặt trong ảnh vào một tệp .npz (mã thoát 1 nếu có tệp lỗi)."""
     paths = [str(p) for p in images or []] + (read_list(list_file) if list_file else [])
     if not paths:
-        raise typer.BadParameter("chưa có ảnh nào: nêu tệp ảnh hoặc dùng --list")
+        _usage("chưa có ảnh nào: nêu tệp ảnh hoặc dùng --list")
     if out.suffix != ".npz":
-        raise typer.BadParameter("tệp kết quả phải có đuôi .npz", param_hint="--out")
+        _usage(f"tệp kết quả phải có đuôi .npz (--out {out})")
     # lazy: the vision stack (onnxruntime) loads only for this command, not for every `edge-agent` call
     from edge_agent.vision.analyzer import FaceAnalyzer
 
     analyzer = FaceAnalyzer.from_store(threads=threads)
 
     def report(path: str, message: str) -> None:
-        print(f"LỖI {path}: {message}", file=sys.stderr)
+        print(f"Lỗi: {path}: {message}", file=sys.stderr)
 
     batch = embed_paths(analyzer, paths, all_faces=all_faces, on_error=report)
+    bad = int(sum(1 for e in batch.errors if e))
+    if bad == len(paths):
+        print(f"Lỗi: không đọc được tệp ảnh nào trong {len(paths)} tệp; không ghi {out}", file=sys.stderr)
+        raise typer.Exit(1)
     arrays = batch.arrays()
     save_npz_atomic(out, arrays)
-    bad = int(sum(1 for e in batch.errors if e))
     images_with_face = len({p for p, f in zip(batch.paths, batch.found, strict=True) if f})
     print(f"{len(paths)} ảnh: {images_with_face} có khuôn mặt, {int(arrays['found'].sum())} khuôn mặt, "
           f"{bad} tệp lỗi -> {out}")

@@ -20,7 +20,7 @@ from edge_agent.store import erasure_queue, school_db
 from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
 from models import ModelStore
 
-gallery_app = typer.Typer(help="The school's face gallery: install a package from `enroll export`.",
+gallery_app = typer.Typer(help="Thư viện khuôn mặt của trường: cài gói từ `enroll export`, mã hoá tệp cũ.",
                           no_args_is_help=True)
 
 
@@ -28,20 +28,21 @@ def _fail(message: str, as_json: bool, code: int = 1) -> None:
     if as_json:
         typer.echo(json.dumps({"ok": False, "error": message}, ensure_ascii=False))
     else:
-        typer.echo(f"lỗi: {message}", err=True)
+        typer.echo(f"Lỗi: {message}", err=True)
     raise typer.Exit(code)
 
 
 @gallery_app.command("import")
 def import_package(
-        file: Annotated[Path, typer.Argument(help="gallery package (.pkg) from `enroll export`")],
-        config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")] = Path("edge.toml"),
-        allow_downgrade: Annotated[bool, typer.Option(help="install an older gallery version")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
-    """Check, decrypt and install a gallery package (the old gallery stays if anything is wrong)."""
+        file: Annotated[Path, typer.Argument(help="gói ảnh mẫu (.pkg) từ `enroll export`")],
+        config: Annotated[Path, typer.Option("--config", "-c", help="tệp cấu hình edge.toml")] = Path("edge.toml"),
+        allow_downgrade: Annotated[bool, typer.Option(help="cho cài phiên bản cũ hơn")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="kết quả dạng JSON")] = False) -> None:
+    """Kiểm tra, giải mã và cài gói ảnh mẫu (có lỗi thì giữ thư viện cũ)."""
     # lazy: FAISS loads only when a gallery command runs
     from edge_agent.recognition.gallery import Gallery, GalleryError
     from edge_agent.recognition.gallery_package import PackageError, read_package_file
+    from edge_agent.recognition.gallery_seal import GallerySeal
     try:
         settings = load_settings(config)
         key = read_key(settings.paths.keys_dir, GALLERY_KEY)
@@ -50,19 +51,20 @@ def import_package(
         _fail(str(exc), as_json)
     expected = _embedder_sha256()
     if expected and pkg.header["model_sha256"] != expected:
-        _fail(f"{file}: templates were made with embedder {pkg.header['model_name']} "
-              f"({pkg.header['model_sha256'][:12]}), this box runs {expected[:12]}: re-enrol and export again",
-              as_json)
+        _fail(f"{file}: mẫu được tạo bằng mô hình {pkg.header['model_name']} "
+              f"({pkg.header['model_sha256'][:12]}), máy này chạy {expected[:12]} (embedder mismatch): đăng ký lại "
+              "và xuất lại gói", as_json)
     target = settings.paths.gallery_path
+    seal = GallerySeal(key, settings.school_code)
     installed = None
     if target.exists():
         try:
-            installed = Gallery.load(target).meta.version
+            installed = Gallery.load(target, seal=seal, migrate_plain=True).meta.version
         except GalleryError:
             installed = None  # a damaged installed gallery is replaced
     if installed and installed.isdigit() and int(installed) > pkg.gallery_version and not allow_downgrade:
-        _fail(f"{file}: gallery version {pkg.gallery_version} is older than the installed version {installed} "
-              "(use --allow-downgrade to roll back on purpose)", as_json)
+        _fail(f"{file}: phiên bản gói {pkg.gallery_version} cũ hơn bản đã cài {installed} "
+              "(dùng --allow-downgrade nếu cố ý quay lại)", as_json)
     gallery = pkg.to_gallery()
     dropped: list[str] = []
     if settings.paths.db_path.exists():
@@ -73,7 +75,7 @@ def import_package(
                     dropped.append(sid)
         finally:
             school_db.close(conn)
-    gallery.save(target)
+    gallery.save(target, seal=seal)  # encrypted at rest with the school's gallery key, mode 0600
     out = {"ok": True, "gallery": str(target), "school": pkg.school, "gallery_version": pkg.gallery_version,
            "previous_version": installed, "students": len(gallery), "templates": gallery.n_templates,
            "model": pkg.header["model_name"], "erased_since_export": dropped}
@@ -91,3 +93,23 @@ def _embedder_sha256() -> str | None:
         return ModelStore().default("embedder").final.sha256
     except Exception:  # noqa: BLE001 - no model store here: the service checks again at load
         return None
+
+
+@gallery_app.command("encrypt")
+def encrypt(config: Annotated[Path, typer.Option("--config", "-c", help="tệp cấu hình edge.toml")]
+            = Path("edge.toml")) -> None:
+    """Mã hoá thư viện khuôn mặt cũ (gallery.npz chưa mã hoá) bằng khoá của trường."""
+    # lazy: FAISS loads only when a gallery command runs
+    from edge_agent.recognition.gallery import Gallery, GalleryError
+    from edge_agent.recognition.gallery_seal import GallerySeal, is_sealed
+    try:
+        settings = load_settings(config)
+        seal = GallerySeal(read_key(settings.paths.keys_dir, GALLERY_KEY), settings.school_code)
+        target = settings.paths.gallery_path
+        if target.is_file() and is_sealed(target.read_bytes()[:64]):
+            typer.echo(f"{target} đã được mã hoá; không cần làm gì.")
+            return
+        gallery = Gallery.load(target, seal=seal, migrate_plain=True)
+    except (ConfigError, KeyError_, GalleryError, OSError) as exc:
+        _fail(str(exc), False)
+    typer.echo(f"Đã mã hoá thư viện khuôn mặt ({len(gallery)} học sinh) → {target}")

@@ -9,13 +9,13 @@ from edge_agent.cli.recognize import recognize
 from edge_agent.cli.service import init, run, status
 from edge_agent.cli.teachers import teacher_app
 
-app = typer.Typer(help="Edge agent of a school: recognition, attendance, outbox and MQTT link.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Máy điểm danh của trường: nhận diện, điểm danh, hàng đợi và kết nối MQTT.",
+                  no_args_is_help=True, add_completion=False)
 
 
 @app.command()
 def demo() -> None:
-    """Detect and embed the sample photos that ship in a registry package and print who matches whom."""
+    """Nhận diện các ảnh mẫu đi kèm gói cài đặt và in ai giống ai (thử nhanh)."""
     # lazy: the demo (and its vision stack) loads only for `edge-agent demo`
     from edge_agent.demo.matches import main
 

@@ -17,25 +17,56 @@ from typing import Annotated
 
 import typer
 
+from edge_agent.config import ConfigError, load_settings
+from edge_agent.recognition.gallery_seal import GallerySeal, is_sealed
+from edge_agent.store.school_keys import GALLERY_KEY, KeyError_, read_key
 from models import ModelStore
 
 
+def _usage(message: str) -> None:
+    print(f"Lỗi: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
 def read_roster(spec: str | None) -> list[str] | None:
-    """Student ids from a file (one per line) or a comma-separated list; None without a roster."""
+    """Student ids from a file (one per line) or a comma-separated list; None without a roster.
+
+    A value with a comma, or one that names no existing file, is a list of ids: a class of 45 ids is far
+    longer than a file name may be, so the file check must never raise (`OSError: File name too long`).
+    """
     if not spec:
         return None
     path = Path(spec)
-    if path.is_file():
+    is_file = False
+    if "," not in spec:
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError):  # too long for a file name, or a NUL byte: ids, not a path
+            is_file = False
+    if is_file:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise typer.BadParameter(f"không đọc được danh sách lớp {path}: {exc}", param_hint="--roster") from exc
+            _usage(f"không đọc được danh sách lớp {path} (--roster): {exc}")
         ids = [ln.split(",")[0].strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     else:
         ids = [s.strip() for s in spec.split(",") if s.strip()]
     if not ids:
-        raise typer.BadParameter("danh sách lớp rỗng", param_hint="--roster")
+        _usage("danh sách lớp rỗng (--roster)")
     return ids
+
+
+def _seal_for(gallery: Path, config: Path) -> GallerySeal | None:
+    """The school's key when the gallery file is encrypted (installed galleries are); None for a plain file."""
+    try:
+        with open(gallery, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return None  # Gallery.load says what is wrong with the path
+    if not is_sealed(head):
+        return None
+    settings = load_settings(config)
+    return GallerySeal(read_key(settings.paths.keys_dir, GALLERY_KEY), settings.school_code)
 
 
 def describe(d) -> str:
@@ -51,21 +82,23 @@ def describe(d) -> str:
 
 
 def recognize(
-    source: Annotated[str, typer.Option("--source", help="Video file, camera index (0, 1...) or rtsp:// URL.")],
-    gallery: Annotated[Path, typer.Option("--gallery", help="Gallery file (.npz) of enrolled students.")],
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON line per track decision.")] = False,
+    source: Annotated[str, typer.Option("--source", help="Tệp video, số camera (0, 1...) hoặc rtsp://.")],
+    gallery: Annotated[Path, typer.Option("--gallery", help="Thư viện khuôn mặt đã cài (gallery.npz).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Mỗi quyết định một dòng JSON.")] = False,
     roster: Annotated[str | None, typer.Option(
-        "--roster", help="Students of the class in the room: a file (one id per line) or ids separated by "
-                         "commas. Without it the whole school is searched with the strict threshold.")] = None,
+        "--roster", help="Học sinh của lớp trong phòng: tệp (mỗi dòng một mã) hoặc các mã cách nhau bởi dấu "
+                         "phẩy. Không có thì tìm cả trường với ngưỡng chặt.")] = None,
     threads: Annotated[int, typer.Option("--threads", min=1, max=8,
-                                         help="Detection workers (alternate frames).")] = 1,
+                                         help="Số luồng phát hiện (xen kẽ khung hình).")] = 1,
     max_frames: Annotated[int | None, typer.Option("--max-frames", min=1,
-                                                   help="Stop after this many frames.")] = None,
-    width: Annotated[int, typer.Option("--width", min=160, help="Frames wider than this are scaled down.")] = 640,
+                                                   help="Dừng sau chừng này khung hình.")] = None,
+    width: Annotated[int, typer.Option("--width", min=160, help="Khung rộng hơn thì thu nhỏ lại.")] = 640,
     thresholds_file: Annotated[Path | None, typer.Option(
-        "--thresholds", help="Thresholds TOML (default: the calibrated one).")] = None,
+        "--thresholds", help="Tệp ngưỡng TOML (mặc định: ngưỡng đã hiệu chỉnh).")] = None,
+    config: Annotated[Path, typer.Option(
+        "--config", "-c", help="edge.toml của trường (khoá giải mã thư viện).")] = Path("edge.toml"),
 ) -> None:
-    """Recognise the faces passing a camera: one decision per track (accept / review / unknown)."""
+    """Nhận diện người đi qua camera: mỗi vệt khuôn mặt một quyết định."""
     # lazy: OpenCV, onnxruntime and FAISS load only for this command
     from edge_agent.capture.sources import SourceError, VideoSource
     from edge_agent.recognition.gallery import Gallery, GalleryError
@@ -84,13 +117,13 @@ def recognize(
             raise ValueError(f"ngưỡng được hiệu chỉnh cho mô hình {calibration.embedder} "
                              f"({calibration.embedder_sha256[:12]}), không phải mô hình đang dùng {entry.name} "
                              f"({entry.final.sha256[:12]}): chạy lại benchmarks/accuracy.py --calibrate")
-        school = Gallery.load(gallery, expect_model_sha256=entry.final.sha256)
-    except (GalleryError, ThresholdsError, ValueError) as exc:
-        print(f"LỖI: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from exc
+        school = Gallery.load(gallery, expect_model_sha256=entry.final.sha256, seal=_seal_for(gallery, config))
+    except (GalleryError, ThresholdsError, ValueError, ConfigError, KeyError_) as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
     embedder = Embedder(store.path(entry.name), entry, threads=1)
     if school.dim != embedder.dim:
-        print(f"LỖI: thư viện khuôn mặt có {school.dim} chiều, mô hình {embedder.dim}", file=sys.stderr)
+        print(f"Lỗi: thư viện khuôn mặt có {school.dim} chiều, mô hình {embedder.dim}", file=sys.stderr)
         raise typer.Exit(2)
     detectors = make_detectors(store.path(store.default("detector").name), threads,
                                landmarker=OnetLandmarker.from_store(store))
@@ -102,7 +135,7 @@ def recognize(
         for d in run_stream(frames, pipeline, detectors):
             print(json.dumps(d.to_json_dict(), ensure_ascii=False) if json_out else describe(d), flush=True)
     except SourceError as exc:
-        print(f"LỖI: {exc}", file=sys.stderr)
+        print(f"Lỗi: {exc}", file=sys.stderr)
         raise typer.Exit(2) from exc
     except KeyboardInterrupt:
         for d in pipeline.finish():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -75,10 +76,10 @@ threads = 1
 """
 
 
-def run(config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")] = Path("edge.toml"),
-        until_idle: Annotated[bool, typer.Option(help="stop when every video-file camera has ended")] = False,
-        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Run the school's service: cameras, recognition, attendance rules, teacher kiosk and MQTT link."""
+def run(config: Annotated[Path, typer.Option("--config", "-c", help="tệp cấu hình edge.toml")] = Path("edge.toml"),
+        until_idle: Annotated[bool, typer.Option(help="dừng khi mọi camera tệp video đã hết")] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="ghi nhật ký chi tiết")] = False) -> None:
+    """Chạy dịch vụ của trường: camera, nhận diện, quy tắc điểm danh, trang giáo viên, MQTT."""
     # lazy: the service's OpenCV/onnxruntime stack stays out of `edge-agent init`
     from edge_agent.service import run_service
 
@@ -88,13 +89,14 @@ def run(config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")
         settings = load_settings(config)
         code = run_service(settings, until_idle=until_idle)
     except (ConfigError, KeyError_) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"Lỗi: {exc}", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
 
 
-def status(config: Annotated[Path, typer.Option("--config", "-c", help="edge.toml")] = Path("edge.toml")) -> None:
-    """Print the service's health as JSON (exit 0 running, 1 stopped/stale, 2 unknown)."""
+def status(config: Annotated[Path, typer.Option("--config", "-c", help="tệp cấu hình edge.toml")]
+           = Path("edge.toml")) -> None:
+    """In tình trạng dịch vụ dạng JSON (mã thoát 0 đang chạy, 1 đã dừng, 2 không rõ)."""
     # lazy: the service's OpenCV/onnxruntime stack stays out of `edge-agent init`
     from edge_agent.service import read_health
 
@@ -108,27 +110,30 @@ def status(config: Annotated[Path, typer.Option("--config", "-c", help="edge.tom
     raise typer.Exit(code)
 
 
-def init(school: Annotated[str, typer.Option("--school", help="the school's code, e.g. THPT-LDT")],
-         out: Annotated[Path, typer.Option("--out", help="config file to write")] = Path("edge.toml"),
-         data_dir: Annotated[Path, typer.Option(help="where the database and health file live")] = Path("var/edge"),
-         force: Annotated[bool, typer.Option("--force", help="overwrite the config and rotate the keys")] = False,
+def init(school: Annotated[str, typer.Option("--school", help="mã trường, ví dụ THPT-LDT")],
+         out: Annotated[Path, typer.Option("--out", help="tệp cấu hình cần ghi")] = Path("edge.toml"),
+         data_dir: Annotated[Path, typer.Option(help="thư mục dữ liệu (CSDL, khoá)")] = Path("var/edge"),
+         force: Annotated[bool, typer.Option("--force", help="ghi đè cấu hình và thay khoá")] = False,
          ) -> None:
-    """Provision a school's box: write its config and generate its secret keys (event signing, gallery)."""
+    """Chuẩn bị máy của trường: ghi cấu hình và tạo khoá bí mật (ký sự kiện, thư viện)."""
     try:
         EdgeSettings(school_code=school)
     except Exception:
-        typer.echo(f"error: invalid school code {school!r} (2-20 letters, digits, - or _)", err=True)
+        typer.echo(f"Lỗi: mã trường {school!r} không hợp lệ (2-20 chữ, số, - hoặc _)", err=True)
         raise typer.Exit(2) from None
     if out.exists() and not force:
-        typer.echo(f"error: {out} already exists (use --force to overwrite)", err=True)
+        typer.echo(f"Lỗi: {out} đã có (dùng --force để ghi đè)", err=True)
         raise typer.Exit(1)
     keys_dir = data_dir / "keys"
     text = CONFIG_TEMPLATE.format(school=school, data_dir=data_dir.as_posix(), keys_dir=keys_dir.as_posix())
     base = out.resolve().parent
+    data_abs = data_dir if data_dir.is_absolute() else base / data_dir
+    data_abs.mkdir(mode=0o700, parents=True, exist_ok=True)   # names, ids and templates of minors live here
+    os.chmod(data_abs, 0o700)
     try:
         keys = write_keys(keys_dir if keys_dir.is_absolute() else base / keys_dir, overwrite=force)
     except KeyError_ as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"Lỗi: {exc}", err=True)
         raise typer.Exit(1) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -100,7 +100,7 @@ def substitute(class_id: Annotated[str, typer.Option("--class", help="lớp, VD:
                day: Annotated[str, typer.Option("--date", help="ngày dạy thay, dd/mm/yyyy")],
                period: Annotated[int, typer.Option("--period", help="tiết (1-7)")],
                teacher: Annotated[str, typer.Option("--teacher", help="mã giáo viên dạy thay")],
-               session: Annotated[str, typer.Option("--session", help="sang | chieu")] = "sang",
+               session: Annotated[str, typer.Option("--session", help="buổi: sang (sáng) | chieu (chiều)")] = "sang",
                config: Config = Path("edge.toml")) -> None:
     """Ghi nhận giáo viên dạy thay cho một tiết: người đó được sửa và chốt điểm danh tiết ấy."""
     sessions = {"sang": "morning", "sáng": "morning", "chieu": "afternoon", "chiều": "afternoon"}

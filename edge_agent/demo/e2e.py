@@ -30,8 +30,9 @@ from edge_agent.config import load_settings
 from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream
 from edge_agent.kiosk.pins import hash_pin
 from edge_agent.recognition.gallery import Gallery, GalleryMeta
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import school_db
-from edge_agent.store.school_keys import write_keys
+from edge_agent.store.school_keys import GALLERY_KEY, read_key, write_keys
 from edge_agent.vision.analyzer import FaceAnalyzer
 from edge_agent.vision.crop import face_crop
 from edge_agent.vision.image_io import load_image
@@ -167,7 +168,8 @@ def _enrol_and_crops(gallery_path: Path, store, db: Path) -> dict[str, list[np.n
         embeddings.append(faces[0].embedding)
         ids.append(sid)
     entry = store.default("embedder")
-    Gallery(np.stack(embeddings), ids, GalleryMeta(entry.name, entry.final.sha256 or "")).save(gallery_path)
+    seal = GallerySeal(read_key(gallery_path.parent / "keys", GALLERY_KEY), "THPT-DEMO")  # encrypted at rest
+    Gallery(np.stack(embeddings), ids, GalleryMeta(entry.name, entry.final.sha256 or "")).save(gallery_path, seal)
     crops = {}
     for name in ("obama3.jpg", "biden.jpg"):
         img = load_image(photos[name])

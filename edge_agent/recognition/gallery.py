@@ -15,13 +15,15 @@ FAISS runs its searches on one OpenMP thread by default (`search_threads`): a sc
 templates take about a millisecond, and OpenMP threads would fight the detector for a 2-core box
 (measured: 4x slower with the default thread count under load). The setting is process-wide in FAISS.
 
-File format (`save`/`load`): an `.npz` holding `embeddings` (float32, N x D, L2-normalised),
+File format (`save`/`load`): encrypted with the school's gallery key (gallery_seal.py) when installed;
+inside, an `.npz` holding `embeddings` (float32, N x D, L2-normalised),
 `student_ids` (unicode, N) and `meta` (a JSON string: format version, model name and sha256,
 gallery version, dimension). It holds no photos.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -33,6 +35,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from edge_agent.recognition.gallery_seal import GallerySeal, SealError, is_package, is_sealed
 
 FORMAT = "soctrang-edu/gallery"
 FORMAT_VERSION = 1
@@ -236,18 +240,26 @@ class Gallery:
             self._snap = new
 
     # ---- files ---------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the gallery file atomically (a temporary file renamed into place)."""
+    def save(self, path: str | os.PathLike[str], seal: GallerySeal | None = None) -> Path:
+        """Write the gallery file atomically (a temporary file, mode 0600, renamed into place).
+
+        With `seal` (the school's gallery key) the file is encrypted (gallery_seal.py): the installed gallery
+        of a school is always written so; a plain file is for tests, benchmarks and tools only.
+        """
         snap = self._snap
         path = Path(path)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_name": snap.meta.model_name,
                 "model_sha256": snap.meta.model_sha256, "version": snap.meta.version, "dim": snap.dim}
+        buf = io.BytesIO()
+        np.savez(buf, embeddings=snap.embeddings, student_ids=snap.student_ids, meta=np.asarray(json.dumps(meta)))
+        data = seal.seal_bytes(buf.getvalue()) if seal is not None else buf.getvalue()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".gallery-", suffix=".npz", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".gallery-", suffix=".npz", dir=path.parent)  # mkstemp: mode 0600
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, embeddings=snap.embeddings, student_ids=snap.student_ids,
-                         meta=np.asarray(json.dumps(meta)))
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -255,11 +267,44 @@ class Gallery:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], expect_model_sha256: str | None = None) -> Gallery:
-        """Read a gallery file; `expect_model_sha256` rejects templates made by another embedder."""
+    def load(cls, path: str | os.PathLike[str], expect_model_sha256: str | None = None,
+             seal: GallerySeal | None = None, migrate_plain: bool = False) -> Gallery:
+        """Read a gallery file; `expect_model_sha256` rejects templates made by another embedder.
+
+        An encrypted file needs `seal`; it is decrypted in memory only. With `seal`, a plain (old) file is
+        refused, or, with `migrate_plain`, loaded and rewritten encrypted in place.
+        """
         path = Path(path)
         try:
-            loaded = np.load(path, allow_pickle=False)
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise GalleryError(f"{path}: gallery file not found") from exc
+        except OSError as exc:
+            raise GalleryError(f"{path}: unreadable gallery file ({exc.strerror or exc})") from exc
+        if is_package(data):
+            raise GalleryError(f"{path}: đây là gói ảnh mẫu (gallery package) của `enroll export`, chưa phải thư "
+                               f"viện đã cài: chạy `edge-agent gallery import {path.name}` rồi dùng thư viện đã cài")
+        plain_on_disk = not is_sealed(data)
+        if not plain_on_disk:
+            if seal is None:
+                raise GalleryError(f"{path}: thư viện khuôn mặt đã mã hoá (encrypted gallery): cần khoá của trường "
+                                   "(--config edge.toml)")
+            try:
+                data = seal.open_bytes(data, str(path))
+            except SealError as exc:
+                raise GalleryError(str(exc)) from None
+        elif seal is not None and not migrate_plain:
+            raise GalleryError(f"{path}: thư viện khuôn mặt chưa mã hoá (plain gallery) bị từ chối: chạy "
+                               "`edge-agent gallery encrypt` để mã hoá nó bằng khoá của trường")
+        gallery = cls._from_npz(data, path, expect_model_sha256)
+        if plain_on_disk and seal is not None:
+            gallery.save(path, seal=seal)  # migrate_plain: the plain copy is replaced by the encrypted one
+        return gallery
+
+    @classmethod
+    def _from_npz(cls, raw: bytes, path: Path, expect_model_sha256: str | None) -> Gallery:
+        try:
+            loaded = np.load(io.BytesIO(raw), allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):
                 raise GalleryError(f"{path}: not a gallery file (a bare array, not an .npz archive)")
             with loaded as data:
@@ -271,10 +316,8 @@ class Gallery:
                 meta = json.loads(str(data["meta"]))
         except GalleryError:
             raise
-        except FileNotFoundError as exc:
-            raise GalleryError(f"{path}: gallery file not found") from exc
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            raise GalleryError(f"{path}: unreadable gallery file ({exc})") from exc
+            raise GalleryError(f"{path}: không phải tệp thư viện khuôn mặt (unreadable gallery file: {exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise GalleryError(f"{path}: not a gallery file (format tag missing)")
         if meta.get("format_version") != FORMAT_VERSION:

@@ -99,43 +99,45 @@ def build_package(school: str, school_key: bytes, *, embeddings: np.ndarray, stu
 def read_package(data: bytes, school: str, school_key: bytes, *, where: str = "package") -> GalleryPackage:
     """Decrypt and check a package for `school`; `PackageError` for anything tampered, foreign or malformed."""
     if len(data) > MAX_BYTES:
-        raise PackageError(f"{where}: file too large ({len(data)} bytes) for a gallery package")
+        raise PackageError(f"{where}: tệp quá lớn cho một gói ảnh mẫu ({len(data)} byte)")
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
-        raise PackageError(f"{where}: not a gallery package (made by `enroll export`)")
+        raise PackageError(f"{where}: không phải gói ảnh mẫu (not a gallery package) của `enroll export`")
     (hlen,) = struct.unpack(">I", data[len(MAGIC):len(MAGIC) + 4])
     start = len(MAGIC) + 4
     if hlen > _MAX_HEADER or start + hlen + 12 + 16 > len(data):
-        raise PackageError(f"{where}: package is truncated or damaged; export it again")
+        raise PackageError(f"{where}: gói bị cụt hoặc hỏng (truncated); xuất lại gói bằng `enroll export`")
     head = data[start:start + hlen]
     try:
         header = json.loads(head)
     except (UnicodeDecodeError, ValueError):
-        raise PackageError(f"{where}: package header is damaged; export it again") from None
+        raise PackageError(f"{where}: phần đầu gói bị hỏng (damaged header); xuất lại gói bằng "
+                           "`enroll export`") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise PackageError(f"{where}: not a gallery package (format tag missing)")
+        raise PackageError(f"{where}: không phải gói ảnh mẫu (format tag missing)")
     if header.get("format_version") != FORMAT_VERSION:
-        raise PackageError(f"{where}: package format {header.get('format_version')} is not supported")
+        raise PackageError(f"{where}: định dạng gói {header.get('format_version')} không được hỗ trợ "
+                           "(unsupported format)")
     if header.get("school") != school:
-        raise PackageError(f"{where}: this package belongs to school {header.get('school')!r}, not {school!r}; "
-                           "export it again for this school")
+        raise PackageError(f"{where}: gói này của trường {header.get('school')!r}, không phải {school!r} "
+                           f"(belongs to school {header.get('school')!r}); xuất lại gói cho trường này")
     nonce = data[start + hlen:start + hlen + 12]
     try:
         payload = AESGCM(derive_key(school_key, "gallery-package", school)).decrypt(
             nonce, data[start + hlen + 12:], data[:start + hlen])
     except InvalidTag:
-        raise PackageError(f"{where}: package refused: it was altered after export, or it was not made with "
-                           f"this school's key ({school}); export it again on the school's enrolment computer"
+        raise PackageError(f"{where}: gói bị từ chối (authentication failed): đã bị sửa sau khi xuất, hoặc không "
+                           f"được làm bằng khoá của trường này ({school}); xuất lại trên máy đăng ký của trường"
                            ) from None
     try:
         with np.load(io.BytesIO(payload), allow_pickle=False) as z:
             emb, ids, classes = z["embeddings"], z["student_ids"], z["class_ids"]
             inner = json.loads(str(z["header"]))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise PackageError(f"{where}: package payload is malformed ({exc})") from None
+        raise PackageError(f"{where}: nội dung gói bị hỏng (malformed payload: {exc})") from None
     if inner != header:
-        raise PackageError(f"{where}: package header and payload disagree")
+        raise PackageError(f"{where}: phần đầu và nội dung gói không khớp")
     if emb.shape != (header["n_templates"], header["dim"]) or len(ids) != len(emb) or len(classes) != len(emb):
-        raise PackageError(f"{where}: package counts do not match its header")
+        raise PackageError(f"{where}: số mẫu trong gói không khớp phần đầu")
     pkg = GalleryPackage(header, np.ascontiguousarray(emb, np.float32), [str(s) for s in ids.tolist()],
                          [str(c) for c in classes.tolist()])
     try:
@@ -150,7 +152,7 @@ def read_package_file(path: str | Path, school: str, school_key: bytes) -> Galle
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise PackageError(f"{path}: file not found") from None
+        raise PackageError(f"{path}: không tìm thấy tệp (file not found)") from None
     except OSError as exc:
-        raise PackageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise PackageError(f"{path}: không đọc được tệp ({exc.strerror or exc})") from None
     return read_package(data, school, school_key, where=str(path))

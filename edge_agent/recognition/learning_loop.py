@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge_agent.recognition import learned_store, template_store
 from edge_agent.recognition.gallery import Gallery
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.recognition.learning import LearningPolicy
 from edge_agent.recognition.template_store import TemplateCipher
 from edge_agent.store.school_db import transaction
@@ -25,9 +26,11 @@ log = logging.getLogger(__name__)
 
 class LearningLoop:
     def __init__(self, conn: sqlite3.Connection, cipher: TemplateCipher, model, policy: LearningPolicy,
-                 gallery: Gallery, gallery_path: Path | None = None, enabled: bool = True) -> None:
+                 gallery: Gallery, gallery_path: Path | None = None, enabled: bool = True,
+                 seal: GallerySeal | None = None) -> None:
         self.conn, self.cipher, self.model, self.policy = conn, cipher, model, policy
         self.gallery, self.gallery_path, self.enabled = gallery, gallery_path, enabled
+        self.seal = seal  # the school's gallery key: the installed file stays encrypted (gallery_seal.py)
         self.version = template_store.current_version(conn)
 
     def keep(self, decision, *, proposed_at: str, camera: str, track_id: str | None, via: str = "proposal") -> bool:
@@ -56,4 +59,4 @@ class LearningLoop:
         if not len(tpl) or not self.gallery.update_students(tpl.embeddings, tpl.student_ids):
             return
         if self.gallery_path is not None:
-            self.gallery.save(self.gallery_path)
+            self.gallery.save(self.gallery_path, seal=self.seal)

@@ -8,6 +8,7 @@ project extend the schema by adding a file there (e.g. `m0100_templates.py`), ne
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import re
 import sqlite3
@@ -68,7 +69,9 @@ def connect(path: str | Path, *, migrate_schema: bool = True, implicit_transacti
     with "database is locked" in WAL mode without waiting for the busy timeout).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    restrict_files(path)
     conn = sqlite3.connect(path, isolation_level="IMMEDIATE" if implicit_transactions else None, timeout=30,
                            check_same_thread=False)
     conn.row_factory = sqlite3.Row
@@ -79,6 +82,20 @@ def connect(path: str | Path, *, migrate_schema: bool = True, implicit_transacti
     if migrate_schema:
         migrate(conn)
     return conn
+
+
+def restrict_files(path: Path) -> None:
+    """Names, personal ids, thumbnails and PIN hashes of minors: the database file and its -wal/-shm are
+    created (or narrowed to) mode 0600 before SQLite opens them; SQLite gives -wal/-shm the main file's mode."""
+    if path.as_posix() == ":memory:":
+        return
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def close(conn: sqlite3.Connection) -> None:

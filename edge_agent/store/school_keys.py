@@ -24,7 +24,8 @@ def write_keys(keys_dir: Path, *, overwrite: bool = False) -> dict[str, Path]:
     for name in (EVENT_KEY, GALLERY_KEY):
         path = keys_dir / name
         if path.exists() and not overwrite:
-            raise KeyError_(f"{path} already exists; keys are never replaced silently (use --force to rotate)")
+            raise KeyError_(f"{path} đã có (already exists); khoá không bao giờ bị thay âm thầm "
+                            "(dùng --force để thay khoá)")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")
@@ -39,9 +40,10 @@ def read_key(keys_dir: Path, name: str = EVENT_KEY) -> bytes:
         text = path.read_text().strip()
         key = bytes.fromhex(text)
     except FileNotFoundError:
-        raise KeyError_(f"{path}: key file missing; run `edge-agent init --school CODE` on this box") from None
+        raise KeyError_(f"{path}: thiếu tệp khoá (key file missing); chạy `edge-agent init --school MÃ_TRƯỜNG` "
+                        "trên máy này") from None
     except ValueError:
-        raise KeyError_(f"{path}: not a hex key; restore it from the province's key escrow") from None
+        raise KeyError_(f"{path}: tệp khoá hỏng (not a hex key); khôi phục từ bản lưu khoá của Sở") from None
     if len(key) < 32:
-        raise KeyError_(f"{path}: key too short ({len(key)} bytes, need 32)")
+        raise KeyError_(f"{path}: khoá quá ngắn ({len(key)} byte, cần 32)")
     return key

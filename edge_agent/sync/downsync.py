@@ -76,20 +76,23 @@ class Downsync:
     def __init__(self, settings: DownsyncSettings, gallery: LiveGallery, *,
                  open_gallery: Callable[[bytes, str], LiveGallery], permanent_errors: tuple[type[Exception], ...] = (),
                  on_package: Callable[[ControlKind, Path, str], None] | None = None,
-                 on_erase: Callable[[str, str], None] | None = None):
+                 on_erase: Callable[[str, str], None] | None = None,
+                 save_gallery: Callable[[LiveGallery, Path], None] | None = None):
         """`open_gallery(data, path)` turns a downloaded gallery into one to swap in
         (`edge_agent.recognition.gallery_opener.GalleryOpener`); `permanent_errors` are its errors for a package
         that will not get better by fetching it again; `on_erase(student_id, request_id)` runs after an erasure
-        request left the live gallery (the service erases the school database's templates with it)."""
+        request left the live gallery (the service erases the school database's templates with it);
+        `save_gallery(gallery, path)` writes the gallery file (the service encrypts it with the school's key)."""
         self.s = settings
         self.gallery = gallery
         self.open_gallery = open_gallery
         self.permanent_errors = (DownsyncError, *permanent_errors)
         self.on_package = on_package
         self.on_erase = on_erase
+        self.save_gallery = save_gallery or (lambda g, p: g.save(p))
         self.versions: dict[str, str] = {}
         self.dir = Path(settings.data_dir)
-        (self.dir / "pending").mkdir(parents=True, exist_ok=True)
+        (self.dir / "pending").mkdir(mode=0o700, parents=True, exist_ok=True)   # in the school's private data dir
         self._erasures_path = self.dir / "erasures.txt"
         self.erased: set[str] = set()
         if self._erasures_path.exists():
@@ -116,12 +119,13 @@ class Downsync:
             removed = self.gallery.remove(student_id)
             self.erased.add(student_id)
         if student_id not in self._recorded_erasures():
-            with open(self._erasures_path, "a", encoding="utf-8") as f:
+            fd = os.open(self._erasures_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # personal ids
+            with open(fd, "a", encoding="utf-8") as f:
                 f.write(student_id + "\n")
                 f.flush()
                 os.fsync(f.fileno())
         if removed:
-            self.gallery.save(self.dir / "gallery.npz")
+            self.save_gallery(self.gallery, self.dir / "gallery.npz")
         log.info("erasure of %s: %d templates removed", student_id, removed)
         return removed
 
@@ -170,7 +174,7 @@ class Downsync:
                     for sid in self.erased & set(new.student_ids):
                         new.remove(sid)
                     self.gallery.swap(new)
-                new.save(tmp.name)
+                self.save_gallery(new, Path(tmp.name))
                 os.replace(tmp.name, target)
             finally:
                 Path(tmp.name).unlink(missing_ok=True)

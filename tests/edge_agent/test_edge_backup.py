@@ -89,7 +89,7 @@ def test_edge_agent_backup_command(tmp_path, monkeypatch):
     out = tmp_path / "edge.toml"
     assert runner.invoke(app, ["init", "--school", SCHOOL, "--out", str(out), "--data-dir", "var/edge"]).exit_code == 0
     missing = runner.invoke(app, ["backup", "--config", str(out)])
-    assert missing.exit_code == 1 and "Sao lưu thất bại" in missing.output
+    assert missing.exit_code == 1 and "Lỗi: sao lưu thất bại" in missing.output
     school_db.close(school_db.connect(tmp_path / "var" / "edge" / "school.sqlite3"))
     r = runner.invoke(app, ["backup", "--config", str(out), "--keep", "3"])
     assert r.exit_code == 0, r.output

@@ -35,7 +35,7 @@ def test_batch_with_bad_files_in_the_middle(tmp_path, samples):
     assert result.exit_code == 1, result.output  # some files were bad...
     assert out.is_file()  # ...and the rest of the batch is still written
     for bad in (broken, empty, missing):
-        assert f"LỖI {bad}" in result.output
+        assert f"Lỗi: {bad}" in result.output
 
     z = np.load(out)
     assert set(z.files) >= {"paths", "found", "embeddings", "boxes", "landmarks", "det_scores", "quality"}
@@ -81,9 +81,20 @@ def test_no_face_is_not_an_error(tmp_path):
     assert z["found"].tolist() == [False] and z["errors"].tolist() == [""]
 
 
+def test_nothing_readable_writes_nothing(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("ghi chú, không phải ảnh\n", encoding="utf-8")
+    out = tmp_path / "x.npz"
+    result = runner.invoke(app, ["embed", str(notes), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "Lỗi: không đọc được tệp ảnh nào" in result.output and f"không ghi {out}" in result.output
+    assert not out.exists() and list(tmp_path.iterdir()) == [notes]    # no temporary file left either
+
+
 def test_usage_errors(tmp_path):
     assert runner.invoke(app, ["embed", "--out", str(tmp_path / "x.npz")]).exit_code == 2
-    assert runner.invoke(app, ["embed", "a.jpg", "--out", str(tmp_path / "x.txt")]).exit_code == 2
+    result = runner.invoke(app, ["embed", "a.jpg", "--out", str(tmp_path / "x.txt")])
+    assert result.exit_code == 2 and "Lỗi: tệp kết quả phải có đuôi .npz" in result.output
     assert not (tmp_path / "x.txt").exists()
 
 

@@ -16,6 +16,7 @@ from school_testkit import RULES, SCHOOL, STUDENTS, TZ, at, make_school
 
 from edge_agent.attendance.proposals import AttendanceEngine, Recognition
 from edge_agent.attendance.teacher import TeacherDesk
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import school_db
 
 BICH, CUONG, DUYEN, PHIA = list(STUDENTS)
@@ -243,7 +244,8 @@ def test_the_running_service_keeps_the_best_frame_learns_after_finalisation_and_
     consent(conn, BICH)
     enrolled = template_store.load(conn, cipher, model.sha256)
     live = Gallery(enrolled.embeddings, enrolled.student_ids, GalleryMeta(model.name, model.sha256))
-    loop = LearningLoop(conn, cipher, model, policy(), live, tmp_path / "gallery.npz")
+    seal = GallerySeal(os.urandom(32), "THPT-LEARN")
+    loop = LearningLoop(conn, cipher, model, policy(), live, tmp_path / "gallery.npz", seal=seal)
     q, emb = other_session(faces, "0001")[0]
     d = TrackDecision(track_id=7, outcome="accept", student_id=BICH, score=0.8, margin=0.3, scope="roster",
                       other_class=False, frames_used=5, first_ts=0.0, last_ts=1.0, best_quality=q, best_embedding=emb)
@@ -255,7 +257,8 @@ def test_the_running_service_keeps_the_best_frame_learns_after_finalisation_and_
     assert loop.tick(date(2025, 9, 8)) == {} and live.n_templates == 6, "nothing before finalisation"
     finalise(conn, desk)
     assert loop.tick(date(2025, 9, 8)) == {"learned": 1}
-    assert live.n_templates == 7 and Gallery.load(tmp_path / "gallery.npz").n_templates == 7
+    assert live.n_templates == 7 and Gallery.load(tmp_path / "gallery.npz", seal=seal).n_templates == 7
+    assert BICH.encode() not in (tmp_path / "gallery.npz").read_bytes()  # the refreshed file stays encrypted
     assert len(template_store.load(conn, cipher, model.sha256)) == 7  # what `enroll export` packages
     off = LearningLoop(conn, cipher, model, policy(), live, enabled=False)
     assert not off.keep(d, proposed_at=rec.at.isoformat(), camera="cam-a101", track_id="cam-a101-7")

@@ -118,12 +118,13 @@ def test_bad_config_and_missing_keys_give_clear_errors(tmp_path):
     assert result.returncode == 2 and "cameras.0" in result.stderr and "needs a room" in result.stderr
     bad.write_text('school_code = "THPT-X"\n[kiosk\nport = 1\n', encoding="utf-8")
     result = edge_agent("run", "--config", str(bad))
-    assert result.returncode == 2 and "not valid TOML" in result.stderr
+    assert result.returncode == 2 and result.stderr.startswith("Lỗi: ") and "invalid TOML" in result.stderr
     bad.write_text('school_code = "THPT-X"\n', encoding="utf-8")
     result = edge_agent("run", "--config", str(bad))
-    assert result.returncode == 2 and "key file missing" in result.stderr and "edge-agent init" in result.stderr
+    assert result.returncode == 2 and "thiếu tệp khoá (key file missing)" in result.stderr
+    assert "edge-agent init" in result.stderr
     result = edge_agent("run", "--config", str(tmp_path / "none.toml"))
-    assert result.returncode == 2 and "configuration file not found" in result.stderr
+    assert result.returncode == 2 and "không tìm thấy tệp cấu hình" in result.stderr
 
 
 def test_init_writes_config_and_private_keys(tmp_path):
@@ -140,7 +141,7 @@ def test_init_writes_config_and_private_keys(tmp_path):
     key = read_key(keys)
     assert len(key) == 32
     again = runner.invoke(app, ["init", "--school", "THPT-LDT", "--out", str(out)])
-    assert again.exit_code == 1 and "already exists" in again.output
+    assert again.exit_code == 1 and again.output.startswith("Lỗi: ") and "đã có" in again.output
     assert read_key(keys) == key, "keys are never replaced silently"
     assert runner.invoke(app, ["init", "--school", "bad code!", "--out", str(tmp_path / "x.toml")]).exit_code == 2
 

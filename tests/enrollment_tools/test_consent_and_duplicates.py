@@ -55,7 +55,8 @@ def test_withdrawal_erases_templates_and_thumbnail(school, datasets, calibrated,
         assert "consent.withdraw" in actions and "enroll.erase" in actions
         assert [e.student_id for e in erasure_queue.pending(conn)] == ["094209000102", "094209000101"]
     # and the student is not enrolled again while the consent stays withdrawn
-    _, out = school.run("photos", str(tmp_path / "p"), "--school", school.code, "--workers", "1")
+    code, out = school.run("photos", str(tmp_path / "p"), "--school", school.code, "--workers", "1", ok=False)
+    assert code == 1 and "không đăng ký được học sinh nào" in out["error"]   # nothing enrolled is not a success
     assert school.templates("094209000101") == 0 and school.templates("094209000102") == 0
     assert {r["code"] for r in out["rejected"]} == {"no_consent"}
 
@@ -73,7 +74,7 @@ def test_consent_import_bad_rows_write_nothing(school, tmp_path):
     assert school.dump() == before
     (tmp_path / "x.csv").write_text("Họ và tên,Ngày\nA,1\n", encoding="utf-8")
     code, out = school.run("consent", "import", str(tmp_path / "x.csv"), ok=False)
-    assert code == 1 and "missing column" in out["error"] and "x.csv" in out["error"]
+    assert code == 1 and "thiếu cột" in out["error"] and "x.csv" in out["error"]
     code, out = school.run("consent", "set", "094209000199", "--given-by", "parent", ok=False)
     assert code == 1 and "094209000199" in out["error"]
     assert school.dump() == before
@@ -115,3 +116,21 @@ def test_who_must_consent_changes_on_the_birthday():
     assert required_givers("2008-11-30", on=date(2026, 11, 29)) == {"parent", "student"}
     assert required_givers("2008-11-30", on=date(2026, 11, 30)) == {"student"}            # 18: alone
     assert required_givers(None) == required_givers("không rõ") == {"parent", "student"}
+
+
+def test_photos_that_enrol_nobody_fail(school, datasets, calibrated, tmp_path):
+    """Only students without consent: nothing is enrolled, and the command says so with a non-zero exit."""
+    school.add_students(consent=())
+    d = tmp_path / "photos"
+    put(d / "094209000101", *lfw(datasets, "Colin_Powell", 1, 2))
+    put(d / "094209000102", *lfw(datasets, "George_W_Bush", 1))
+    code, out = school.run("photos", str(d), "--school", school.code, "--workers", "1", ok=False)
+    assert code == 1 and out["ok"] is False
+    assert "không đăng ký được học sinh nào" in out["error"] and "3 ảnh: chưa có đồng ý" in out["error"]
+    assert out["templates_added"] == 0 and {r["code"] for r in out["rejected"]} == {"no_consent"}
+    assert school.templates("094209000101") == 0 and school.templates("094209000102") == 0
+    from enrollment_tools.cli import app
+
+    human = school.runner.invoke(app, ["photos", str(d), "--school", school.code, "--workers", "1", "--config",
+                                       str(school.config)])
+    assert human.exit_code == 1 and "Lỗi:" in human.output

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from edge_agent.cli import app as edge_app
 from edge_agent.recognition.gallery import Gallery
 from edge_agent.recognition.gallery_package import PackageError, read_package_file
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import erasure_queue
 from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.vision.analyzer import FaceAnalyzer
@@ -30,6 +31,11 @@ def enrolled(school, datasets, calibrated, tmp_path) -> School:
     return school
 
 
+def seal_of(school: School) -> GallerySeal:
+    """The installed gallery is encrypted with the school's gallery key."""
+    return GallerySeal(read_key(school.data / "keys", GALLERY_KEY), school.code)
+
+
 def gallery_import(school: School, package, *extra: str) -> tuple[int, dict]:
     result = CliRunner().invoke(edge_app, ["gallery", "import", str(package), "--config", str(school.config),
                                            "--json", *extra])
@@ -41,7 +47,7 @@ def test_remove_deletes_every_template_and_thumbnail_and_is_audited(enrolled, tm
     s.run("export", "--school", s.code, "--out", str(tmp_path / "g.pkg"))
     assert gallery_import(s, tmp_path / "g.pkg")[0] == 0
     gallery_file = s.data / "gallery.npz"
-    assert "094209000101" in Gallery.load(gallery_file)
+    assert "094209000101" in Gallery.load(gallery_file, seal=seal_of(s))
     _, out = s.run("remove", "094209000101", "--reason", "phụ huynh yêu cầu xoá", "--actor", "it-admin")
     assert out["templates_removed"] == 3 and out["thumbnails_removed"] == 1
     assert out["gallery_file_templates_removed"] == 3
@@ -54,12 +60,12 @@ def test_remove_deletes_every_template_and_thumbnail_and_is_audited(enrolled, tm
         pending = erasure_queue.pending(conn)
         assert [(p.student_id, p.request_id) for p in pending] == [("094209000101", out["request_id"])]
         assert erasure_queue.mark_propagated(conn, out["request_id"]) and not erasure_queue.pending(conn)
-    gallery = Gallery.load(gallery_file)
+    gallery = Gallery.load(gallery_file, seal=seal_of(s))
     assert "094209000101" not in gallery and "094209000102" in gallery
     # the package made before the erasure cannot bring the student back
     code, imported = gallery_import(s, tmp_path / "g.pkg", "--allow-downgrade")
     assert code == 0 and imported["erased_since_export"] == ["094209000101"]
-    assert "094209000101" not in Gallery.load(gallery_file)
+    assert "094209000101" not in Gallery.load(gallery_file, seal=seal_of(s))
     # unknown and malformed ids: clear message, exit 1
     assert s.run("remove", "094209000199", ok=False)[0] == 1
     code, out = s.run("remove", "12ab", ok=False)
@@ -95,7 +101,8 @@ def test_package_installs_and_recognises(enrolled, model_store, datasets, tmp_pa
     assert b"JFIF" not in (tmp_path / "g.pkg").read_bytes()
     code, imported = gallery_import(s, tmp_path / "g.pkg")
     assert code == 0 and imported["templates"] == 6
-    gallery = Gallery.load(s.data / "gallery.npz", expect_model_sha256=pkg.header["model_sha256"])
+    gallery = Gallery.load(s.data / "gallery.npz", expect_model_sha256=pkg.header["model_sha256"],
+                           seal=seal_of(s))
     analyzer = FaceAnalyzer.from_store(model_store)
     img = load_image(lfw(datasets, "Colin_Powell", 7)[0])       # a photo never enrolled
     q = analyzer.embed_faces(img, analyzer.detect(img, padded=True)[:1])
@@ -129,4 +136,4 @@ def test_tampered_foreign_and_stale_packages_are_refused(enrolled, tmp_path):
     s.run("export", "--school", s.code, "--out", str(tmp_path / "g2.pkg"))
     assert gallery_import(s, tmp_path / "g2.pkg")[0] == 0
     code, out = gallery_import(s, tmp_path / "g.pkg")
-    assert code == 1 and "older" in out["error"]
+    assert code == 1 and "cũ hơn bản đã cài" in out["error"]

@@ -102,8 +102,10 @@ def test_missing_columns_and_encodings(school, tmp_path):
     before = school.dump()
     path = xlsx(tmp_path / "thieu.xlsx", [[1, "Nguyễn Văn A", "10A1"]], header=["STT", "Họ và tên", "Lớp"])
     code, out = school.run("roster", "import", str(path), "--school", school.code, "--apply", ok=False)
-    assert code == 1 and "thieu.xlsx" in out["error"] and "student_id" in out["error"]
-    assert "date_of_birth" in out["error"]
+    # the columns are named by their Vietnamese labels, never by the internal field names
+    assert code == 1 and "thieu.xlsx" in out["error"] and "'Mã định danh'" in out["error"]
+    assert "'Ngày sinh'" in out["error"] and "thiếu cột" in out["error"]
+    assert "student_id" not in out["error"] and "date_of_birth" not in out["error"]
     (tmp_path / "x.xlsx").write_bytes(b"this is not a workbook")
     code, out = school.run("roster", "import", str(tmp_path / "x.xlsx"), "--school", school.code, ok=False)
     assert code == 1 and "x.xlsx" in out["error"]
@@ -117,3 +119,49 @@ def test_missing_columns_and_encodings(school, tmp_path):
     with school.db() as conn:
         names = [r[0] for r in conn.execute("SELECT full_name FROM students ORDER BY id")]
     assert names == ["Trần Thị Ánh Tuyết", "Trần Thị Ánh Tuyết"]
+
+
+def test_xlsx_with_a_title_row_above_the_header(school, tmp_path):
+    """MOET exports put a title (and blank cells) above the header: it used to crash (TypeError on None)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["DANH SÁCH HỌC SINH NĂM HỌC 2025-2026", None, None])
+    ws.append([None, None, None])
+    ws.append(HEADER)
+    for r in moet_rows(4):
+        ws.append(r)
+    wb.save(tmp_path / "tieu_de.xlsx")
+    _, out = school.run("roster", "import", str(tmp_path / "tieu_de.xlsx"), "--school", school.code, "--apply")
+    assert len(out["new"]) == 4 and out["invalid"] == []
+    with school.db() as conn:
+        assert conn.execute("SELECT count(*) FROM students").fetchone()[0] == 4
+
+
+def test_excel_unicode_text_is_read(school, tmp_path):
+    """Excel's "Unicode text": UTF-16 with a BOM, tab-separated, often with a title line, saved as .txt or .csv."""
+    text = ("Danh sách lớp 10A3\n"
+            "Số định danh cá nhân\tHọ và tên\tNgày sinh\tLớp\tGiới tính\n"
+            "094209000301\tThạch Thị Sa Rết\t05/06/2009\t10A3\tNữ\n"
+            "094209000302\tLâm, Văn Đức\t07/08/2009\t10A3\tNam\n")
+    (tmp_path / "unicode.csv").write_bytes(text.encode("utf-16"))
+    (tmp_path / "unicode.txt").write_bytes(text.replace("0301", "0303").replace("0302", "0304").encode("utf-16"))
+    for name in ("unicode.csv", "unicode.txt"):
+        _, out = school.run("roster", "import", str(tmp_path / name), "--school", school.code, "--apply")
+        assert len(out["new"]) == 2 and out["invalid"] == [], out
+    with school.db() as conn:
+        names = sorted(r[0] for r in conn.execute("SELECT full_name FROM students"))
+    assert names == ["Lâm, Văn Đức", "Lâm, Văn Đức", "Thạch Thị Sa Rết", "Thạch Thị Sa Rết"]
+
+
+def test_preview_names_changed_fields_in_vietnamese(school, tmp_path):
+    school.run("roster", "import", str(xlsx(tmp_path / "v1.xlsx", moet_rows(2))), "--school", school.code,
+               "--apply")
+    rows = moet_rows(2)
+    rows[0][2] = "Nguyễn Văn Mới"
+    from typer.testing import CliRunner
+
+    from enrollment_tools.cli import app
+    result = CliRunner().invoke(app, ["roster", "import", str(xlsx(tmp_path / "v2.xlsx", rows)), "--school",
+                                      school.code, "--config", str(school.config)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Họ và tên:" in result.output and "full_name" not in result.output

@@ -117,11 +117,11 @@ def test_recognize_cli_bad_inputs_are_clear_errors(video_file, gallery_file, tmp
     not_video = tmp_path / "notes.mp4"
     not_video.write_text("this is not a video")
     bad_video = runner.invoke(app, ["recognize", "--source", str(not_video), "--gallery", str(gallery_file)])
-    assert bad_video.exit_code == 2 and "LỖI" in bad_video.stderr
+    assert bad_video.exit_code == 2 and bad_video.stderr.startswith("Lỗi: ")
     bad_gallery = tmp_path / "g.npz"
     bad_gallery.write_bytes(b"garbage")
     res = runner.invoke(app, ["recognize", "--source", str(video_file), "--gallery", str(bad_gallery)])
-    assert res.exit_code == 2 and "unreadable gallery file" in res.stderr
+    assert res.exit_code == 2 and "unreadable gallery file" in res.stderr and res.stderr.startswith("Lỗi: ")
     # thresholds calibrated for another embedder are refused, not silently applied
     from edge_agent.recognition.thresholds import DEFAULT_PATH
 

@@ -27,7 +27,7 @@ models: install
 # proposed attendance on the teacher's kiosk page (URL printed; kept open when run from a terminal).
 demo: models
 	$(PY) -m edge_agent.demo.matches
-	$(PY) -m edge_agent.demo.e2e
+	$(PY) -m edge_agent.demo.chain
 
 # System packages the tests use (Debian; CI runs as root): headless Chromium for the web pages,
 # SoftHSM2/OpenSC/poppler/NSS tools and DejaVu fonts for the signatures, logrotate for the hardware units.

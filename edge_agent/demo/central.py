@@ -38,6 +38,9 @@ class CentralDemo:
     ingest_password: str
     password: str = field(default_factory=demo_password)
     procs: list[subprocess.Popen] = field(default_factory=list)
+    # the demo's own random secrets, so that nothing runs on the shipped defaults (core/secrets_check.py)
+    secrets: dict[str, str] = field(default_factory=lambda: {name: secrets.token_hex(24) for name in (
+        "CENTRAL_ADMISSIONS_PID_PEPPER", "CENTRAL_IOC_WEBHOOK_SECRET", "CENTRAL_LIBRARY_OAI_TOKEN_SECRET")})
 
     @property
     def db(self) -> Path:
@@ -48,10 +51,7 @@ class CentralDemo:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        # the demo's own random secrets, so that nothing runs on the shipped defaults (core/secrets_check.py)
-        secrets_ = {name: self.password + name for name in (
-            "CENTRAL_ADMISSIONS_PID_PEPPER", "CENTRAL_IOC_WEBHOOK_SECRET", "CENTRAL_LIBRARY_OAI_TOKEN_SECRET")}
-        return {**os.environ, **secrets_, "PYTHONUNBUFFERED": "1", "CENTRAL_DATABASE_URL": f"sqlite:///{self.db}",
+        return {**os.environ, **self.secrets, "PYTHONUNBUFFERED": "1", "CENTRAL_DATABASE_URL": f"sqlite:///{self.db}",
                 "CENTRAL_INGEST_PORT": str(self.broker_port), "CENTRAL_INGEST_USERNAME": "central-ingest",
                 "CENTRAL_INGEST_PASSWORD": self.ingest_password,
                 "CENTRAL_INGEST_PACKAGES_DIR": str(self.workdir / "packages"),

@@ -17,8 +17,8 @@ from edge_agent.demo import broker as demo_broker
 from edge_agent.demo.chain import SCHOOL, run_chain
 from edge_agent.demo.e2e import OBAMA, TZ, free_port
 
-pytestmark = pytest.mark.skipif(not demo_broker.available(),
-                                reason="mosquitto / mosquitto_passwd not installed: make demo shows the kiosk only")
+needs_mosquitto = pytest.mark.skipif(
+    not demo_broker.available(), reason="mosquitto / mosquitto_passwd not installed: make demo shows the kiosk only")
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
@@ -43,6 +43,7 @@ def _school_view(client: httpx.Client, school_id: int, today: str, timeout: floa
     raise AssertionError(f"the IOC never showed {today} for {SCHOOL}: {body}")
 
 
+@needs_mosquitto
 def test_walk_by_reaches_the_province_ioc(tmp_path, model_store):
     lines: list[str] = []
     chain = run_chain(tmp_path, kiosk_port=free_port(), central_port=free_port(), use_broker=True,
@@ -60,7 +61,8 @@ def test_walk_by_reaches_the_province_ioc(tmp_path, model_store):
 
         school_id = chain.school_id()
         with httpx.Client(base_url=chain.central.url, timeout=30) as client:
-            assert client.get("/ioc", follow_redirects=False).status_code in (302, 303, 401)  # sign-in first
+            first = client.get("/ioc", headers={"Accept": "text/html"})                # the printed URL: sign in first
+            assert (first.status_code, first.headers["location"]) == (303, "/login?next=/ioc")
             _login(client, "so_admin", chain.central.password)
             view = _school_view(client, school_id, today)
             assert view["code"] == SCHOOL
@@ -83,3 +85,19 @@ def test_walk_by_reaches_the_province_ioc(tmp_path, model_store):
         chain.stop()
     assert chain.alive() is not None          # everything stopped ...
     assert not chain.broker.dir.exists()      # ... and the broker's password file and folder are gone
+
+
+def test_without_mosquitto_the_demo_says_so_and_shows_the_kiosk(tmp_path, monkeypatch, capsys):
+    """`make demo` on a machine without the broker binary: it says so up front, runs the school side, prints the
+    kiosk and that the province server does not run, and exits 0 (`--no-hold`)."""
+    monkeypatch.setattr(demo_broker, "available", lambda: False)
+    from edge_agent.demo.chain import main
+
+    rc = main(["--workdir", str(tmp_path), "--port", str(free_port()), "--central-port", str(free_port()),
+               "--no-hold"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "Không có `mosquitto`" in out and "apt-get install mosquitto" in out
+    assert "Barack Obama    present" in out and "Kiosk giáo viên:  http://127.0.0.1:" in out
+    assert "Máy chủ Sở: không chạy" in out and "/ioc" not in out.split("Kiosk giáo viên")[1]
+    assert not (tmp_path / "central").exists()

@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     def on_term(*_):
         raise Stopped
 
-    signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C reaches every process of the group: the children stop too, and the demo says it was stopped. SIGINT
+    # is set explicitly because a shell that starts the demo in the background hands it SIGINT ignored.
+    previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGINT)}
     started = time.monotonic()
     chain = None
     try:
@@ -178,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             print("Các dịch vụ đang chạy; nhấn Ctrl-C để dừng.", flush=True)
             while (gone := chain.alive()) is None:
                 time.sleep(0.5)
+            time.sleep(1.0)   # a Ctrl-C that stopped a child first is handled here (Stopped) before the report
             print(f"Demo đã dừng: {gone} không còn chạy.", flush=True)
             return 1
         return 0 if ok else 1
@@ -189,8 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         print("Demo đã dừng.", flush=True)
         return 1
     finally:
+        for sig in previous:                    # a second Ctrl-C does not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         if chain:
             chain.stop()
+        for sig, handler in previous.items():   # a caller (a test) gets its own handlers back
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

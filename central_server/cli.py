@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 import typer
 
@@ -46,12 +47,17 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
           port: int = typer.Option(8000, help="TCP port."),
           workers: int = typer.Option(1, help="Worker processes."),
           reload: bool = typer.Option(False, help="Reload on code changes (development).")) -> None:
-    """Serve the web UI and the API with uvicorn."""
+    """Serve the web UI and the API with uvicorn (refuses an unmigrated database)."""
     import uvicorn
 
     from .core.config import get_settings
 
-    trusted = get_settings().trusted_proxies
+    settings = get_settings()
+    _require_migrated(settings.database_url)
+    trusted = settings.trusted_proxies
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"Máy chủ trung tâm: http://{shown}:{port}/  (trang điều hành IOC: /ioc, đăng nhập: /login; "
+               "Ctrl-C để dừng)")
     # X-Forwarded-For is believed only from the configured reverse proxies (CENTRAL_TRUSTED_PROXIES); with none,
     # the TCP peer is the client, so a client cannot choose the address its sign-in attempts are counted under.
     uvicorn.run("central_server.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -59,15 +65,44 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
                 forwarded_allow_ips=",".join(trusted) if trusted else None)
 
 
+def _require_migrated(database_url: str) -> None:
+    """Exit with one Vietnamese line when the database is unreachable or not at every module's head."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .core.migrate import missing_heads, one_line
+
+    try:
+        missing = missing_heads(database_url)
+    except SQLAlchemyError as exc:
+        typer.echo(f"Lỗi: không kết nối được cơ sở dữ liệu {_safe(database_url)} (database unreachable): "
+                   f"{one_line(exc)}", err=True)
+        raise typer.Exit(1) from None
+    if missing:
+        typer.echo(f"Lỗi: cơ sở dữ liệu {_safe(database_url)} chưa được tạo/cập nhật cấu trúc (not migrated). "
+                   "Hãy chạy: central-server db upgrade", err=True)
+        raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
 def db_upgrade(target: str = typer.Argument("heads", help="Revision (default: every module's head)."),
                url: str = typer.Option(None, help="Database URL (default: CENTRAL_DATABASE_URL).")) -> None:
     """Apply migrations (``alembic upgrade heads``)."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .core.config import get_settings
-    from .core.migrate import upgrade
+    from .core.migrate import one_line, upgrade
 
     database_url = url or get_settings().database_url
-    upgrade(database_url, target)
+    try:
+        upgrade(database_url, target)
+    except SQLAlchemyError as exc:   # unreachable server, wrong password, unwritable file: one line, not a traceback
+        typer.echo(f"Lỗi: không cập nhật được cơ sở dữ liệu {_safe(database_url)} (database error): "
+                   f"{one_line(exc)}", err=True)
+        raise typer.Exit(1) from None
+    except CommandError as exc:
+        typer.echo(f"Lỗi: phiên bản cấu trúc không hợp lệ (alembic): {one_line(exc)}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"database at {_safe(database_url)} is at {target}")
 
 
@@ -129,14 +164,17 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
               students: int = typer.Option(30, help="Students per class."),
               days: int = typer.Option(22, help="School days of marks (about a month)."),
               password: str = typer.Option(..., envvar="CENTRAL_DEMO_PASSWORD",
-                                           help="Password of the demo accounts so_admin, so_canbo, admin_t01.")
+                                           help="Password of the demo accounts so_admin, so_canbo, admin_t01."),
+              school_roster: str = typer.Option(None,
+                                                help="CSV of one more school (school_code, school_name, class, "
+                                                     "grade, personal_id, full_name): the demo edge school.")
               ) -> None:
     """Fill an EMPTY, migrated database with generated schools, students and attendance (never real data)."""
 
     from sqlalchemy import func, select
 
     from .app import metadata
-    from .attendance.demo import DemoSize, generate
+    from .attendance.demo import DemoSize, add_roster, generate, read_roster
     from .core import passwords
     from .core.clock import local_today
     from .core.config import get_settings
@@ -152,8 +190,15 @@ def demo_data(schools: int = typer.Option(39, help="Number of schools."),
             if conn.scalar(select(func.count()).select_from(School)):
                 typer.echo("Cơ sở dữ liệu đã có dữ liệu; chỉ tạo dữ liệu mẫu trên cơ sở dữ liệu trống.", err=True)
                 raise typer.Exit(1)
-        counts = generate(engine, DemoSize(schools, classes, students, days), local_today(settings.timezone),
-                          password=password)
+        try:
+            roster = read_roster(Path(school_roster)) if school_roster else []
+        except ValueError as exc:
+            typer.echo(f"Lỗi: {exc}", err=True)
+            raise typer.Exit(2) from None
+        today = local_today(settings.timezone)
+        counts = generate(engine, DemoSize(schools, classes, students, days), today, password=password)
+        if roster:
+            counts |= add_roster(engine, roster, today)
         typer.echo(f"demo data: {counts}")
     finally:
         engine.dispose()

@@ -8,10 +8,12 @@ the warning levels (30, 40) and the 45-session limit, so that the warnings page 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import random
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine, case, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Session
@@ -161,3 +163,45 @@ def _absence_cases(rng: random.Random, students, slots: list[tuple[dt.date, str]
         out[pool[k]] = {slots[i]: ("P" if i < start + run and i >= start and rng.random() < 0.8 else "K")
                         for i in sorted(chosen)}
     return out
+
+
+ROSTER_COLUMNS = ("school_code", "school_name", "class", "grade", "personal_id", "full_name")
+
+
+def read_roster(path: Path) -> list[dict[str, str]]:
+    """Rows of a demo school roster CSV (columns `ROSTER_COLUMNS`); ValueError names a missing column."""
+    if not path.is_file():
+        raise ValueError(f"không tìm thấy tệp {path}")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ROSTER_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: thiếu cột {', '.join(missing)}")
+        return [row for row in reader if row.get("personal_id")]
+
+
+def add_roster(engine: Engine, rows: list[dict[str, str]], today: dt.date) -> dict:
+    """Add the schools, classes (this school year) and students of a roster (the demo edge school, whose events
+    then find their school and students); returns counts."""
+    year = school_year_of(today)
+    with Session(engine) as session:
+        schools: dict[str, School] = {}
+        classes: dict[tuple[str, str], SchoolClass] = {}
+        for row in rows:
+            code = row["school_code"]
+            if code not in schools:
+                schools[code] = School(code=code, name=row["school_name"], province_code="92",
+                                       former_province_code="94")
+                session.add(schools[code])
+                session.flush()
+            key = (code, row["class"])
+            if key not in classes:
+                classes[key] = SchoolClass(school_id=schools[code].id, school_year=year, code=row["class"],
+                                           grade=int(row["grade"]))
+                session.add(classes[key])
+                session.flush()
+            session.add(Student(personal_id=row["personal_id"], full_name=row["full_name"],
+                                school_id=schools[code].id, class_id=classes[key].id, gender="", ethnicity="",
+                                status="Đang học"))
+        session.commit()
+    return {"roster_schools": len(schools), "roster_classes": len(classes), "roster_students": len(rows)}

@@ -1,1 +1,1 @@
-"""Demo material (`python -m edge_agent.demo.matches`, `-m edge_agent.demo.e2e`); the service never imports it."""
+"""Demo material (`python -m edge_agent.demo.matches`, `-m edge_agent.demo.chain`); the service never imports it."""

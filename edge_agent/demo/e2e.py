@@ -9,10 +9,8 @@ proposed absent once the check-in window closes; the teacher decides P or K on t
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -74,8 +72,9 @@ def demo_period(now: datetime) -> tuple[datetime, int, int]:
 
 
 def build(workdir: Path, *, kiosk_port: int | None = None, now: datetime | None = None, store=None,
-          broker: bool = False) -> DemoSchool:
-    """Create everything under `workdir`: keys, config, database, gallery and the walk-by video."""
+          broker: bool = False, broker_port: int = 1883, broker_password: str | None = None) -> DemoSchool:
+    """Create everything under `workdir`: keys, config, database, gallery and the walk-by video. With `broker`,
+    the agent publishes to 127.0.0.1:`broker_port` as the school (its code is the login)."""
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in ("school.sqlite3", "school.sqlite3-wal", "school.sqlite3-shm", "health.json"):
         (workdir / stale).unlink(missing_ok=True)
@@ -106,6 +105,8 @@ host = "127.0.0.1"
 port = {port}
 [broker]
 enabled = {'true' if broker else 'false'}
+port = {broker_port}
+{f'password = "{broker_password}"' if broker_password else ''}
 [cpu]
 budget_cores = 1.5
 [[cameras]]
@@ -223,40 +224,3 @@ def proposed(db: Path) -> list[tuple[str, str, str | None]]:
         return [tuple(r) for r in rows]
     finally:
         conn.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=Path("var/demo"))
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--hold", action=argparse.BooleanOptionalAction, default=sys.stdin.isatty(),
-                        help="keep the kiosk running until Ctrl-C (default: when run from a terminal)")
-    args = parser.parse_args(argv)
-    print("Building the demo school (models, sample photos, gallery, walk-by video)…", flush=True)
-    demo = build(args.workdir.resolve(), kiosk_port=args.port)
-    proc = start_service(demo)
-    try:
-        health = wait_until_played(demo, proc)
-        print(f"\nedge-agent run played {demo.video.name}: outcomes {health['recognition']['outcomes']}")
-        print("\nProposed attendance (the teacher confirms on the kiosk):")
-        for name, cls, status in proposed(demo.db):
-            print(f"  {cls:5} {name:<15} {status or 'not seen yet (proposed absent when the window closes)'}")
-        cam = health["cameras"][0]
-        print(f"camera {cam['name']}: {cam['frames']} frames, state {cam['state']}")
-        print(f"\nKiosk: http://127.0.0.1:{demo.kiosk_port}/   teacher {TEACHER_ID}, PIN {TEACHER_PIN}")
-        if args.hold:
-            print("Press Ctrl-C to stop.")
-            while proc.poll() is None:
-                time.sleep(0.5)
-        ok = any(name == "Barack Obama" and status == "present" for name, _, status in proposed(demo.db))
-        return 0 if ok else 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,7 +20,10 @@ from pathlib import Path
 
 HW = Path(__file__).resolve().parents[2] / "hardware" / "mosquitto"
 REWRITTEN = ("password_file", "acl_file", "persistence_location", "log_dest", "allow_anonymous", "listener",
-             "protocol", "cafile", "certfile", "keyfile", "tls_version", "require_certificate", "user")
+             "protocol", "cafile", "certfile", "keyfile", "tls_version", "require_certificate", "user",
+             # a setting of the schools' TLS listener: without its `listener` line it would open the default
+             # listener on 1883 (taken by the system's broker); the demo's one loopback listener is the central one
+             "use_username_as_clientid")
 
 
 def available() -> bool:

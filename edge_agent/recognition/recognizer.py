@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -111,9 +111,12 @@ class TrackDecision:
     frames_used: int
     first_ts: float
     last_ts: float
+    pad: Any = field(default=None, compare=False)  # recognition.pipeline.TrackPad when the camera runs PAD
 
     def to_json_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pad"}
+        if self.pad is not None:
+            d["pad"] = self.pad.to_json_dict()
         d["student_id"] = self.student_id if self.outcome == "accept" else self.outcome
         d["candidate_id"] = self.student_id if self.outcome == "review" else None
         for k in ("score", "margin"):

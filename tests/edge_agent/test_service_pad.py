@@ -122,3 +122,18 @@ def test_pad_is_computed_once_per_track_from_bounded_views(tmp_path, model_store
     assert views_off == 0 and pipe_off.stats.pad_tracks == 0 and all(d.pad is None for d in without)
     assert [(d.outcome, d.student_id) for d in without] == [(d.outcome, d.student_id) for d in with_pad]
     assert [d.outcome for d in with_pad].count("accept") >= 1, "without PAD the print would be accepted"
+
+
+@pytest.mark.parametrize(("line", "field"), [('pad = "strict"', "pad"), ("pad_threshold = 1.5", "pad_threshold"),
+                                             ("pad_threshold = 0", "pad_threshold")])
+def test_bad_pad_settings_are_refused_with_the_field(tmp_path, line, field):
+    from edge_agent.config import ConfigError
+
+    cfg = tmp_path / "edge.toml"
+    cfg.write_text(f'school_code = "THPT-X"\n[[cameras]]\nname = "cong"\nsource = 0\nrole = "gate"\n{line}\n',
+                   encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"cameras\.0\.{field}"):
+        load_settings(cfg)
+    cfg.write_text('school_code = "THPT-X"\n[[cameras]]\nname = "cong"\nsource = 0\nrole = "gate"\n',
+                   encoding="utf-8")
+    assert load_settings(cfg).cameras[0].pad == "report", "report-only is the default"

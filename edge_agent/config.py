@@ -30,6 +30,11 @@ class CameraConfig(_Strict):
     direction: Literal["in", "out", "both"] = "both"   # gate cameras only
     max_fps: float = Field(default=5.0, gt=0, le=60)   # frames analysed per second at most
     loop: bool = False                      # video files: start again at the end (demo)
+    # presentation-attack detection (edge_agent/vision/pad.py), once per track: "off" computes nothing, "report"
+    # records the score and changes no decision (the default: the model's scores shift on cameras it was not
+    # trained on), "enforce" sends a suspected photo / screen to the teacher's review queue instead (gates)
+    pad: Literal["off", "report", "enforce"] = "report"
+    pad_threshold: float | None = Field(default=None, gt=0, lt=1)  # this camera's own, from confirmed live tracks
 
     @model_validator(mode="after")
     def _room_for_classroom(self):

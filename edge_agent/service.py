@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ from edge_agent.capture.cpu_budget import CpuGovernor
 from edge_agent.config import EdgeSettings
 from edge_agent.metrics import EdgeMetrics
 from edge_agent.recognition.gallery_seal import GallerySeal
+from edge_agent.recognition.pad_ledger import PadLedger
 from edge_agent.store import erasure_queue, school_db
 from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.sync import outbox as outbox_mod
@@ -38,6 +40,7 @@ from edge_agent.vision.crop import face_crop
 log = logging.getLogger(__name__)
 HEALTH_EVERY_S = 2.0
 TICK_EVERY_S = 5.0
+PAD_REASON_VI = "nghi ngờ ảnh/màn hình"  # = edge_agent.vision.pad.REASON_VI (not imported: keeps onnxruntime lazy)
 
 
 class CameraWorker:
@@ -72,6 +75,7 @@ class EdgeService:
         self.outcomes: Counter[str] = Counter()
         self.started_at = datetime.now(UTC)
         self.gallery_note = ""
+        self.pad = PadLedger()
         self.workers: list[CameraWorker] = []
         self._kiosk_server = None
         self._link = None
@@ -125,6 +129,7 @@ class EdgeService:
         self.gallery = gallery
         if gallery is not None:
             self._start_learning(gallery, expected, thresholds)
+        pad = self._load_pad(store) if gallery is not None else None
         for cfg in self.s.cameras:
             camera = Camera(cfg)
             pipeline = None
@@ -138,8 +143,30 @@ class EdgeService:
                 voter = TrackVoter(Recognizer(gallery, thresholds),
                                    set_decision=SetDecision() if rec.set_decision else None)
                 pipeline = RecognitionPipeline(analyzer.detector, embedder, voter,
+                                               PipelineConfig(pad_threshold=cfg.pad_threshold),
+                                               pad=pad if cfg.pad != "off" else None,
                                                on_stage=self.metrics.stage_observer(cfg.name))
             self.workers.append(CameraWorker(camera, pipeline))
+            measured = pipeline is not None and pipeline.pad is not None
+            self.pad.add_camera(cfg.name, cfg.pad if measured or cfg.pad == "off" else "unavailable",
+                                cfg.pad_threshold or (pad.threshold if measured else None))
+
+    def _load_pad(self, store):
+        """The presentation-attack detector, when a camera uses it (loaded once, shared: the loop is one thread).
+        A camera that enforces PAD does not run without it; report-only cameras run on with a note."""
+        if all(c.pad == "off" for c in self.s.cameras):
+            return None
+        from edge_agent.vision.pad import PresentationAttackDetector  # lazy, as the rest of the vision stack
+
+        try:
+            return PresentationAttackDetector.from_store(store, threads=1)
+        except Exception as exc:
+            if any(c.pad == "enforce" for c in self.s.cameras):
+                raise RuntimeError(f"a camera enforces presentation-attack detection but its model cannot be loaded:"
+                                   f" {exc} (fetch it: `models fetch`, or set the camera's pad to report)") from exc
+            self.pad.note_text = f"PAD model not loaded, nothing measured: {exc}"
+            log.warning(self.pad.note_text)
+            return None
 
     def _start_learning(self, gallery, model, thresholds) -> None:
         """Learning from confirmed sightings (`[recognition] learning`, on by default)."""
@@ -327,8 +354,15 @@ class EdgeService:
                               student_id=d.student_id, score=None if d.score != d.score else float(d.score),
                               track_id=f"{w.cfg.name}-{int(d.first_ts)}-{d.track_id}",
                               crop=w.crops.get(d.track_id), direction=w.cfg.direction)
+            refused = d.pad is not None and self.pad.note(w.cfg.name, d.track_id, d.pad)
             try:
-                outcome = self.engine.record(rec)
+                if refused:
+                    pad = d.pad.decision
+                    rec = replace(rec, crop=face_crop(*d.pad.best, margin=0.2) if d.pad.best else rec.crop,
+                                  pad_score=pad.score, pad_threshold=pad.threshold, pad_frames=pad.frames)
+                    outcome = self.engine.review_sighting(rec, PAD_REASON_VI, suspected_attack=True)
+                else:
+                    outcome = self.engine.record(rec)
             except Exception:          # one bad record must not stop the school's attendance
                 log.exception("camera %s: could not record a decision", w.cfg.name)
                 outcome = "error"
@@ -370,6 +404,7 @@ class EdgeService:
             "cameras": [w.camera.health().as_dict() for w in self.workers],
             "recognition": {"gallery": self.gallery_note or "loaded", "outcomes": dict(self.outcomes),
                             "frames": sum(w.pipeline.stats.frames for w in self.workers if w.pipeline)},
+            "pad": self.pad.health(),
             "cpu": {"budget_cores": self.s.cpu.budget_cores, "used_cores": round(self.governor.usage(), 3),
                     "throttled_s": round(self.governor.slept_s, 2)},
             "outbox": None if backlog is None else {"unsent": backlog.unsent, "unacked": backlog.unacked,

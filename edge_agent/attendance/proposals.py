@@ -13,7 +13,7 @@ Every change is written together with its outbox event in one SQLite transaction
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -23,7 +23,7 @@ import numpy as np
 from edge_agent.attendance.lessons import LessonDesk, ensure_lesson, window
 from edge_agent.attendance.timetable import Scheduled, scheduled_on
 from edge_agent.config import AttendanceRules
-from edge_agent.protocol import EventKind, GateArrivalPayload, Source
+from edge_agent.protocol import EventKind, GateArrivalPayload, PadSuspectedPayload, Source
 from edge_agent.store.school_db import audit, transaction
 
 Decision = Literal["accept", "review", "unknown"]
@@ -48,6 +48,9 @@ class Recognition:
     direction: Literal["in", "out", "both"] = "both"
     reason: str | None = None            # why a person must look, e.g. "nghi ngờ ảnh/màn hình" (shown on the kiosk)
     suspected_attack: bool = False       # the presentation-attack detector doubts it: never proposed, reviewed first
+    pad_score: float | None = None       # PAD's track score, threshold and scored frames (event pad.suspected)
+    pad_threshold: float | None = None
+    pad_frames: int | None = None
 
 
 @dataclass
@@ -194,9 +197,8 @@ class AttendanceEngine(LessonDesk):
         if rec.at.tzinfo is None:
             raise ValueError("Recognition.at must be timezone-aware")
         decision = "review" if rec.student_id else "unknown"
-        return self._review(Recognition(rec.camera, rec.role, rec.room, rec.at, decision, rec.student_id, rec.score,
-                                        rec.track_id, rec.crop, rec.direction, reason.strip()[:200] or None,
-                                        suspected_attack or rec.suspected_attack))
+        return self._review(replace(rec, decision=decision, reason=reason.strip()[:200] or None,
+                                    suspected_attack=suspected_attack or rec.suspected_attack))
 
     def _review(self, rec: Recognition) -> Outcome:
         local = rec.at.astimezone(self.tz)
@@ -217,7 +219,18 @@ class AttendanceEngine(LessonDesk):
                 (_utc(rec.at), rec.camera, rec.room, lesson_id, "unknown" if rec.decision == "unknown" else "review",
                  rec.student_id if rec.decision != "unknown" else None, rec.score, rec.track_id, crop,
                  rec.reason, int(rec.suspected_attack)))
+            if rec.suspected_attack and rec.pad_score is not None:
+                self._pad_event(rec, local)
         return "review"
+
+    def _pad_event(self, rec: Recognition, local: datetime) -> None:
+        """The event of a track the camera refused as a suspected photo / screen (same transaction)."""
+        payload = PadSuspectedPayload(student_id=rec.student_id if rec.decision != "unknown" else None,
+                                      date=local.date(), source=Source(kind="camera", camera_id=rec.camera[:64]),
+                                      observed_at=rec.at, track_id=rec.track_id, pad_score=rec.pad_score,
+                                      pad_threshold=rec.pad_threshold, pad_frames=rec.pad_frames,
+                                      confidence=None if rec.score is None else min(1.0, max(0.0, rec.score)))
+        self.events.outbox.enqueue(EventKind.PAD_SUSPECTED, payload)
 
     # ---- time passes -------------------------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickReport:

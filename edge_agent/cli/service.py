@@ -67,12 +67,15 @@ threads = 1
 # role = "classroom"
 # room = "A101"
 # max_fps = 5
+# pad = "report"               # photo / screen check: off | report (score only, default) | enforce (to review)
 #
 # [[cameras]]
 # name = "main-gate"
 # source = "rtsp://192.168.10.2/stream1"
 # role = "gate"
 # direction = "in"
+# pad = "enforce"              # only once this camera's threshold is set from its confirmed live tracks:
+# pad_threshold = 0.8          # calibrate_threshold() on `edge-agent status` pad scores (see README)
 """
 
 

@@ -51,6 +51,7 @@ class EventKind(enum.StrEnum):
     ATTENDANCE_CORRECTED = "attendance.corrected"  # teacher changes a proposed or earlier status
     ATTENDANCE_FINALISED = "attendance.finalised"  # teacher confirms / signs the period (sổ đầu bài)
     GATE_ARRIVAL = "gate.arrival"                  # a student recognised at the school gate
+    PAD_SUSPECTED = "pad.suspected"                # a camera doubts a face is live (photo / screen): sent to review
 
 
 ATTENDANCE_KINDS = frozenset({EventKind.ATTENDANCE_PROPOSED, EventKind.ATTENDANCE_CORRECTED,
@@ -135,7 +136,35 @@ class GateArrivalPayload(StrictModel):
         return aware_utc(v)
 
 
-Payload = Annotated[AttendancePayload | GateArrivalPayload, Field(discriminator="type")]
+class PadSuspectedPayload(StrictModel):
+    """A track the presentation-attack detector flagged on a camera that enforces it: it was not accepted but
+    put in the teacher's review queue. No face crop travels (it stays at the school)."""
+
+    type: Literal["pad_suspected"] = "pad_suspected"
+    student_id: StudentId | None = None  # the recogniser's candidate, if any (the teacher decides)
+    date: dt.date                        # school-local date
+    source: Source                       # the camera
+    observed_at: dt.datetime             # when the track was first seen
+    track_id: ShortText | None = None
+    pad_score: float = Field(ge=0.0, le=1.0)      # mean attack probability over the scored frames
+    pad_threshold: float = Field(gt=0.0, lt=1.0)  # the camera's threshold the score reached
+    pad_frames: int = Field(ge=1, le=100)         # frames of the track that were scored
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)  # recognition score of the candidate
+
+    @field_validator("observed_at")
+    @classmethod
+    def _aware_ts(cls, v: dt.datetime) -> dt.datetime:
+        return aware_utc(v)
+
+    @model_validator(mode="after")
+    def _reached(self) -> PadSuspectedPayload:
+        if self.pad_score < self.pad_threshold:
+            raise ValueError("a pad.suspected event needs pad_score >= pad_threshold")
+        return self
+
+
+Payload = Annotated[AttendancePayload | GateArrivalPayload | PadSuspectedPayload, Field(discriminator="type")]
+_PAYLOAD_TYPE = {EventKind.GATE_ARRIVAL: "gate_arrival", EventKind.PAD_SUSPECTED: "pad_suspected"}
 
 
 class Event(StrictModel):
@@ -164,7 +193,7 @@ class Event(StrictModel):
 
     @model_validator(mode="after")
     def _kind_matches_payload(self) -> Event:
-        want = "attendance" if self.kind in ATTENDANCE_KINDS else "gate_arrival"
+        want = "attendance" if self.kind in ATTENDANCE_KINDS else _PAYLOAD_TYPE[self.kind]
         if self.payload.type != want:
             raise ValueError(f"kind {self.kind.value} needs payload type {want!r}")
         return self
@@ -177,7 +206,8 @@ class Event(StrictModel):
         return canonical_json(self.body())
 
 
-def new_event(school: str, seq: int, kind: EventKind | str, payload: AttendancePayload | GateArrivalPayload,
+def new_event(school: str, seq: int, kind: EventKind | str,
+              payload: AttendancePayload | GateArrivalPayload | PadSuspectedPayload,
               key: bytes, event_id: uuid.UUID | None = None, created_at: dt.datetime | None = None) -> Event:
     """Build and sign an event."""
     ev = Event(event_id=event_id or uuid7(), school=school, seq=seq, kind=EventKind(kind),

@@ -4,6 +4,10 @@
 the same order of results but spreads detection, the heavy per-frame step, over one worker thread per
 detector on alternate frames, each detector with its own single-threaded, non-spinning session; tracking,
 quality and the few embeddings run in frame order on the calling thread. One decision per track.
+
+With a presentation-attack detector (`pad`), the tracker keeps the PAD views of each track's best frames
+and the detector scores them once, when the track is decided (`TrackDecision.pad`); the pipeline changes no
+decision itself: the service reports the score or, on an enforcing camera, sends the track to review.
 """
 
 from __future__ import annotations
@@ -13,17 +17,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from queue import Queue
 
 import numpy as np
 
 from edge_agent.recognition.recognizer import TrackDecision, TrackVoter
-from edge_agent.recognition.tracker import FaceTracker, TrackerConfig
+from edge_agent.recognition.tracker import FaceTracker, Track, TrackerConfig
 from edge_agent.vision.detector import YuNetDetector
 from edge_agent.vision.embedder import Embedder
 from edge_agent.vision.faces import embed_detections
 from edge_agent.vision.landmarks import OnetLandmarker
+from edge_agent.vision.pad import REASON_VI, TRACK_FRAMES, PadDecision, PresentationAttackDetector
+from edge_agent.vision.pad_features import PadInputError
 from edge_agent.vision.quality import assess
 from edge_agent.vision.types import Detection
 
@@ -36,6 +42,30 @@ class PipelineConfig:
     min_face_px: float = 20.0
     refine_landmarks: bool = True  # re-measure landmarks of the faces about to be embedded (see YuNetDetector.refine)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    pad_threshold: float | None = None  # this camera's PAD threshold (None: the model's own)
+    pad_frames: int = TRACK_FRAMES  # best frames of a track kept and scored by PAD
+
+
+@dataclass(frozen=True)
+class TrackPad:
+    """PAD's verdict on one track: `decision` None means not measured (`note` says why); `best` is the best
+    kept view (PAD region, detection in it) for the teacher's review crop."""
+
+    decision: PadDecision | None
+    note: str = ""
+    best: tuple[np.ndarray, Detection] | None = None
+    seconds: float = 0.0  # time PAD took on this track
+
+    @property
+    def attack(self) -> bool:
+        return self.decision is not None and self.decision.attack
+
+    def to_json_dict(self) -> dict:
+        d = self.decision
+        if d is None:
+            return {"measured": False, "note": self.note}
+        return {"measured": True, "score": round(d.score, 4), "threshold": round(d.threshold, 4),
+                "attack": d.attack, "frames": d.frames}
 
 
 def make_detectors(model_path, count: int, config: PipelineConfig | None = None,
@@ -54,13 +84,15 @@ class PipelineStats:
     detections: int = 0
     embeddings: int = 0
     decisions: int = 0
+    pad_tracks: int = 0  # tracks PAD judged (once each)
+    pad_s: float = 0.0  # time spent in PAD
 
 
 class RecognitionPipeline:
     """Tracking and voting state of one camera; feed frames in order."""
 
     def __init__(self, detector: YuNetDetector, embedder: Embedder, voter: TrackVoter,
-                 config: PipelineConfig | None = None,
+                 config: PipelineConfig | None = None, pad: PresentationAttackDetector | None = None,
                  on_stage: Callable[[str, float], None] | None = None) -> None:
         self.config = config or PipelineConfig()
         # on_stage(stage, seconds) after each detect / embed / match step (the service's latency histograms)
@@ -68,6 +100,7 @@ class RecognitionPipeline:
         self.detector = detector
         self.embedder = embedder
         self.voter = voter
+        self.pad = pad
         self.tracker = FaceTracker(self.config.tracker)
         self.stats = PipelineStats()
 
@@ -86,12 +119,15 @@ class RecognitionPipeline:
         update = self.tracker.update(detections, ts)
         decisions: list[TrackDecision] = []
         to_embed: list[tuple[int, float, Detection]] = []
+        active = {t.track_id: t for t in update.active}
         for track in update.active:
             self.voter.seen(track.track_id, ts)
             det = track.detection
             if det is None or self.voter.is_decided(track.track_id):
                 continue
             quality = assess(frame, det).score
+            if self.pad is not None:
+                track.keep_pad_view(quality, frame, det, self.config.pad_frames)
             if self.voter.wants_embedding(track.track_id, update.frame, quality):
                 to_embed.append((track.track_id, quality, det))
         if to_embed:
@@ -104,16 +140,39 @@ class RecognitionPipeline:
             for (tid, quality, _), emb in zip(to_embed, embeddings, strict=True):
                 decision = self.voter.add(tid, update.frame, ts, quality, emb)
                 if decision is not None:
-                    decisions.append(decision)
+                    decisions.append(self._judge(decision, active.get(tid)))
             if self.on_stage is not None:
                 self.on_stage("embed", embedded - start)
                 self.on_stage("match", time.perf_counter() - embedded)
         for track in update.finished:
             decision = self.voter.finish(track.track_id)
             if decision is not None:
-                decisions.append(decision)
+                decisions.append(self._judge(decision, track))
         self.stats.decisions += len(decisions)
         return decisions
+
+    def _judge(self, decision: TrackDecision, track: Track | None) -> TrackDecision:
+        """Attach PAD's verdict to a track's decision: scored once, from the views the tracker kept."""
+        if self.pad is None:
+            return decision
+        views = track.pad_views if track is not None else []
+        best = (views[0][1], views[0][2]) if views else None
+        started = time.perf_counter()
+        try:
+            pad = self.pad.score_track([(region, det) for _, region, det in views], self.config.pad_frames)
+            override = self.config.pad_threshold
+            if override is not None:
+                attack = pad.score >= override
+                pad = replace(pad, threshold=float(override), attack=attack, reason=REASON_VI if attack else "")
+            verdict = TrackPad(pad, best=best)
+        except PadInputError as exc:  # no face of the track was large enough: not measured, never "live"
+            verdict = TrackPad(None, note=str(exc), best=best)
+        verdict = replace(verdict, seconds=time.perf_counter() - started)
+        self.stats.pad_s += verdict.seconds
+        self.stats.pad_tracks += 1
+        if track is not None:
+            track.pad_views.clear()  # decided: the crops are not needed any more
+        return replace(decision, pad=verdict)
 
     def set_roster(self, student_ids: Collection[str] | None) -> None:
         """Roster-first matching: search these students first (None: the whole school)."""
@@ -129,7 +188,7 @@ class RecognitionPipeline:
 
     def finish(self) -> list[TrackDecision]:
         """End of stream: decide every track still open."""
-        out = [d for t in self.tracker.flush() if (d := self.voter.finish(t.track_id)) is not None]
+        out = [self._judge(d, t) for t in self.tracker.flush() if (d := self.voter.finish(t.track_id)) is not None]
         self.stats.decisions += len(out)
         return out
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -113,10 +113,13 @@ class TrackDecision:
     last_ts: float
     best_quality: float = 0.0  # the track's best embedded frame (what learning may keep, never printed)
     best_embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    pad: Any = field(default=None, compare=False)  # recognition.pipeline.TrackPad when the camera runs PAD
 
     def to_json_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("best_embedding"), d.pop("best_quality")
+        d = {f.name: getattr(self, f.name) for f in fields(self)
+             if f.name not in ("pad", "best_embedding", "best_quality")}
+        if self.pad is not None:
+            d["pad"] = self.pad.to_json_dict()
         d["student_id"] = self.student_id if self.outcome == "accept" else self.outcome
         d["candidate_id"] = self.student_id if self.outcome == "review" else None
         for k in ("score", "margin"):

@@ -18,6 +18,7 @@ from enum import StrEnum
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from edge_agent.vision.pad_features import PadInputError, pad_region
 from edge_agent.vision.types import Detection
 
 _INF = 1e6
@@ -69,11 +70,27 @@ class Track:
     hits: int = 1
     lost_frames: int = 0
     history: list[int] = field(default_factory=list)  # frame indices with a matched detection
+    # presentation-attack views: (quality, pad_region crop, detection in it) of the best frames, best first
+    pad_views: list[tuple[float, np.ndarray, Detection]] = field(default_factory=list)
 
     @property
     def box(self) -> np.ndarray:
         """Filtered box x1, y1, x2, y2 (float32)."""
         return _to_xyxy(self.state_vec)
+
+    def keep_pad_view(self, quality: float, frame_bgr: np.ndarray, detection: Detection, limit: int) -> bool:
+        """Keep the part of this frame PAD reads when its quality is among the track's `limit` best (memory stays
+        bounded: `limit` small crops); a face PAD cannot read (too small, outside the frame) is not kept."""
+        if limit < 1 or (len(self.pad_views) >= limit and quality <= self.pad_views[-1][0]):
+            return False
+        try:
+            region, moved = pad_region(frame_bgr, detection)
+        except PadInputError:
+            return False
+        self.pad_views.append((float(quality), region, moved))
+        self.pad_views.sort(key=lambda v: v[0], reverse=True)
+        del self.pad_views[limit:]
+        return True
 
     def predicted(self, frame: int) -> np.ndarray:
         dt = frame - self.last_frame

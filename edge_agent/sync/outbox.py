@@ -27,7 +27,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from edge_agent.protocol import AttendancePayload, Event, EventKind, GateArrivalPayload, new_event
+from edge_agent.protocol import AttendancePayload, Event, EventKind, GateArrivalPayload, PadSuspectedPayload, new_event
 
 
 class OutboxError(RuntimeError):
@@ -75,7 +75,7 @@ class Outbox:
 
     # ------------------------------------------------------------ writing (caller's transaction)
     def enqueue(self, item: Event | EventKind | str,
-                payload: AttendancePayload | GateArrivalPayload | None = None) -> Event:
+                payload: AttendancePayload | GateArrivalPayload | PadSuspectedPayload | None = None) -> Event:
         """Add one event inside the caller's open transaction; returns the signed event.
 
         `enqueue(kind, payload)` allocates the next sequence number and signs with the school key;

@@ -81,3 +81,21 @@ def colour_pixels(image: np.ndarray, hex_rgb: str, tol: int = 6) -> int:
     r, g, b = (int(hex_rgb[i:i + 2], 16) for i in (1, 3, 5))
     diff = np.abs(image.astype(np.int16) - np.array([b, g, r], dtype=np.int16)).max(axis=2)
     return int((diff <= tol).sum())
+
+
+def sign_in(driver, url: str, teacher_id: str, pin: str) -> None:
+    """Sign a teacher in on the kiosk's sign-in page and wait for the next page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url + "/dang-nhap")
+    driver.find_element(By.ID, "teacher_id").send_keys(teacher_id)
+    driver.find_element(By.ID, "pin").send_keys(pin)
+    driver.find_element(By.ID, "nut-dang-nhap").click()
+    WebDriverWait(driver, 15).until(lambda d: not d.current_url.endswith("/dang-nhap"))
+
+
+def image_size(driver, element) -> tuple[int, int]:
+    """(width, height) of a loaded <img> as decoded by the browser; (0, 0) when it did not load."""
+    return tuple(driver.execute_script(
+        "return arguments[0].complete ? [arguments[0].naturalWidth, arguments[0].naturalHeight] : [0, 0]", element))

@@ -145,3 +145,41 @@ def test_worker_settings_are_typed(monkeypatch):
         IngestSettings(_env_file=None)
     assert IngestSettings(_env_file=None, port=1884, username=CENTRAL_USER,
                           password=CENTRAL_PASS).client_id == "central-ingest"
+
+
+def test_pad_suspected_events_are_stored_and_checked(migrated):
+    """A camera's `pad.suspected` event (a photo / screen refused and sent to the teacher) is verified and stored
+    like every event, applied by every module without error (attendance ignores it), and a malformed one
+    (a score below the threshold it claims to reach, or the wrong payload for its kind) is quarantined."""
+    from central_server.ingest.tables import IngestQuarantine
+
+    _, _, sessions = migrated
+    school, key = new_school()
+    with sessions.begin() as s:
+        set_school_key(s, school, key)
+    body = p.PadSuspectedPayload(student_id="094207000001", date=local_today(),
+                                 source=p.Source(kind="camera", camera_id="cong-chinh"), observed_at=p.utcnow(),
+                                 track_id="cong-chinh-1-7", pad_score=0.93, pad_threshold=0.62, pad_frames=3,
+                                 confidence=0.71)
+    good = p.new_event(school, 1, p.EventKind.PAD_SUSPECTED, body, key)
+    forged = good.body()
+    forged.update(seq=2, event_id=str(p.uuid7()), sig="")
+    forged["payload"]["pad_score"] = 0.2
+    forged["sig"] = p.sign_obj(forged, key)
+    wrong_kind = good.body()
+    wrong_kind.update(seq=3, event_id=str(p.uuid7()), kind="gate.arrival", sig="")
+    wrong_kind["sig"] = p.sign_obj(wrong_kind, key)
+    items = [Incoming(p.events_topic(school), data, utcnow())
+             for data in (good.to_bytes(), p.canonical_json(forged), p.canonical_json(wrong_kind))]
+    with sessions.begin() as s:
+        out = store_batch(s, items, {school: key}.get, resolve_apply_event())
+    assert [o.status for o in out] == ["stored", "quarantined", "quarantined"]
+    assert out[1].reason == out[2].reason == "schema"
+    with sessions() as s:
+        row = s.get(IngestEvent, str(good.event_id))
+        assert (row.kind, row.student_id, row.apply_error) == ("pad.suspected", "094207000001", None)
+        stored = json.loads(row.body)["payload"]
+        assert (stored["pad_score"], stored["pad_threshold"], stored["pad_frames"]) == (0.93, 0.62, 3)
+        assert p.verify_obj(json.loads(row.body), key)
+        assert s.scalar(select(func.count()).select_from(IngestQuarantine)
+                        .where(IngestQuarantine.school == school)) == 2

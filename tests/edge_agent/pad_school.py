@@ -14,7 +14,9 @@ import numpy as np
 
 from edge_agent.demo.e2e import DemoSchool, build
 from edge_agent.recognition.gallery import Gallery
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.store import school_db
+from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.vision.analyzer import FaceAnalyzer
 from edge_agent.vision.image_io import load_image
 
@@ -43,9 +45,10 @@ def build_attack_school(workdir: Path, store, datasets: Path, pad: str, pad_thre
     live = sorted((datasets / "ea-nuaa-webcam-15" / f"nuaa_{SUBJECT}").glob("*.jpg"))[:4]
     templates = [analyzer.analyze(load_image(p))[0].embedding for p in live]
     gallery_path = workdir / "gallery.npz"
-    snap = Gallery.load(gallery_path)._snap  # the demo's templates (Obama, Biden) plus Mai's
+    seal = GallerySeal(read_key(workdir / "keys", GALLERY_KEY), "THPT-DEMO")  # the installed file is encrypted
+    snap = Gallery.load(gallery_path, seal=seal)._snap  # the demo's templates (Obama, Biden) plus Mai's
     Gallery(np.vstack([snap.embeddings, np.stack(templates)]), [*snap.student_ids, *[MAI] * len(templates)],
-            snap.meta).save(gallery_path)
+            snap.meta).save(gallery_path, seal=seal)
     conn = school_db.connect(demo.db)
     now = school_db.now_iso()
     with school_db.transaction(conn):

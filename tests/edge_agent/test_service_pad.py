@@ -22,10 +22,11 @@ from pad_school import MAI, REPEAT, attack_frames, build_attack_school
 from edge_agent.config import load_settings
 from edge_agent.protocol import verify_obj
 from edge_agent.recognition.gallery import Gallery
+from edge_agent.recognition.gallery_seal import GallerySeal
 from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline
 from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter
 from edge_agent.service import EdgeService
-from edge_agent.store.school_keys import read_key
+from edge_agent.store.school_keys import GALLERY_KEY, read_key
 from edge_agent.vision.analyzer import FaceAnalyzer
 from edge_agent.vision.pad import REASON_VI, PresentationAttackDetector
 
@@ -98,7 +99,8 @@ class CountingPad(PresentationAttackDetector):
 
 def test_pad_is_computed_once_per_track_from_bounded_views(tmp_path, model_store, datasets):
     school = build_attack_school(tmp_path, model_store, datasets, "report")
-    gallery = Gallery.load(school.demo.workdir / "gallery.npz")
+    seal = GallerySeal(read_key(school.demo.workdir / "keys", GALLERY_KEY), "THPT-DEMO")
+    gallery = Gallery.load(school.demo.workdir / "gallery.npz", seal=seal)
     analyzer = FaceAnalyzer.from_store(model_store)
     frames = [f for f in attack_frames(datasets) for _ in range(REPEAT)]
     pad = CountingPad(model_store.path(model_store.default("liveness").name)).prepare()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 ACTIONS = {
     "auth.login": "Đăng nhập",
+    "ioc.alert.open": "Mở cảnh báo", "ioc.alert.ack": "Xác nhận đã biết cảnh báo",
+    "ioc.alert.resolve": "Đóng cảnh báo", "ioc.rule.update": "Sửa ngưỡng cảnh báo",
+    "ioc.api.read": "IOC thành phố đọc số liệu", "ioc.api.denied": "Từ chối truy cập API IOC",
+    "ioc.api.limited": "Giới hạn tần suất API IOC",
     "audit.view": "Xem nhật ký truy cập",
     "school.create": "Tạo trường", "school.list": "Xem danh sách trường", "school.view": "Xem thông tin trường",
     "class.list": "Xem danh sách lớp", "student.list": "Xem danh sách học sinh",

@@ -26,6 +26,7 @@ def test_production_refuses_default_secrets(tmp_path, monkeypatch):
 def test_production_starts_once_every_secret_is_set(tmp_path, monkeypatch):
     monkeypatch.setenv("CENTRAL_ADMISSIONS_PID_PEPPER", "a-real-pepper-from-the-vault-7f3a")
     monkeypatch.setenv("CENTRAL_LIBRARY_OAI_TOKEN_SECRET", "another-real-secret-91bc")
+    monkeypatch.setenv("CENTRAL_IOC_WEBHOOK_SECRET", "a-third-real-secret-0c4e")
     settings = make_settings(f"sqlite:///{tmp_path / 'c.sqlite3'}", environment="production")
     get_library_settings.cache_clear()  # read the environment set above
     try:

@@ -135,9 +135,11 @@ class Outbox:
                                   [(when, s) for s in seqs])
 
     def mark_unsent(self, seqs: list[int]) -> int:
-        """Reconciliation: the central server lacks these sequence numbers; deliver them again."""
+        """Reconciliation: the central server lacks these sequence numbers (even acknowledged ones, after a
+        restore of its database); deliver them again and wait for a new acknowledgement."""
         with self.conn:
-            cur = self.conn.executemany("UPDATE outbox SET sent_at = NULL WHERE seq = ?", [(s,) for s in seqs])
+            cur = self.conn.executemany("UPDATE outbox SET sent_at = NULL, acked_at = NULL WHERE seq = ?",
+                                        [(s,) for s in seqs])
         return cur.rowcount
 
     # ------------------------------------------------------------ end-to-end acknowledgement (central side)

@@ -25,11 +25,13 @@ MAX_RANGE = 100_000
 
 def reconcile(outbox: Outbox, central_url: str, school: str, key: bytes, *, grace_s: float = 60.0,
               ca_file: Path | None = None, timeout_s: float = 30.0) -> list[int]:
-    """Acknowledge every sent row the central server holds; mark as unsent every sent, unacknowledged row (older
-    than `grace_s`) that it does not hold."""
+    """Acknowledge every sent row the central server holds; mark as unsent every sent row (older than `grace_s`)
+    still in the outbox that it does not hold -- acknowledged ones too: a central database restored from a backup
+    has lost what it acknowledged after the backup's snapshot, and the outbox keeps acknowledged rows for
+    `purge_sent`'s 30 days precisely so that they can travel again (the restore drill, tests/sync)."""
     cutoff = time.time() - grace_s
-    row = outbox.conn.execute("SELECT min(seq), max(seq) FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ? "
-                              "AND acked_at IS NULL", (cutoff,)).fetchone()
+    row = outbox.conn.execute("SELECT min(seq), max(seq) FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+                              (cutoff,)).fetchone()
     if row[0] is None:
         return []
     lo, hi = int(row[0]), int(row[1])
@@ -41,7 +43,7 @@ def reconcile(outbox: Outbox, central_url: str, school: str, key: bytes, *, grac
         outbox.mark_acked([tuple(r) for r in resp.held])
         if resp.missing:
             have = {r[0] for r in outbox.conn.execute(
-                f"SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ? AND acked_at IS NULL AND seq IN "
+                f"SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ? AND seq IN "
                 f"({','.join('?' * len(resp.missing))})", (cutoff, *resp.missing))}
             gaps = sorted(have)
             outbox.mark_unsent(gaps)

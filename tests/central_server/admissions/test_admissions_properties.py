@@ -80,8 +80,11 @@ def test_allocation_invariants(plan_dict, data):
             floor = r.floors[school][j]
             filled_after_j = sum(len(admitted_by_round[(school, i)]) for i in range(1, j + 1))
             # ...or lost a tie there, or a tied group at or above this score was refused under `reject_all`
-            lost_tie = any(t.unit == school and t.aspiration == j and not t.admitted
-                           and (t.applicant_id == a.id or t.tied_score >= mine) for t in r.ties)
+            # (under `reject_all` a unit that refused a tied group at score s in aspiration k admits nobody at or
+            # below s in its later aspirations of the round: the group's seats are not handed to lower scores)
+            lost_tie = any(t.unit == school and not t.admitted
+                           and ((t.aspiration == j and t.applicant_id == a.id)
+                                or (t.aspiration <= j and t.tied_score >= mine)) for t in r.ties)
             assert mine < floor or filled_after_j >= quota[school] or lost_tie, (a.id, school, j)
             # the school filled from the top: nobody admitted in that round scored below this candidate
             if mine >= floor:

@@ -38,7 +38,7 @@ demo: models
 
 # System packages the tests use (Debian; CI runs as root): headless Chromium for the web pages,
 # SoftHSM2/OpenSC/poppler/NSS tools and DejaVu fonts for the signatures, logrotate for the hardware units.
-SYSTEM_PKGS := chromium chromium-driver softhsm2 opensc poppler-utils libnss3-tools fonts-dejavu-core logrotate fonts-khmeros
+SYSTEM_PKGS := chromium chromium-driver softhsm2 opensc poppler-utils libnss3-tools fonts-dejavu-core logrotate fonts-khmeros prometheus
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

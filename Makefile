@@ -37,7 +37,8 @@ demo: models
 	$(PY) -m edge_agent.demo.chain
 
 # System packages the tests use (Debian; CI runs as root): headless Chromium for the web pages,
-# SoftHSM2/OpenSC/poppler/NSS tools and DejaVu fonts for the signatures, logrotate for the hardware units.
+# SoftHSM2/OpenSC/poppler/NSS tools and DejaVu fonts for the signatures, logrotate for the hardware units,
+# Khmer OS fonts for the public admissions pages, promtool (package prometheus) for the alert rules.
 SYSTEM_PKGS := chromium chromium-driver softhsm2 opensc poppler-utils libnss3-tools fonts-dejavu-core logrotate fonts-khmeros prometheus
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -45,7 +45,8 @@ def served(app) -> Iterator[str]:
 
 
 @contextmanager
-def chromium(profile: Path, width: int = 1366, height: int = 900):
+def chromium(profile: Path, width: int = 1366, height: int = 900, *, extra_args: tuple[str, ...] = (),
+             implicit_wait: float = 5):
     """A headless Chromium (Vietnamese locale, no background network) with its own profile folder."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -54,11 +55,12 @@ def chromium(profile: Path, width: int = 1366, height: int = 900):
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", f"--window-size={width},{height}",
-                f"--user-data-dir={profile}", "--lang=vi"):
+                f"--user-data-dir={profile}", "--lang=vi", *extra_args):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(30)
-    driver.implicitly_wait(5)
+    if implicit_wait:
+        driver.implicitly_wait(implicit_wait)
     try:
         yield driver
     finally:

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import socket
-import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from central_server.admissions import synthetic
@@ -21,6 +16,7 @@ from central_server.admissions.communes import communes
 from central_server.admissions.service import save_plan
 from central_server.admissions.tables import AdmApplication
 from tests.browser_wait import page_replaced
+from tests.central_server.browser_kit import chromium, served
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "admissions-phone"
 PHONE = (390, 844)
@@ -45,41 +41,17 @@ def server(app, db):
     app.state.admissions_clock = lambda: now
     save_plan(db, Admin(), synthetic.plan_dict())
     db.commit()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture()
-def phone():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="adm-phone-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                f"--user-data-dir={profile}", "--lang=vi", "--hide-scrollbars"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    driver.set_page_load_timeout(30)
-    driver.implicitly_wait(5)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+def phone(tmp_path):
+    with chromium(tmp_path / "chrome-profile", extra_args=("--disable-dev-shm-usage", "--hide-scrollbars")) as driver:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        yield driver
 
 
 CHECK_PAGE = """

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import socket
-import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from central_server.admissions import runs
@@ -35,6 +30,7 @@ from central_server.masterdata.tables import School, SchoolClass, Student
 from central_server.signature.service import Content
 from central_server.signature.service import create as create_document
 from tests.central_server.admissions.conftest import small_plan_dict
+from tests.central_server.browser_kit import chromium, served
 from tests.central_server.conftest import make_settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "pages"
@@ -124,38 +120,15 @@ def _pages(w: dict) -> dict[str | None, list[str]]:
 
 @pytest.fixture()
 def live_url(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture()
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="pages-chrome-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                f"--user-data-dir={profile}", "--lang=vi", "--hide-scrollbars"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+def browser(tmp_path):
+    with chromium(tmp_path / "chrome-profile", extra_args=("--disable-dev-shm-usage", "--hide-scrollbars"),
+                  implicit_wait=0) as driver:
+        yield driver
 
 
 def _login(driver, base: str, username: str) -> None:

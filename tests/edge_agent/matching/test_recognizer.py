@@ -143,13 +143,34 @@ def test_bad_thresholds_are_refused():
         DecisionThresholds(accept=1.5, review=0.4, margin=0.1, strict=1.6)
 
 
-def test_too_short_a_track_is_never_accepted_automatically(school, thresholds, probes):
-    voter = TrackVoter(Recognizer(school, thresholds, roster=[f"S{s}" for s in ENROLLED]),
-                       VotePolicy(min_frames=3, embed_every=1))
-    for frame, emb in enumerate(probes["0005"][:2]):
-        assert voter.add(9, frame, frame / 25, 0.9, emb) is None
-    d = voter.finish(9)
+def _short_track(voter, track_id, embeddings):
+    for frame, emb in enumerate(embeddings):
+        assert voter.add(track_id, frame, frame / 25, 0.9, emb) is None  # fewer than min_frames: no decision yet
+    return voter.finish(track_id)
+
+
+def test_too_short_a_track_goes_to_review_without_overwhelming_evidence(school, thresholds, probes):
+    roster = [f"S{s}" for s in ENROLLED]
+    # the rule switched off: a 2-frame track is never accepted automatically
+    off = TrackVoter(Recognizer(school, thresholds, roster=roster),
+                     VotePolicy(min_frames=3, embed_every=1, short_track_lift=None))
+    d = _short_track(off, 9, probes["0005"][:2])
     assert d.outcome == "review" and d.student_id == "S0005" and d.frames_used == 2
+    # the bar just above this track's evidence: review; just below it: accepted
+    verdict = Recognizer(school, thresholds, roster=roster).decide(probes["0005"][:2])
+    assert verdict.outcome == "accept" and verdict.student_id == "S0005"
+    lift = verdict.score - thresholds.strict
+    above = VotePolicy(min_frames=3, embed_every=1, short_track_lift=lift + 0.001, short_track_margin=0.0)
+    assert _short_track(TrackVoter(Recognizer(school, thresholds, roster=roster), above), 10,
+                        probes["0005"][:2]).outcome == "review"
+    margin_above = VotePolicy(min_frames=3, embed_every=1, short_track_lift=lift - 0.001,
+                              short_track_margin=verdict.margin + 0.001)
+    assert _short_track(TrackVoter(Recognizer(school, thresholds, roster=roster), margin_above), 11,
+                        probes["0005"][:2]).outcome == "review"
+    below = VotePolicy(min_frames=3, embed_every=1, short_track_lift=lift - 0.001,
+                       short_track_margin=verdict.margin - 0.001)
+    d = _short_track(TrackVoter(Recognizer(school, thresholds, roster=roster), below), 12, probes["0005"][:2])
+    assert d.outcome == "accept" and d.student_id == "S0005" and d.frames_used == 2
 
 
 def test_roster_student_is_not_accepted_when_someone_outside_the_roster_matches_better(

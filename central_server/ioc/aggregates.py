@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - only without the ingest package
     IngestQuarantine = None
 
 HISTORY, QUARANTINE = "attendance_history", "ingest_quarantine"
+SOURCES = (HISTORY, QUARANTINE)
 CHUNK = 500
 
 

@@ -214,3 +214,27 @@ def test_set_based_rebuild_equals_the_incremental_fold(world, apply, run_tick, d
     rebuilt = _snapshot(db)
     assert rebuilt[0] == daily
     assert rebuilt[1] == students
+
+
+def test_tiles_catch_up_with_a_fold_committed_without_them(world, apply, run_tick, db, app, settings, ev):
+    """Fold and tiles are two transactions: a run that stopped after the fold (or another process's fold) leaves
+    `tiles:attendance_history` behind, and the next run rewrites the tiles although it folds nothing new."""
+    from central_server.ioc import aggregates
+
+    a, s = world["a"], world["students"]
+    run_tick()
+    apply(ev(a.code, s[0].personal_id, world["today"], "K"))
+    with app.state.sessionmaker() as session:  # the fold's transaction only
+        assert aggregates.fold(session, settings, app.state.ioc_settings, world["today"]).rows == 1
+        session.commit()
+    db.expire_all()
+    marks = {m.name: m.last_id for m in db.scalars(select(IocWatermark))}
+    assert marks["tiles:attendance_history"] < marks["attendance_history"]
+    assert _tile(db, f"S{a.id}", "k_rate_day").value != 1.0
+    out = run_tick(full=False)
+    assert out["rows"] == 0 and out["tiles_changed"] > 0
+    assert _tile(db, f"S{a.id}", "k_rate_day").value == 1.0
+    db.expire_all()
+    marks = {m.name: m.last_id for m in db.scalars(select(IocWatermark))}
+    assert marks["tiles:attendance_history"] == marks["attendance_history"]
+    assert run_tick(full=False)["tiles_changed"] == 0  # caught up: nothing to do

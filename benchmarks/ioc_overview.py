@@ -150,6 +150,8 @@ async def run_load(base: str, args, writer: EventWriter) -> tuple[dict[str, list
         async def user(i: int) -> None:
             nonlocal errors
             rng = random.Random(i)
+            if args.think_ms:  # users arrive spread over one think time, not all in the same millisecond
+                await asyncio.sleep(rng.uniform(0, args.think_ms / 1000))
             for _ in range(per_user):
                 name = "overview" if rng.random() < 0.7 else "school"
                 t0 = time.perf_counter()
@@ -269,7 +271,8 @@ def main() -> None:
             f"history rows, {rebuilt['student_states']:,} student states, {rebuilt['school_days']:,} school-days; "
             f"the first full job run opened {ticked.get('opened', 0):,} alerts\n"
             f"- load: {args.users} concurrent users (async httpx, bearer token), {args.requests} requests (70 % "
-            f"overview, 30 % school drill-down), mean think time {args.think_ms} ms, {args.workers} uvicorn "
+            f"overview, 30 % school drill-down), mean think time {args.think_ms} ms (first request after a uniform "
+            f"0-{args.think_ms} ms), {args.workers} uvicorn "
             f"worker(s) + `central-server ioc run` (job every {args.job_interval} s); "
             f"non-200 answers or dropped connections: {errors}\n"
             f"- freshness: events stored through the ingest's `store_batch` during the load, timed until the job's "

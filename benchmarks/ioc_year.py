@@ -3,7 +3,8 @@
 39 schools x `--students-per-school` students in classes of 40 (the demo builder's schools, classes, students
 and users: `attendance.demo.add_people`), `--days` school days (Monday-Friday, ending today) x 2 sessions of
 finalised whole-session marks, written to the tables the ingest writes: `attendance_sessions`,
-`attendance_marks`, `attendance_history` (one event per mark), then `attendance_daily` (`demo.rebuild_daily`).
+`attendance_marks`, `attendance_history` (one event per mark, UUIDv7 event ids), then `attendance_daily`
+(`demo.rebuild_daily`); on PostgreSQL the monthly partitions of the year are created first.
 
 The rows are generated in the database (INSERT ... SELECT over students x days x sessions); secondary indexes
 are dropped during the load and created again after it; PostgreSQL loads without the per-row foreign-key
@@ -43,6 +44,7 @@ from central_server.core.clock import local_today  # noqa: E402
 from central_server.core.config import Settings  # noqa: E402
 from central_server.core.db import make_engine  # noqa: E402
 from central_server.core.migrate import upgrade  # noqa: E402
+from central_server.core.partitions import add_months, create_month, is_partitioned  # noqa: E402
 from central_server.ingest.service import set_school_key  # noqa: E402
 from central_server.masterdata.service import school_year_of  # noqa: E402
 from central_server.masterdata.tables import School, Student  # noqa: E402
@@ -50,6 +52,8 @@ from central_server.masterdata.tables import School, Student  # noqa: E402
 PASSWORD = "Bench-2025-pass"
 KEY = b"b" * 32
 TABLES = ("attendance_sessions", "attendance_marks", "attendance_history")
+# marks and their events in the order they happen (ids and UUIDv7 event ids ascending with time)
+DAY_MAJOR = "a.day, CASE a.session WHEN 'morning' THEN 0 ELSE 1 END, a.student_id"
 # (absence rate in sessions per 1,000, weight)
 RATES = ((5, 25), (10, 25), (20, 20), (40, 15), (70, 8), (110, 5), (160, 2))
 
@@ -85,7 +89,8 @@ def _secondary_indexes(conn, table: str) -> list[tuple[str, str]]:
         return [tuple(r) for r in conn.execute(text(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"),
             {"t": table})]
-    return [tuple(r) for r in conn.execute(text(
+    # an index of a partitioned table reads "ON ONLY <table>": created again on the table and its partitions
+    return [(name, sql.replace(" ON ONLY ", " ON ")) for name, sql in conn.execute(text(
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t AND indexname NOT IN "
         "(SELECT conname FROM pg_constraint)"), {"t": table})]
 
@@ -98,12 +103,15 @@ def _status(dialect: str) -> str:
 
 
 def _event_id(dialect: str) -> str:
-    """A UUID-shaped id, ascending in (student, day, session) order: appended to the unique index in order."""
+    """A UUIDv7 as the edge writes them: its first 48 bits the mark's time in Unix ms (so that PostgreSQL's
+    monthly partitions of `attendance_history` get the rows of their month), the student id in its last bits."""
     if dialect == "sqlite":
-        return ("printf('%08x-%04x-4000-800%d-000000000000', a.student_id, "
-                "CAST(julianday(a.day) - 2400000.5 AS INTEGER), CASE a.session WHEN 'morning' THEN 0 ELSE 1 END)")
-    return ("lpad(to_hex(a.student_id), 8, '0') || '-' || lpad(to_hex(a.day - DATE '1858-11-17'), 4, '0') || "
-            "'-4000-800' || CASE a.session WHEN 'morning' THEN '0' ELSE '1' END || '-000000000000'")
+        ms = ("((CAST(strftime('%s', a.day) AS INTEGER) + CASE a.session WHEN 'morning' THEN 25200 ELSE 46800 END)"
+              " * 1000)")
+        return f"printf('%08x-%04x-7000-8000-%012x', {ms} >> 16, {ms} & 65535, a.student_id)"
+    ms = f"(CAST(extract(epoch FROM {_observed(dialect)}) AS BIGINT) * 1000)"
+    return (f"lpad(to_hex({ms} >> 16), 8, '0') || '-' || lpad(to_hex({ms} & 65535), 4, '0') || '-7000-8000-' || "
+            f"lpad(to_hex(a.student_id), 12, '0')")
 
 
 def _observed(dialect: str) -> str:
@@ -178,6 +186,14 @@ def _load(engine, rows: list[dict], day_list: list[dt.date], log) -> None:
                      [{"idx": i, "day": d.isoformat() if dialect == "sqlite" else d} for i, d in enumerate(day_list)])
         conn.execute(text("INSERT INTO bench_sess VALUES (0, 'morning'), (1, 'afternoon')"))
         conn.commit()
+        if dialect == "postgresql":  # the months of the year as partitions (what the daily timer keeps ahead)
+            month = day_list[0].replace(day=1)
+            while month <= day_list[-1]:
+                for table in ("attendance_history", "attendance_marks"):
+                    if is_partitioned(conn, table):
+                        create_month(conn, table, month)
+                month = add_months(month, 1)
+            conn.commit()
         dropped = {t: _secondary_indexes(conn, t) for t in TABLES}
         for indexes in dropped.values():
             for name, _sql in indexes:
@@ -194,13 +210,13 @@ def _load(engine, rows: list[dict], day_list: list[dt.date], log) -> None:
              "stage_rank, source, event_id, observed_at, updated_at) "
              "SELECT a.student_id, a.school_id, a.class_id, a.day, a.session, 0, a.status, 'finalised', 2, "
              f"'teacher', {_event_id(dialect)}, {_observed(dialect)}, :now FROM attendance_sessions a "
-             "ORDER BY a.student_id, a.day, a.session"),
+             f"ORDER BY {DAY_MAJOR}"),
             ("attendance_history",
              "INSERT INTO attendance_history (event_id, student_id, day, session, period, status, stage, source, "
              "actor, reason, class_code, observed_at, received_at, applied) "
              f"SELECT {_event_id(dialect)}, a.student_id, a.day, a.session, 0, a.status, 'finalised', 'teacher', "
              f"'GV-DEMO', '', '', {_observed(dialect)}, :now, {true} FROM attendance_sessions a "
-             "ORDER BY a.student_id, a.day, a.session"),
+             f"ORDER BY {DAY_MAJOR}"),
         ]
         now_param = now.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else now
         for table, sql in steps:

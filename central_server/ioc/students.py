@@ -101,6 +101,7 @@ def rebuild_students(session: Session, year: str, start: dt.date, today: dt.date
             .select_from(Student).join(totals, totals.c.student_id == Student.id)
             .outerjoin(sig, sig.c.student_id == Student.id)
             .where(or_(p + k > 0, sig.c.student_id.is_not(None))))
-    return session.execute(insert(IocStudentState).from_select(
+    session.execute(insert(IocStudentState).from_select(
         ["student_id", "school_id", "class_id", "school_year", "excused", "unexcused", "absent", "streak_days",
-         "recent_absent", "prior_absent", "last_day", "updated_at"], rows)).rowcount
+         "recent_absent", "prior_absent", "last_day", "updated_at"], rows))
+    return session.scalar(select(func.count()).select_from(IocStudentState)) or 0

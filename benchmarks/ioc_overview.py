@@ -262,7 +262,8 @@ def main() -> None:
     cmd = "`.venv/bin/python benchmarks/ioc_overview.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
         if k not in ("no_results", "database_url", "note") and v != ap.get_default(k)) + (
-        " --database-url postgresql+psycopg://…" if backend == "postgresql" else "") + "`"
+        " --database-url postgresql+psycopg://…" if backend == "postgresql" else
+        f" --database-url {args.database_url}" if args.database_url else "") + "`"
     data = (f"{counts['schools']} schools, {counts['students']:,} students, {counts['days']} school days x 2 "
             f"sessions, {counts['marks']:,} session marks (+ as many history and session rows)"
             + (", database built by an earlier run of the script" if counts.get("reused") else ""))

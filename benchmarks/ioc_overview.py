@@ -1,16 +1,18 @@
 """Operations centre (IOC): overview latency at 50 concurrent users, event stored -> indicator updated, and the
 full rebuild of every aggregate, on SQLite or PostgreSQL.
 
-Builds a database with the demo data builder scaled up (39 schools x `--students-per-school` students in
-classes of 40, `--days` school days of 2 sessions, finalised marks), times `job.rebuild` (what
+Builds a database with the demo data builder's people scaled up and a school year of marks written by set-based
+SQL (`ioc_year.py`: 39 schools x `--students-per-school` students in classes of 40, `--days` school days of 2
+sessions, finalised marks, realistic absences), times `job.rebuild` (what
 `central-server ioc rebuild` runs), then serves it with `central-server serve` (uvicorn, `--workers`) while
 `central-server ioc run` folds new facts in its own process, and fires requests at /api/ioc/overview and
 /api/ioc/schools/{id} from N concurrent async clients. During the load it stores events through the ingest's
-own `store_batch` (signed, verified, applied in one transaction) and measures until the school's tile, read
-through the API, shows the change.
+own `store_batch` (signed, verified, applied in one transaction) and measures until the tiles cover it (the
+job's tiles transaction moves `tiles:attendance_history` with the tiles).
 
     .venv/bin/python benchmarks/ioc_overview.py                       # SQLite, 39 x 1,200 students, 175 days
     .venv/bin/python benchmarks/ioc_overview.py --days 15             # a smaller year
+    .venv/bin/python benchmarks/ioc_overview.py --database-url sqlite:///var/ioc_year.sqlite3  # kept, reused
     .venv/bin/python benchmarks/ioc_overview.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
 """
 
@@ -35,24 +37,19 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-PASSWORD = "Bench-2025-pass"
-KEY = b"b" * 32
 
+import ioc_year  # noqa: E402
+from ioc_year import KEY, PASSWORD  # noqa: E402
 from results_section import update_section  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from central_server.app import metadata  # noqa: E402
-from central_server.attendance.demo import DemoSize, generate  # noqa: E402
 from central_server.attendance.service import apply_event  # noqa: E402
-from central_server.attendance.tables import AttendanceDaily, AttendanceHistory, AttendanceMark  # noqa: E402
-from central_server.core import passwords  # noqa: E402
-from central_server.core.clock import local_today  # noqa: E402
+from central_server.attendance.tables import AttendanceHistory  # noqa: E402
 from central_server.core.config import Settings  # noqa: E402
 from central_server.core.db import make_engine, make_sessionmaker, utcnow  # noqa: E402
-from central_server.core.migrate import upgrade  # noqa: E402
-from central_server.ingest.service import Incoming, set_school_key, store_batch  # noqa: E402
+from central_server.ingest.service import Incoming, store_batch  # noqa: E402
 from central_server.ioc import job  # noqa: E402
+from central_server.ioc.aggregates import HISTORY  # noqa: E402
 from central_server.ioc.config import IocSettings  # noqa: E402
 from central_server.ioc.tables import IocTile, IocWatermark  # noqa: E402
 from central_server.masterdata.tables import School, Student  # noqa: E402
@@ -61,27 +58,8 @@ from edge_agent.protocol import Session as LessonSession  # noqa: E402
 
 
 def build(url: str, args) -> dict:
-    passwords.configure(Settings(_env_file=None, argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1))
-    metadata()  # every module's tables registered
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            if conn.scalar(select(func.count()).select_from(School)):
-                return {"schools": conn.scalar(select(func.count()).select_from(School)),
-                        "students": conn.scalar(select(func.count()).select_from(Student)),
-                        "days": conn.scalar(select(func.count(func.distinct(AttendanceDaily.day)))),
-                        "marks": conn.scalar(select(func.count()).select_from(AttendanceMark)), "reused": True}
-        classes = max(1, args.students_per_school // 40)
-        out = generate(engine, DemoSize(39, classes, args.students_per_school // classes, args.days),
-                       local_today(), password=PASSWORD)
-        with Session(engine) as session:
-            for code in session.scalars(select(School.code)):
-                set_school_key(session, code, KEY)
-            session.commit()
-        return out
-    finally:
-        engine.dispose()
+    """A school year of marks written with set-based SQL (`ioc_year.build`), or the database filled before."""
+    return ioc_year.build(url, args.students_per_school, args.days, password=PASSWORD)
 
 
 def rebuild(url: str) -> tuple[float, dict]:
@@ -131,10 +109,10 @@ class EventWriter:
         self.rng = random.Random(5)
 
     def folded(self, history_id: int) -> bool:
-        """True once the job's watermark covers the event's history row: the job writes the tiles in the same
-        transaction as it moves the watermark, so the indicator shows the event from then on."""
+        """True once the tiles cover the event's history row: the job's tiles transaction moves
+        `tiles:attendance_history` with the tiles, so the indicator shows the event from then on."""
         with self.sessions() as s:
-            mark = s.get(IocWatermark, "attendance_history")
+            mark = s.get(IocWatermark, job.TILES_OF + HISTORY)
             return mark is not None and mark.last_id >= history_id and str(history_id) not in (mark.gaps or {})
 
     def store(self) -> int:
@@ -172,6 +150,8 @@ async def run_load(base: str, args, writer: EventWriter) -> tuple[dict[str, list
         async def user(i: int) -> None:
             nonlocal errors
             rng = random.Random(i)
+            if args.think_ms:  # users arrive spread over one think time, not all in the same millisecond
+                await asyncio.sleep(rng.uniform(0, args.think_ms / 1000))
             for _ in range(per_user):
                 name = "overview" if rng.random() < 0.7 else "school"
                 t0 = time.perf_counter()
@@ -282,19 +262,22 @@ def main() -> None:
     cmd = "`.venv/bin/python benchmarks/ioc_overview.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
         if k not in ("no_results", "database_url", "note") and v != ap.get_default(k)) + (
-        " --database-url postgresql+psycopg://…" if backend == "postgresql" else "") + "`"
-    data = (f"{counts['schools']} schools, {counts['students']:,} students, {counts.get('days', '?')} school days x 2 "
-            f"sessions, {counts.get('marks', 0):,} session marks (+ as many history and session rows)"
-            if not counts.get("reused") else f"{counts['schools']} schools, {counts['students']:,} students (reused)")
-    body = (f"- data: {data} ({backend}); built in {build_s:.0f} s; rebuild folded {rebuilt['history_rows']:,} "
-            f"history rows, {rebuilt['students']:,} students, {rebuilt['school_days']:,} school-days; the first full "
-            f"job run opened {ticked.get('opened', 0):,} alerts\n"
+        " --database-url postgresql+psycopg://…" if backend == "postgresql" else
+        f" --database-url {args.database_url}" if args.database_url else "") + "`"
+    data = (f"{counts['schools']} schools, {counts['students']:,} students, {counts['days']} school days x 2 "
+            f"sessions, {counts['marks']:,} session marks (+ as many history and session rows)"
+            + (", database built by an earlier run of the script" if counts.get("reused") else ""))
+    built = "" if counts.get("reused") else f"; built in {build_s:.0f} s"
+    body = (f"- data: {data} ({backend}){built}; rebuild folded {rebuilt['history_rows']:,} "
+            f"history rows, {rebuilt['student_states']:,} student states, {rebuilt['school_days']:,} school-days; "
+            f"the first full job run opened {ticked.get('opened', 0):,} alerts\n"
             f"- load: {args.users} concurrent users (async httpx, bearer token), {args.requests} requests (70 % "
-            f"overview, 30 % school drill-down), mean think time {args.think_ms} ms, {args.workers} uvicorn "
+            f"overview, 30 % school drill-down), mean think time {args.think_ms} ms (first request after a uniform "
+            f"0-{args.think_ms} ms), {args.workers} uvicorn "
             f"worker(s) + `central-server ioc run` (job every {args.job_interval} s); "
             f"non-200 answers or dropped connections: {errors}\n"
             f"- freshness: events stored through the ingest's `store_batch` during the load, timed until the job's "
-            f"commit (watermark and tiles in one transaction) covers them\n"
+            f"tiles transaction covers them (`tiles:attendance_history` watermark)\n"
             f"- machine: {platform.machine()}, {os.cpu_count()} CPU, Python {platform.python_version()} (server, "
             f"job and load generator share the CPUs)" + (f"; {args.note}" if args.note else "") + "\n\n"
             + "\n".join(lines) + f"\n\nCommand: {cmd}")

@@ -72,27 +72,7 @@ def generate(engine: Engine, size: DemoSize, end: dt.date, seed: int = 7, passwo
     rng = random.Random(seed)
     days = school_days(end, size.days)
     year = school_year_of(days[0])
-    with Session(engine) as session:
-        schools = [School(code=f"9400{i + 1:04d}", name=f"THPT Demo {i + 1:02d}", province_code="92",
-                          former_province_code="94") for i in range(size.schools)]
-        session.add_all(schools)
-        session.flush()
-        classes = [SchoolClass(school_id=s.id, school_year=year, code=f"{10 + c % 3}A{c // 3 + 1}", grade=10 + c % 3)
-                   for s in schools for c in range(size.classes_per_school)]
-        session.add_all(classes)
-        session.flush()
-        ids = iter(rng.sample(range(10**9), len(classes) * size.students_per_class))
-        session.execute(insert(Student), [
-            {"personal_id": f"094{next(ids):09d}", "full_name":
-             f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}", "school_id": c.school_id,
-             "class_id": c.id, "gender": rng.choice(["Nam", "Nữ"]), "ethnicity": "", "status": "Đang học"}
-            for c in classes for _ in range(size.students_per_class)])
-        if password:
-            create_user(session, "so_admin", password, "province_admin", full_name="Quản trị Sở (demo)")
-            create_user(session, "so_canbo", password, "province_staff", full_name="Cán bộ Sở (demo)")
-            create_user(session, "admin_t01", password, "school_admin", school_id=schools[0].id)
-        session.commit()
-        students = session.execute(select(Student.id, Student.school_id, Student.class_id)).all()
+    schools, classes, students = add_people(engine, size, year, rng, password)
     sessions = ["morning", "afternoon"][:size.sessions_per_day]
     cases = _absence_cases(rng, students, [(d, x) for d in days for x in sessions])
     now = utcnow()
@@ -134,6 +114,33 @@ def generate(engine: Engine, size: DemoSize, end: dt.date, seed: int = 7, passwo
     rebuild_daily(engine)
     return {"schools": len(schools), "classes": len(classes), "students": len(students), "days": len(days),
             "marks": counts["marks"]}
+
+
+def add_people(engine: Engine, size: DemoSize, year: str, rng: random.Random, password: str | None = None):
+    """The demo's schools, classes of `year`, students and (with `password`) the demo users; returns (schools,
+    classes, [(student id, school id, class id)])."""
+    with Session(engine) as session:
+        schools = [School(code=f"9400{i + 1:04d}", name=f"THPT Demo {i + 1:02d}", province_code="92",
+                          former_province_code="94") for i in range(size.schools)]
+        session.add_all(schools)
+        session.flush()
+        classes = [SchoolClass(school_id=s.id, school_year=year, code=f"{10 + c % 3}A{c // 3 + 1}", grade=10 + c % 3)
+                   for s in schools for c in range(size.classes_per_school)]
+        session.add_all(classes)
+        session.flush()
+        ids = iter(rng.sample(range(10**9), len(classes) * size.students_per_class))
+        session.execute(insert(Student), [
+            {"personal_id": f"094{next(ids):09d}", "full_name":
+             f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}", "school_id": c.school_id,
+             "class_id": c.id, "gender": rng.choice(["Nam", "Nữ"]), "ethnicity": "", "status": "Đang học"}
+            for c in classes for _ in range(size.students_per_class)])
+        if password:
+            create_user(session, "so_admin", password, "province_admin", full_name="Quản trị Sở (demo)")
+            create_user(session, "so_canbo", password, "province_staff", full_name="Cán bộ Sở (demo)")
+            create_user(session, "admin_t01", password, "school_admin", school_id=schools[0].id)
+        session.commit()
+        students = session.execute(select(Student.id, Student.school_id, Student.class_id)).all()
+    return schools, classes, students
 
 
 def _absence_cases(rng: random.Random, students, slots: list[tuple[dt.date, str]]

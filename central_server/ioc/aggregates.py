@@ -16,17 +16,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, cast, delete, func, select
+from sqlalchemy import DateTime, case, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from central_server.attendance.reports import year_terms
 from central_server.attendance.tables import AttendanceDaily, AttendanceHistory
 from central_server.core.config import Settings
-from central_server.core.db import utcnow
+from central_server.core.db import UTCDateTime, utcnow
 from central_server.masterdata.tables import School, Student
 
 from .config import IocSettings
-from .students import recompute_students
+from .students import rebuild_students, recompute_students
 from .tables import IocSchoolDaily, IocStudentState, IocWatermark
 
 try:  # the ingest module is optional (CENTRAL_MODULES)
@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - only without the ingest package
     IngestQuarantine = None
 
 HISTORY, QUARANTINE = "attendance_history", "ingest_quarantine"
+SOURCES = (HISTORY, QUARANTINE)
 CHUNK = 500
 
 
@@ -170,7 +171,7 @@ def _fold_quarantine(session: Session, ioc: IocSettings, tz: ZoneInfo, result: F
     rows = _new_ids(session, mark, q.id, (q.school, q.received_at), ioc.batch_rows, ioc.gap_ttl_s)
     if not rows:
         return 0
-    codes = {c: i for i, c in session.execute(select(School.code, School.id).where(
+    codes = {c: i for c, i in session.execute(select(School.code, School.id).where(
         School.code.in_({r.school for r in rows if r.school})))}
     for r in rows:
         school_id = codes.get(r.school)
@@ -181,59 +182,60 @@ def _fold_quarantine(session: Session, ioc: IocSettings, tz: ZoneInfo, result: F
 
 
 def rebuild(session: Session, settings: Settings, today: dt.date) -> dict:
-    """Every aggregate from scratch (after a restore, or a rule change): the caller commits."""
+    """Every aggregate from scratch (after a restore, or a rule change), set-based: each table is one
+    INSERT ... SELECT grouped in the database (no row of the year's marks goes through Python). The caller
+    commits. `fold` of the same rows gives the same tables (tested)."""
     tz = ZoneInfo(settings.timezone)
     for table in (IocSchoolDaily, IocStudentState, IocWatermark):
         session.execute(delete(table))
-    h, s = AttendanceHistory, Student
+    h, s, d = AttendanceHistory, Student, AttendanceDaily
     # the watermarks first: rows committed while this runs are folded by the next incremental run
     top = session.scalar(select(func.max(h.id))) or 0
     session.add(IocWatermark(name=HISTORY, last_id=top, gaps={}))
     qtop = session.scalar(select(func.max(IngestQuarantine.id))) or 0 if IngestQuarantine is not None else 0
     session.add(IocWatermark(name=QUARANTINE, last_id=qtop, gaps={}))
-    d = AttendanceDaily
-    for r in session.execute(select(d.school_id, d.day, func.sum(d.total), func.sum(d.attended), func.sum(d.excused),
-                                    func.sum(d.unexcused), func.sum(d.unfinalised)).group_by(d.school_id, d.day)):
-        session.add(IocSchoolDaily(school_id=r[0], day=r[1], total=r[2], attended=r[3], excused=r[4], unexcused=r[5],
-                                   unfinalised=r[6], proposals=0, corrections=0, finalised=0, finalised_on_time=0,
-                                   quarantined=0))
     session.flush()
-    counters = select(s.school_id, h.day, h.stage, h.source, func.count().label("n")).join(s, s.id == h.student_id) \
-        .where(h.id <= top).group_by(s.school_id, h.day, h.stage, h.source)
-    for r in session.execute(counters):
-        row = _daily_row(session, r.school_id, r.day)
-        if r.stage == "proposed" and r.source == "camera":
-            row.proposals += r.n
-        elif r.stage == "corrected":
-            row.corrections += r.n
-        elif r.stage == "finalised":
-            row.finalised += r.n
-    session.flush()
-    # on time: finalised before the end of the lesson's local day, counted per (school, day) in SQL
+    zero = literal(0)
     offset = dt.datetime.now(tz).utcoffset() or dt.timedelta(0)
     late = _late_expression(session, h, offset, settings.timezone)
-    for r in session.execute(select(s.school_id, h.day, func.count()).join(s, s.id == h.student_id)
-                             .where(h.id <= top, h.stage == "finalised", late).group_by(s.school_id, h.day)):
-        row = _daily_row(session, r[0], r[1])
-        row.finalised_on_time = row.finalised - r[2]
-    for row in session.scalars(select(IocSchoolDaily).where(IocSchoolDaily.finalised_on_time == 0)):
-        row.finalised_on_time = row.finalised  # no late finalisation that day
-    session.flush()
-    if IngestQuarantine is not None:
+    final = h.stage == "finalised"
+    sessions_part = select(d.school_id.label("school_id"), d.day.label("day"), d.total.label("total"),
+                           d.attended.label("attended"), d.excused.label("excused"), d.unexcused.label("unexcused"),
+                           d.unfinalised.label("unfinalised"), zero.label("proposals"), zero.label("corrections"),
+                           zero.label("finalised"), zero.label("finalised_on_time"))
+    counters_part = (select(s.school_id, h.day, zero, zero, zero, zero, zero,
+                            func.sum(case(((h.stage == "proposed") & (h.source == "camera"), 1), else_=0)),
+                            func.sum(case((h.stage == "corrected", 1), else_=0)),
+                            func.sum(case((final, 1), else_=0)),
+                            func.sum(case((final & ~late, 1), else_=0)))
+                     .join(s, s.id == _scan_key(session, h.student_id)).where(h.id <= top)
+                     .group_by(s.school_id, h.day))
+    both = union_all(sessions_part, counters_part).subquery()
+    cols = ("total", "attended", "excused", "unexcused", "unfinalised", "proposals", "corrections", "finalised",
+            "finalised_on_time")
+    session.execute(insert(IocSchoolDaily).from_select(
+        ["school_id", "day", *cols, "quarantined", "updated_at"],
+        select(both.c.school_id, both.c.day, *(func.sum(both.c[c]) for c in cols), zero,
+               literal(utcnow(), UTCDateTime())).group_by(both.c.school_id, both.c.day)))
+    if IngestQuarantine is not None:  # a week of quarantined messages at most: a few rows
         codes = dict(session.execute(select(School.code, School.id)).all())
         for code, received_at in session.execute(select(IngestQuarantine.school, IngestQuarantine.received_at)
                                                  .where(IngestQuarantine.id <= qtop)):
             if code in codes:
                 _daily_row(session, codes[code], received_at.astimezone(tz).date()).quarantined += 1
+    session.flush()
     year = year_terms(session, today, settings)[-1]
-    students = 0
-    for school_id in session.scalars(select(School.id).order_by(School.id)):
-        ids = list(session.scalars(select(Student.id).where(Student.school_id == school_id)))
-        recompute_students(session, ids, year.name, year.start, today)
-        students += len(ids)
-        session.flush()
-    return {"history_rows": top, "students": students,
+    states = rebuild_students(session, year.name, year.start, today)
+    return {"history_rows": top, "students": session.scalar(select(func.count()).select_from(Student)),
+            "student_states": states,
             "school_days": session.scalar(select(func.count()).select_from(IocSchoolDaily))}
+
+
+def _scan_key(session: Session, column):
+    """SQLite: `column + 0`, so that the planner scans the history in storage order and looks each student up
+    by primary key, instead of walking the students and fetching their history rows one by one through the
+    (student, day) index (random reads over the whole table). PostgreSQL hashes the students either way."""
+    return column + 0 if session.get_bind().dialect.name == "sqlite" else column
 
 
 def _late_expression(session: Session, h, offset: dt.timedelta, timezone: str):

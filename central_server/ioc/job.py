@@ -10,35 +10,79 @@ import threading
 import time
 from contextlib import asynccontextmanager
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from central_server.attendance.reports import year_terms
 from central_server.core.clock import local_today
 from central_server.core.config import Settings
+from central_server.core.db import utcnow
 
 from . import aggregates, alerts, tiles, webhook
 from .config import IocSettings
+from .stamps import TILES_STAMP
+from .tables import IocWatermark
 
 log = logging.getLogger(__name__)
 
 
+TILES_OF = "tiles:"  # ioc_watermarks rows "tiles:<source>": how far of each source the stored tiles cover
+
+
 def tick(sessions: sessionmaker[Session], settings: Settings, ioc: IocSettings, *, full: bool = True,
          now: dt.datetime | None = None, today: dt.date | None = None, deliver: bool = True) -> dict:
-    """Fold, and when anything changed or `full`: tiles and alerts, in one transaction; then (`deliver`) the
-    webhook notifications that are due."""
+    """Fold, then (when anything changed, the tiles lag the fold, or `full`) tiles, then alerts: three short
+    transactions, so that no reader or writer waits for a whole run; then (`deliver`) the webhook notifications
+    that are due.
+
+    The fold moves the source watermarks with the aggregates; the tiles transaction copies them into
+    `tiles:<source>`, so that a run that stopped between the two (or another process's fold) is caught up by the
+    next run, and "the tiles show event N" is exactly "tiles:attendance_history covers N"."""
     today = today or local_today(settings.timezone)
     with sessions() as session:
         folded = aggregates.fold(session, settings, ioc, today)
+        session.commit()
         out = {"rows": folded.rows, "tiles_changed": 0}
-        if folded.changed or full:
-            out["tiles_changed"] = tiles.write(session, tiles.compute(session, settings, ioc, today, full), today)
+        marks = _source_marks(session)
+        if folded.changed or full or _tiles_lag(session, marks):
+            computed = tiles.compute(session, settings, ioc, today, full)
+            _lock_tiles(session)
+            out["tiles_changed"] = tiles.write(session, computed, today)
+            _cover(session, marks)
+            session.commit()
             year = year_terms(session, today, settings)[-1].name
             # student rules: every student at a full refresh, else only the students this run touched
             out.update(alerts.evaluate(session, settings, ioc, today, year, now,
                                        students=None if full else folded.student_ids))
-        session.commit()
+            session.commit()
         out["webhook_delivered"] = webhook.deliver_due(session, ioc, now) if deliver else 0
     return out
+
+
+def _source_marks(session: Session) -> dict[str, tuple[int, frozenset]]:
+    rows = session.scalars(select(IocWatermark).where(IocWatermark.name.in_(aggregates.SOURCES)))
+    return {r.name: (r.last_id, frozenset((r.gaps or {}).keys())) for r in rows}
+
+
+def _tiles_lag(session: Session, marks: dict[str, tuple[int, frozenset]]) -> bool:
+    covered = {r.name[len(TILES_OF):]: (r.last_id, frozenset((r.gaps or {}).keys())) for r in session.scalars(
+        select(IocWatermark).where(IocWatermark.name.in_([TILES_OF + n for n in marks])))}
+    return any(covered.get(name) != mark for name, mark in marks.items())
+
+
+def _lock_tiles(session: Session) -> None:
+    """PostgreSQL: one tiles writer at a time (several processes may run the job); SQLite serialises writers."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(IocWatermark.name).where(IocWatermark.name == TILES_STAMP).with_for_update())
+
+
+def _cover(session: Session, marks: dict[str, tuple[int, frozenset]]) -> None:
+    for name, (last_id, gaps) in marks.items():
+        row = session.get(IocWatermark, TILES_OF + name)
+        if row is None:
+            row = IocWatermark(name=TILES_OF + name, last_id=0, gaps={})
+            session.add(row)
+        row.last_id, row.gaps, row.updated_at = last_id, dict.fromkeys(sorted(gaps), 0), utcnow()
 
 
 def rebuild(sessions: sessionmaker[Session], settings: Settings, ioc: IocSettings,
@@ -48,6 +92,7 @@ def rebuild(sessions: sessionmaker[Session], settings: Settings, ioc: IocSetting
     with sessions() as session:
         out = aggregates.rebuild(session, settings, today)
         out["tiles"] = tiles.write(session, tiles.compute(session, settings, ioc, today), today)
+        _cover(session, _source_marks(session))
         session.commit()
     return out
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import threading
@@ -48,21 +47,24 @@ def stamp(session: Session) -> tuple:
         IocWatermark.name.in_((TILES_STAMP, ALERTS_STAMP)))).all()))
 
 
-def _cached(session: Session, key: tuple, compute):
+def _cached(session: Session, key: tuple, compute, copy=lambda value: value):
+    """`compute()` once per change stamp and process; each caller gets `copy(value)` (what it may change)."""
     now = stamp(session)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == now:
-        return copy.deepcopy(hit[1])
+        return copy(hit[1])
     value = compute()
     with _CACHE_LOCK:
         if len(_CACHE) > 1000:
             _CACHE.clear()
         _CACHE[key] = (now, value)
-    return copy.deepcopy(value)
+    return copy(value)
 
 
 def tiles_of(session: Session, scope: str, weeks: int = 8) -> list[dict]:
-    return _cached(session, ("tiles", scope, weeks), lambda: _tiles_of(session, scope, weeks))
+    """The scope's tiles; each a fresh dict (pages add keys to them), the trend lists shared (read only)."""
+    return _cached(session, ("tiles", scope, weeks), lambda: _tiles_of(session, scope, weeks),
+                   lambda tiles: [dict(t) for t in tiles])
 
 
 def _tiles_of(session: Session, scope: str, weeks: int = 8) -> list[dict]:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import case, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from central_server.attendance.tables import AttendanceSession
-from central_server.core.db import utcnow
+from central_server.core.db import UTCDateTime, utcnow
 from central_server.masterdata.tables import Student
 
 from .tables import IocStudentState
@@ -71,3 +71,37 @@ def recompute_students(session: Session, student_ids: list[int], year: str, star
                          "recent_absent": rec, "prior_absent": prior, "last_day": last, "updated_at": now})
         if rows:
             session.execute(insert(IocStudentState), rows)
+
+
+def rebuild_students(session: Session, year: str, start: dt.date, today: dt.date) -> int:
+    """Every student's state row from scratch in one INSERT ... SELECT (the table must be empty): the year's
+    P/K totals grouped per student, and the dropout signals from the student's latest 20 recorded days in the
+    window, ranked by a window function; the same values as `recompute_students` (tested). Returns the rows."""
+    a = AttendanceSession
+    absent = case((a.status.in_(ABSENT), 1), else_=0)
+    totals = (select(a.student_id, func.sum(case((a.status == "P", 1), else_=0)).label("p"),
+                     func.sum(case((a.status == "K", 1), else_=0)).label("k"))
+              .where(a.day >= start, a.day <= today).group_by(a.student_id).subquery())
+    per_day = (select(a.student_id, a.day, func.count().label("n"), func.sum(absent).label("absent"))
+               .where(a.day >= max(start, today - dt.timedelta(days=WINDOW_DAYS)), a.day <= today)
+               .group_by(a.student_id, a.day).subquery())
+    ranked = select(per_day, func.row_number().over(partition_by=per_day.c.student_id,
+                                                    order_by=per_day.c.day.desc()).label("rn")).subquery()
+    rn = ranked.c.rn
+    sig = (select(ranked.c.student_id,
+                  func.max(case((rn == 1, ranked.c.day))).label("last_day"),
+                  func.sum(case((rn <= 10, ranked.c.absent), else_=0)).label("recent"),
+                  func.sum(case((rn > 10, ranked.c.absent), else_=0)).label("prior"),
+                  func.coalesce(func.min(case((ranked.c.absent < ranked.c.n, rn))) - 1, func.count()).label("streak"))
+           .where(rn <= 20).group_by(ranked.c.student_id).subquery())
+    p, k = func.coalesce(totals.c.p, 0), func.coalesce(totals.c.k, 0)
+    rows = (select(Student.id, Student.school_id, Student.class_id, literal(year), p, k, p + k,
+                   func.coalesce(sig.c.streak, 0), func.coalesce(sig.c.recent, 0), func.coalesce(sig.c.prior, 0),
+                   sig.c.last_day, literal(utcnow(), UTCDateTime()))
+            .select_from(Student).join(totals, totals.c.student_id == Student.id)
+            .outerjoin(sig, sig.c.student_id == Student.id)
+            .where(or_(p + k > 0, sig.c.student_id.is_not(None))))
+    session.execute(insert(IocStudentState).from_select(
+        ["student_id", "school_id", "class_id", "school_year", "excused", "unexcused", "absent", "streak_days",
+         "recent_absent", "prior_absent", "last_day", "updated_at"], rows))
+    return session.scalar(select(func.count()).select_from(IocStudentState)) or 0

@@ -155,3 +155,86 @@ def test_the_job_runs_inside_the_app(world, app, ev, settings):
             time.sleep(0.1)
         assert value == 1.0, app.state.ioc_job.last_error
     assert app.state.ioc_job is None  # stopped with the app
+
+
+def test_set_based_rebuild_equals_the_incremental_fold(world, apply, run_tick, db, app, settings, ev):
+    """A random year's worth of events folded batch by batch (the job's path, a student at a time in Python)
+    gives exactly the tables that the set-based rebuild (one INSERT ... SELECT per table) computes."""
+    import random
+
+    from central_server.ingest.tables import IngestQuarantine
+
+    rng = random.Random(3)
+    a, b, s = world["a"], world["b"], world["students"]
+    school = {st.id: (a if st.school_id == a.id else b) for st in s}
+    days = _school_days(world["today"], 48)  # more than the signals' 60-day window
+    run_tick()
+    rates = {st.id: rng.choice([0.0, 0.05, 0.2, 0.5]) for st in s}
+    for i, day in enumerate(days):
+        batch = []
+        for st in s:
+            if st is s[15] and i > 2:
+                continue  # left after three days: absences only outside the window
+            if st is s[14] and i > 2:
+                continue  # present on the first days only: a year total of 0 and no recent day
+            if rng.random() < 0.15 and st not in (s[0], s[14], s[15]):
+                continue  # no mark that day
+            for sess in ("morning", "afternoon"):
+                absent = rng.random() < rates[st.id] or (st is s[0] and i >= len(days) - 12) or \
+                    (st is s[15] and i <= 2)
+                status = rng.choice(["P", "K"]) if absent else rng.choice(["present", "present", "late"])
+                code = school[st.id].code
+                if rng.random() < 0.2:
+                    batch.append(ev(code, st.personal_id, day, "absent_proposed" if absent else "present",
+                                    "attendance.proposed", session=sess))
+                    if rng.random() < 0.5:
+                        batch.append(ev(code, st.personal_id, day, status, "attendance.corrected", session=sess))
+                if rng.random() < 0.1 and st is not s[0]:
+                    batch.append(ev(code, st.personal_id, day, "present", session=sess, period=1))
+                    batch.append(ev(code, st.personal_id, day, "K", session=sess, period=2))
+                    continue  # a partial session (periods marked)
+                observed = dt.datetime.combine(day + dt.timedelta(days=rng.choice([0, 0, 0, 1])), dt.time(3),
+                                               dt.UTC)
+                batch.append(ev(code, st.personal_id, day, status, session=sess, observed_at=observed))
+        apply(*batch)
+        if i % 7 == 6 or i == len(days) - 1:
+            run_tick(full=False)
+    db.add(IngestQuarantine(received_at=dt.datetime.now(dt.UTC), topic="x", reason="bad_signature", detail="",
+                            school=a.code, payload=b"", payload_size=0))
+    db.commit()
+    run_tick()
+    incremental = _snapshot(db)
+    daily, students = incremental
+    assert len(daily) == len(days) * 2 and sum(r[9] for r in daily.values()) == 1
+    assert sum(r[6] for r in daily.values()) > 0 and sum(r[8] for r in daily.values()) < \
+        sum(r[7] for r in daily.values())  # corrections, and late finalisations
+    assert students[s[0].id][3] >= 12 and s[14].id not in students
+    assert students[s[15].id][2] > 0 and students[s[15].id][6] is None  # absent only outside the window
+    job.rebuild(app.state.sessionmaker, settings, app.state.ioc_settings)
+    rebuilt = _snapshot(db)
+    assert rebuilt[0] == daily
+    assert rebuilt[1] == students
+
+
+def test_tiles_catch_up_with_a_fold_committed_without_them(world, apply, run_tick, db, app, settings, ev):
+    """Fold and tiles are two transactions: a run that stopped after the fold (or another process's fold) leaves
+    `tiles:attendance_history` behind, and the next run rewrites the tiles although it folds nothing new."""
+    from central_server.ioc import aggregates
+
+    a, s = world["a"], world["students"]
+    run_tick()
+    apply(ev(a.code, s[0].personal_id, world["today"], "K"))
+    with app.state.sessionmaker() as session:  # the fold's transaction only
+        assert aggregates.fold(session, settings, app.state.ioc_settings, world["today"]).rows == 1
+        session.commit()
+    db.expire_all()
+    marks = {m.name: m.last_id for m in db.scalars(select(IocWatermark))}
+    assert marks["tiles:attendance_history"] < marks["attendance_history"]
+    assert _tile(db, f"S{a.id}", "k_rate_day").value != 1.0
+    out = run_tick(full=False)
+    assert out["rows"] == 0 and out["tiles_changed"] > 0
+    assert _tile(db, f"S{a.id}", "k_rate_day").value == 1.0
+    db.expire_all()
+    marks = {m.name: m.last_id for m in db.scalars(select(IocWatermark))}
+    assert marks["tiles:attendance_history"] == marks["attendance_history"]
+    assert run_tick(full=False)["tiles_changed"] == 0  # caught up: nothing to do

@@ -59,6 +59,9 @@ def _heartbeat(db, school, seen):
 
 def test_ioc_pages_end_to_end(world, db, db_url, apply, ev, run_tick, live_url, browser):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser_wait import page_replaced
 
     tag = "pg" if db_url.startswith("postgresql") else "sqlite"
     a, b, s = world["a"], world["b"], world["students"]
@@ -105,7 +108,9 @@ def test_ioc_pages_end_to_end(world, db, db_url, apply, ev, run_tick, live_url, 
     row = next(r for r in rows if "liên tục" in r.text)
     alert_id = row.get_attribute("data-alert")
     row.find_element(By.NAME, "note").send_keys("Đã gọi điện cho phụ huynh")
+    old = browser.find_element(By.TAG_NAME, "html")
     row.find_element(By.CSS_SELECTOR, "form[action$='/ack'] button").click()
+    WebDriverWait(browser, 15).until(page_replaced(old))
     browser.find_element(By.ID, "alerts-table")
     row = browser.find_element(By.CSS_SELECTOR, f'tr[data-alert="{alert_id}"]')
     assert row.get_attribute("data-state") == "acknowledged"
@@ -121,7 +126,9 @@ def test_ioc_pages_end_to_end(world, db, db_url, apply, ev, run_tick, live_url, 
     field = form.find_element(By.NAME, "threshold")
     field.clear()
     field.send_keys("15")
+    old = browser.find_element(By.TAG_NAME, "html")
     form.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(browser, 15).until(page_replaced(old))  # else the old page's row may be read, then go stale
     row = browser.find_element(By.CSS_SELECTOR, 'tr[data-rule="edge_offline"]')
     assert row.find_element(By.NAME, "threshold").get_attribute("value") == "15" and "so_admin" in row.text
 

@@ -34,17 +34,11 @@ PASSWORD = "Bench-2025-pass"
 
 
 def build(url: str, args) -> dict:
-    from central_server.app import metadata
-    from central_server.attendance.demo import DemoSize, generate
-    from central_server.core import passwords
-    from central_server.core.config import Settings
-    from central_server.core.db import make_engine
-    from central_server.core.migrate import upgrade
+    from bench_db import migrated_engine
 
-    passwords.configure(Settings(_env_file=None, argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1))
-    metadata()  # every module's tables mapped
-    upgrade(url)
-    engine = make_engine(url)
+    from central_server.attendance.demo import DemoSize, generate
+
+    engine = migrated_engine(url)
     try:
         from sqlalchemy import func, select
 

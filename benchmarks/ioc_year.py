@@ -34,17 +34,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_db import migrated_engine  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from central_server.app import metadata  # noqa: E402
 from central_server.attendance.demo import DemoSize, add_people, rebuild_daily, school_days  # noqa: E402
 from central_server.attendance.tables import AttendanceDaily, AttendanceMark, SchoolYear  # noqa: E402
-from central_server.core import passwords  # noqa: E402
 from central_server.core.clock import local_today  # noqa: E402
-from central_server.core.config import Settings  # noqa: E402
-from central_server.core.db import make_engine  # noqa: E402
-from central_server.core.migrate import upgrade  # noqa: E402
 from central_server.core.partitions import add_months, create_month, is_partitioned  # noqa: E402
 from central_server.ingest.service import set_school_key  # noqa: E402
 from central_server.masterdata.service import school_year_of  # noqa: E402
@@ -126,10 +122,7 @@ def _observed(dialect: str) -> str:
 def build(url: str, students_per_school: int = 1200, days: int = 175, end: dt.date | None = None,
           password: str = PASSWORD, seed: int = 7, log=print) -> dict:
     """Fill an empty database, or return the counts of one this function filled before (`reused`)."""
-    passwords.configure(Settings(_env_file=None, argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1))
-    metadata()  # every module's tables registered
-    upgrade(url)
-    engine = make_engine(url)
+    engine = migrated_engine(url)
     try:
         with engine.connect() as conn:
             if conn.scalar(select(func.count()).select_from(School)):

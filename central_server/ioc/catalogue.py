@@ -45,6 +45,7 @@ TILES = [
     TileDef("lib_published", "Học liệu đã xuất bản", "int", "Thư viện số"),
     TileDef("lib_views", "Lượt xem học liệu", "int", "Thư viện số"),
     TileDef("lib_downloads", "Lượt tải học liệu", "int", "Thư viện số"),
+    TileDef("lib_searches", "Lượt tìm kiếm học liệu", "int", "Thư viện số"),
     TileDef("sig_completed", "Văn bản đã ký xong", "int", "Ký số"),
     TileDef("sig_waiting", "Văn bản đang chờ ký", "int", "Ký số", better="down"),
     TileDef("target_face_share", "Trường dùng điểm danh khuôn mặt hằng ngày", "pct", "Mục tiêu 2025",

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central_server.admissions.tables import AdmApplication, AdmPlan, AdmRun
-from central_server.library.tables import LibraryItem, LibraryUsage
+from central_server.library.tables import LibraryItem, LibrarySearch, LibraryUsage
 from central_server.signature.tables import SignatureDocument, SignatureVersion
 
 Tiles = dict[str, tuple[float | None, dict | None]]
@@ -56,9 +56,12 @@ def library(session: Session) -> tuple[Tiles, dict[int, Tiles]]:
     usage: dict[tuple[int | None, str], int] = {(r[0], r[1]): r[2] for r in session.execute(
         select(LibraryUsage.school_id, LibraryUsage.kind, func.count()).group_by(LibraryUsage.school_id,
                                                                                  LibraryUsage.kind))}
+    searches = dict(session.execute(select(LibrarySearch.school_id, func.count()).group_by(
+        LibrarySearch.school_id)).all())  # by the searcher's school (None: signed out or province staff)
     province = {"lib_published": (sum(published.values()), None),
                 "lib_views": (sum(v for (_, k), v in usage.items() if k == "view"), None),
-                "lib_downloads": (sum(v for (_, k), v in usage.items() if k == "download"), None)}
+                "lib_downloads": (sum(v for (_, k), v in usage.items() if k == "download"), None),
+                "lib_searches": (sum(searches.values()), None)}
     schools: dict[int, Tiles] = defaultdict(dict)
     for sid, n in published.items():
         if sid is not None:
@@ -66,6 +69,9 @@ def library(session: Session) -> tuple[Tiles, dict[int, Tiles]]:
     for (sid, kind), n in usage.items():
         if sid is not None and kind in ("view", "download"):
             schools[sid][f"lib_{kind}s"] = (n, None)
+    for sid, n in searches.items():
+        if sid is not None:
+            schools[sid]["lib_searches"] = (n, None)
     return province, schools
 
 

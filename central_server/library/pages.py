@@ -50,6 +50,8 @@ def browse(request: Request, session: DbSession, user: MaybeUser, q: str = "", s
                         author=author[:300], keyword=keyword[:300], year=year_n, page=page, per_page=20)
     sort = sort if sort in browse_extras.SORTS else "relevance"
     result, items, facets = browse_extras.run(session, query, sort)  # the year is a field of the search index
+    if service.record_search(session, query, user, "page", result.total):
+        session.commit()
     schools = session.execute(select(LibraryItem.school_id, LibraryItem.school_name)
                               .where(LibraryItem.status == "published", LibraryItem.school_id.is_not(None))
                               .distinct().order_by(LibraryItem.school_name)).all()

@@ -71,10 +71,12 @@ def list_items(session: DbSession, user: MaybeUser, q: str = "", subject: str | 
         if not can_list_status(user, status):
             raise HTTPException(403, "Chỉ cán bộ Sở xem được học liệu chưa xuất bản.")
         statuses = (status,)
-    result = search(session, SearchQuery(q=q[:300], subject=subject, grade=grade, material_type=type,
-                                         language=language, school_id=school, kind=kind, statuses=statuses,
-                                         title=title, author=author, keyword=keyword, year=year,
-                                         page=page, per_page=per_page))
+    query = SearchQuery(q=q[:300], subject=subject, grade=grade, material_type=type, language=language,
+                        school_id=school, kind=kind, statuses=statuses, title=title, author=author, keyword=keyword,
+                        year=year, page=page, per_page=per_page)
+    result = search(session, query)
+    if service.record_search(session, query, user, "api", result.total):
+        session.commit()
     items = [session.get(LibraryItem, i) for i in result.ids]
     return SearchOut(items=[ItemOut.model_validate(i) for i in items], total=result.total, page=result.page,
                      per_page=result.per_page, pages=result.pages)

@@ -14,9 +14,9 @@ from central_server.masterdata.tables import School
 from .access import PROVINCE, can_edit
 from .filetypes import Limits
 from .schemas import ItemIn
-from .search import index_item, unindex_item
+from .search import SearchQuery, index_item, unindex_item
 from .storage import BlobStore
-from .tables import LibraryFile, LibraryItem, LibraryReview, LibraryUsage
+from .tables import LibraryFile, LibraryItem, LibraryReview, LibrarySearch, LibraryUsage
 from .uploads import StagedFile
 from .workflow import EDITABLE, WorkflowError, next_status
 
@@ -152,6 +152,21 @@ def attach_file(session: Session, store: BlobStore, item: LibraryItem, staged: S
 
 def record_usage(session: Session, item: LibraryItem, kind: str) -> None:
     session.add(LibraryUsage(item_id=item.id, kind=kind, school_id=item.school_id))
+
+
+SEARCH_FIELDS = ("q", "subject", "grade", "material_type", "language", "school_id", "kind", "title", "author",
+                 "keyword", "year")
+
+
+def record_search(session: Session, query: SearchQuery, user: User | None, via: str, results: int) -> bool:
+    """Count a search (for the IOC's library tiles) when something was searched for: a query or a field, on its
+    first page (turning pages is the same search; a bare listing is browsing). The words are not kept."""
+    fields = [f for f in SEARCH_FIELDS if getattr(query, f) not in (None, "")]
+    if not fields or query.page != 1:
+        return False
+    session.add(LibrarySearch(via=via, school_id=user.school_id if user else None, fields=",".join(fields),
+                              results=results))
+    return True
 
 
 def usage_by_item(session: Session, limit: int = 50) -> list[dict]:

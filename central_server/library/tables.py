@@ -146,6 +146,21 @@ class LibraryUsage(Base):
     __table_args__ = (Index("ix_library_usage_item_kind", "item_id", "kind"),)
 
 
+class LibrarySearch(Base):
+    """One search of the library (a query or a field filter, first page only), counted for the IOC. The words
+    searched are not kept (what a student looks for is theirs): only when, where from, which fields, how many
+    results, and the searcher's school when signed in."""
+
+    __tablename__ = "library_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    via: Mapped[str] = mapped_column(String(8))  # page | api
+    school_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fields: Mapped[str] = mapped_column(String(120), default="")  # e.g. "q,subject"
+    results: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class LibrarySearchDoc(Base):
     """Accent-folded text of an item (metadata + extracted file text); the dialect's full-text index is
     kept in step with it by the database itself (FTS5 triggers on SQLite, a generated tsvector on PostgreSQL)."""

@@ -12,7 +12,8 @@ from central_server.library import service
 from central_server.library.schemas import ItemIn
 from central_server.library.search import SearchQuery, search
 
-TABLES = {"library_files", "library_items", "library_reviews", "library_usage", "library_search_docs"}
+TABLES = {"library_files", "library_items", "library_reviews", "library_usage", "library_search_docs",
+          "library_searches"}
 
 
 def test_migration_matches_models_and_search_works(db_url, schema_diff):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from central_server.ioc.tables import IocTile
 from central_server.library import service
 from central_server.library.tables import LibrarySearch
-from central_server.ioc.tables import IocTile
 from tests.central_server.library.conftest import item_in
 
 WORD = "Hoa Tú"  # a word only the searches contain

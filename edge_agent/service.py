@@ -60,6 +60,36 @@ class CameraWorker:
         return self.camera.cfg
 
 
+class DecisionDay:
+    """The cameras' track decisions (accept / review / unknown) of the current local day, for the heartbeat;
+    counted from the day's start, or from the agent's start when it started later that day."""
+
+    def __init__(self, tz) -> None:
+        self.tz = tz
+        self._lock = threading.Lock()
+        self._day = None
+        self._since: datetime | None = None
+        self._counts: Counter[str] = Counter()
+
+    def _roll(self, now: datetime) -> None:
+        day = now.astimezone(self.tz).date()
+        if day != self._day:
+            started = datetime.combine(day, datetime.min.time(), self.tz).astimezone(UTC)
+            self._day, self._since, self._counts = day, max(started, now) if self._day is None else started, Counter()
+
+    def add(self, outcome: str, now: datetime | None = None) -> None:
+        with self._lock:
+            self._roll(now or datetime.now(UTC))
+            self._counts[outcome] += 1
+
+    def snapshot(self, now: datetime | None = None) -> dict:
+        with self._lock:
+            self._roll(now or datetime.now(UTC))
+            c = self._counts
+            return {"day": self._day, "since": self._since, "accepted": c["accept"], "review": c["review"],
+                    "unknown": c["unknown"]}
+
+
 class EdgeService:
     def __init__(self, settings: EdgeSettings, *, with_kiosk: bool | None = None, with_link: bool | None = None):
         self.s = settings
@@ -74,6 +104,8 @@ class EdgeService:
         self.governor = CpuGovernor(settings.cpu.budget_cores)
         self.outcomes: Counter[str] = Counter()
         self.started_at = datetime.now(UTC)
+        self.decision_day = DecisionDay(settings.tz)
+        self.decision_day.snapshot(self.started_at)  # today's counts start now
         self.gallery_note = ""
         self.pad = PadLedger()
         self.workers: list[CameraWorker] = []
@@ -229,7 +261,8 @@ class EdgeService:
         self._link = Link(MqttLinkSettings(school=self.s.school_code, key_hex=self.key.hex(),
                                            db_path=self.s.paths.db_path, host=b.host, port=b.port,
                                            username=b.username, password=b.password, tls_ca=b.ca_file),
-                          on_control=self.downsync.handle if self.downsync else None)
+                          on_control=self.downsync.handle if self.downsync else None,
+                          status_extra=self.status_extra)
         t = threading.Thread(target=self._link.run, args=(self.stop_event,), name="mqtt-link", daemon=True)
         t.start()
         self._threads.append(t)
@@ -349,6 +382,7 @@ class EdgeService:
     def _record(self, w: CameraWorker, decisions) -> None:
         for d in decisions:
             w.decided[str(d.outcome)] += 1
+            self.decision_day.add(str(d.outcome))
             rec = Recognition(camera=w.cfg.name, role=w.cfg.role, room=w.cfg.room,
                               at=datetime.fromtimestamp(d.first_ts, UTC), decision=d.outcome,
                               student_id=d.student_id, score=None if d.score != d.score else float(d.score),
@@ -411,6 +445,22 @@ class EdgeService:
                                                     "oldest_age_s": backlog.oldest_age_s, "alerts": backlog.alerts},
             "kiosk": self._kiosk_url() if self.with_kiosk else None,
         }
+
+    def status_extra(self) -> dict:
+        """What the heartbeat tells the operations centre besides the outbox (called on the link's thread): each
+        camera's frame rate, the installed gallery's version, the embedder in use, today's decisions."""
+        cameras = []
+        for w in self.workers:
+            h = w.camera.health()
+            last = (None if h.last_frame_age_s is None
+                    else datetime.fromtimestamp(time.time() - h.last_frame_age_s, UTC))
+            cameras.append({"camera_id": h.name, "fps": h.fps, "online": h.state == "streaming",
+                            "last_frame_at": last})
+        gallery = self.gallery
+        return {"cameras": cameras,
+                "gallery_version": gallery.meta.version if gallery is not None else None,
+                "model_versions": {gallery.meta.model_name: gallery.meta.model_sha256[:12]} if gallery else {},
+                "recognitions": self.decision_day.snapshot()}
 
     def write_health(self, state: str) -> None:
         path = self.s.paths.health_path

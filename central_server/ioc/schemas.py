@@ -44,6 +44,15 @@ class CameraOut(BaseModel):
     online: bool | None
 
 
+class DecisionsOut(BaseModel):
+    day: dt.date = Field(description="the school's local day the counts are of (today's only)")
+    since: dt.datetime = Field(description="counted since (the day's start, or the agent's start that day)")
+    accepted: int = Field(description="tracks the camera named a student")
+    review: int = Field(description="tracks sent to the teacher's review (a candidate, not sure enough)")
+    unknown: int = Field(description="tracks of nobody enrolled (or too unclear to name anyone)")
+    review_share: float | None = Field(description="review / (accepted + review)")
+
+
 class FleetOut(BaseModel):
     school_id: int
     code: str
@@ -56,6 +65,8 @@ class FleetOut(BaseModel):
     gallery_version: str | None
     model_versions: dict[str, str]
     agent_version: str | None
+    decisions_today: DecisionsOut | None = Field(
+        default=None, description="today's camera decisions from the latest heartbeat (none before today's first)")
 
 
 class OverviewOut(BaseModel):

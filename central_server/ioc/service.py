@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
 from sqlalchemy import func, select
@@ -99,12 +100,13 @@ def fleet(session: Session, settings: Settings, schools: list[School], now: dt.d
         rows = {r.school: r for r in session.scalars(select(EdgeStatus).where(
             EdgeStatus.school.in_([s.code for s in schools])))}
     limit = now - dt.timedelta(minutes=settings.edge_offline_after_minutes)
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
     out = []
     for s in schools:
         r = rows.get(s.code)
         item = {"school_id": s.id, "code": s.code, "name": s.name, "state": "unknown", "last_seen_at": None,
                 "outbox_backlog": None, "outbox_oldest_age_s": None, "cameras": [], "gallery_version": None,
-                "model_versions": {}, "agent_version": None}
+                "model_versions": {}, "agent_version": None, "decisions_today": None}
         if r is not None:
             try:
                 p = json.loads(r.payload)
@@ -116,9 +118,20 @@ def fleet(session: Session, settings: Settings, schools: list[School], now: dt.d
                         cameras=[{"camera_id": c.get("camera_id"), "fps": c.get("fps"), "online": c.get("online")}
                                  for c in p.get("cameras", [])],
                         gallery_version=p.get("gallery_version"), model_versions=p.get("model_versions") or {},
-                        agent_version=p.get("agent_version"))
+                        agent_version=p.get("agent_version"),
+                        decisions_today=_decisions_today(p.get("recognitions"), today))
         out.append(item)
     return out
+
+
+def _decisions_today(rec: object, today: dt.date) -> dict | None:
+    """The heartbeat's counts of the cameras' decisions when they are of `today` (yesterday's are not today's)."""
+    if not isinstance(rec, dict) or rec.get("day") != today.isoformat():
+        return None
+    accepted, review = rec.get("accepted") or 0, rec.get("review") or 0
+    return {"day": today, "since": rec.get("since"), "accepted": accepted, "review": review,
+            "unknown": rec.get("unknown") or 0,
+            "review_share": review / (accepted + review) if accepted + review else None}
 
 
 def classes_of(session: Session, settings: Settings, school: School, day: str | None) -> list[dict]:

@@ -58,7 +58,7 @@ from edge_agent.protocol.signing import (
     verify_obj,
     verify_request,
 )
-from edge_agent.protocol.status import CameraStatus, Heartbeat, Offline, parse_status
+from edge_agent.protocol.status import CameraStatus, Heartbeat, Offline, RecognitionCounts, parse_status
 from edge_agent.protocol.topics import (
     EVENTS_WILDCARD,
     STATUS_WILDCARD,
@@ -114,6 +114,7 @@ __all__ = [
     "encode_event_batch",
     "decode_events",
     "CameraStatus",
+    "RecognitionCounts",
     "Heartbeat",
     "Offline",
     "parse_status",

@@ -26,6 +26,17 @@ class CameraStatus(StrictModel):
     last_frame_at: dt.datetime | None = None
 
 
+class RecognitionCounts(StrictModel):
+    """The cameras' track decisions on one local school day, counted since `since` (the day's start, or the
+    agent's start when it started later that day): the operations centre's share sent to review."""
+
+    day: dt.date
+    since: dt.datetime
+    accepted: int = Field(ge=0)
+    review: int = Field(ge=0)
+    unknown: int = Field(ge=0)
+
+
 class Heartbeat(StrictModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     state: Literal["online"] = "online"
@@ -47,6 +58,7 @@ class Heartbeat(StrictModel):
     model_versions: dict[str, str] = {}
     cpu_load_1m: float | None = None
     disk_free_bytes: int | None = None
+    recognitions: RecognitionCounts | None = None
 
 
 class Offline(StrictModel):

@@ -43,6 +43,19 @@ def _school_view(client: httpx.Client, school_id: int, today: str, timeout: floa
     raise AssertionError(f"the IOC never showed {today} for {SCHOOL}: {body}")
 
 
+def _fleet_with_decisions(client: httpx.Client, school_id: int, timeout: float = 75.0) -> dict:
+    """The school's fleet entry once a heartbeat sent after the camera's decisions has arrived (the agent
+    publishes its retained heartbeat every 30 s)."""
+    deadline = time.monotonic() + timeout
+    fleet: dict = {}
+    while time.monotonic() < deadline:
+        fleet = client.get(f"/api/ioc/schools/{school_id}").raise_for_status().json()["fleet"]
+        if (fleet.get("decisions_today") or {}).get("accepted"):
+            return fleet
+        time.sleep(1.0)
+    raise AssertionError(f"no heartbeat with today's decisions of {SCHOOL} reached the IOC: {fleet}")
+
+
 @needs_mosquitto
 def test_walk_by_reaches_the_province_ioc(tmp_path, model_store):
     lines: list[str] = []
@@ -70,6 +83,12 @@ def test_walk_by_reaches_the_province_ioc(tmp_path, model_store):
             assert tiles["rate_day"]["value"] == 1.0          # Obama's proposed presence: the one session held
             assert tiles["students"]["value"] == 3
             assert view["fleet"]["state"] == "online"          # the agent's heartbeat came through the broker
+            fleet = _fleet_with_decisions(client, school_id)    # what the running agent reports of itself
+            decisions = fleet["decisions_today"]
+            assert decisions["day"] == today and decisions["accepted"] >= 1
+            assert decisions["review_share"] == decisions["review"] / (decisions["accepted"] + decisions["review"])
+            assert [c["camera_id"] for c in fleet["cameras"]] and all(c["fps"] >= 0 for c in fleet["cameras"])
+            assert fleet["gallery_version"] and fleet["model_versions"]
             tenth_a1 = next(c for c in view["classes"] if c["code"] == "10A1")
             assert tenth_a1["rate_week"] == 1.0
             overview = client.get("/api/ioc/overview").raise_for_status().json()

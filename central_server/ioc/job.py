@@ -59,15 +59,19 @@ def tick(sessions: sessionmaker[Session], settings: Settings, ioc: IocSettings, 
     return out
 
 
-def _source_marks(session: Session) -> dict[str, tuple[int, frozenset]]:
-    rows = session.scalars(select(IocWatermark).where(IocWatermark.name.in_(aggregates.SOURCES)))
+def _marks(session: Session, names) -> dict[str, tuple[int, frozenset]]:
+    """{watermark name: (last id, ids still watched as gaps)} of the named watermarks."""
+    rows = session.scalars(select(IocWatermark).where(IocWatermark.name.in_(list(names))))
     return {r.name: (r.last_id, frozenset((r.gaps or {}).keys())) for r in rows}
 
 
+def _source_marks(session: Session) -> dict[str, tuple[int, frozenset]]:
+    return _marks(session, aggregates.SOURCES)
+
+
 def _tiles_lag(session: Session, marks: dict[str, tuple[int, frozenset]]) -> bool:
-    covered = {r.name[len(TILES_OF):]: (r.last_id, frozenset((r.gaps or {}).keys())) for r in session.scalars(
-        select(IocWatermark).where(IocWatermark.name.in_([TILES_OF + n for n in marks])))}
-    return any(covered.get(name) != mark for name, mark in marks.items())
+    covered = _marks(session, (TILES_OF + n for n in marks))
+    return any(covered.get(TILES_OF + name) != mark for name, mark in marks.items())
 
 
 def _lock_tiles(session: Session) -> None:

@@ -75,7 +75,7 @@ class DecisionDay:
         day = now.astimezone(self.tz).date()
         if day != self._day:
             started = datetime.combine(day, datetime.min.time(), self.tz).astimezone(UTC)
-            self._day, self._since, self._counts = day, max(started, now) if self._day is None else started, Counter()
+            self._day, self._since, self._counts = day, now if self._day is None else started, Counter()
 
     def add(self, outcome: str, now: datetime | None = None) -> None:
         with self._lock:
@@ -456,10 +456,9 @@ class EdgeService:
                     else datetime.fromtimestamp(time.time() - h.last_frame_age_s, UTC))
             cameras.append({"camera_id": h.name, "fps": h.fps, "online": h.state == "streaming",
                             "last_frame_at": last})
-        gallery = self.gallery
-        return {"cameras": cameras,
-                "gallery_version": gallery.meta.version if gallery is not None else None,
-                "model_versions": {gallery.meta.model_name: gallery.meta.model_sha256[:12]} if gallery else {},
+        meta = self.gallery.meta if self.gallery is not None else None  # an empty gallery still has its model
+        return {"cameras": cameras, "gallery_version": meta.version if meta else None,
+                "model_versions": {meta.model_name: meta.model_sha256[:12]} if meta else {},
                 "recognitions": self.decision_day.snapshot()}
 
     def write_health(self, state: str) -> None:

@@ -102,6 +102,9 @@ class Verdict:
     margin: float  # top score minus the best other student's score
     scope: Literal["roster", "school"]
     other_class: bool = False  # accepted in the whole-school search but not on the room's roster
+    # the top student of the search that decided, whatever the outcome (an "unknown" names nobody, but the set-
+    # to-set decision still checks that its per-frame vote points at the same student: track_decision.combine)
+    candidate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,15 +190,15 @@ class Recognizer:
             # the roster student must also be the best match of the whole school: a face that looks
             # more like a student of another class is never recorded as this classmate
             if (sid is not None and sid == school_id and score >= th.accept and margin >= th.margin):
-                return Verdict("accept", sid, score, margin, "roster")
+                return Verdict("accept", sid, score, margin, "roster", candidate=sid)
         if school_id is not None and school_score >= th.strict and school_margin >= th.margin:
             return Verdict("accept", school_id, school_score, school_margin, "school",
-                           other_class=roster is not None and school_id not in roster)
+                           other_class=roster is not None and school_id not in roster, candidate=school_id)
         sid, score, margin = room if room is not None else (school_id, school_score, school_margin)
         scope = "roster" if room is not None else "school"
         if sid is not None and score >= th.review:
-            return Verdict("review", sid, score, margin, scope)
-        return Verdict("unknown", None, score, margin, scope)
+            return Verdict("review", sid, score, margin, scope, candidate=sid)
+        return Verdict("unknown", None, score, margin, scope, candidate=sid)
 
 
 class TrackDecider(Protocol):

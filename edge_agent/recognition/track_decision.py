@@ -11,8 +11,12 @@ The decision (`SetDecision.decide`), for one track's (quality, embedding) sample
    whole school, the same thresholds, margin and review band as a single frame);
 2. the *vote verdict*: `Recognizer.decide` on the best `best_n` frames (per-student median, as before);
 3. an accept stands only where both agree on the student: the set accepts and the vote's top candidate
-   is the same student (accept or review), or the vote accepts and the set's top candidate is the same
-   student at or above `review`. Any disagreement about *who* sends the track to teacher review with the
+   is the same student, or the vote accepts and the set's top candidate is the same student at or above
+   `review`. The vote checks *who*, not how strongly: its median over single blurred frames sits below the
+   set's score by construction (averaging is what lifts the set), so a set accept whose vote points at the
+   same student below the review band stays an accept (the set reached the calibrated accept threshold);
+   the walk-by named one more walker on day 1 with fusion and SFace this way, no stranger more. Any
+   disagreement about *who* sends the track to teacher review with the
    set's candidate; two non-accepts keep the more cautious outcome that still asks the teacher
    (review over unknown), so the review band is kept.
 `TrackVoter(recognizer, policy, set_decision=SetDecision())` uses it in place of the plain vote.
@@ -64,7 +68,7 @@ class SetDecision:
 def combine(by_set: Verdict, by_vote: Verdict, review: float) -> Verdict:
     """The track's verdict from the set verdict and the per-frame vote (rules in the module docstring)."""
     if by_set.outcome == "accept":
-        if by_vote.student_id == by_set.student_id and by_vote.outcome != "unknown":
+        if (by_vote.candidate or by_vote.student_id) == by_set.student_id:
             return by_set
         return replace(by_set, outcome="review", other_class=False)
     if by_vote.outcome == "accept":

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.datasets
 ROSTER = [f"S{s}" for s in ENROLLED]
 
 
-def _v(outcome, sid, score=0.7, margin=0.1):
-    return Verdict(outcome, sid, score, margin, "roster")
+def _v(outcome, sid, score=0.7, margin=0.1, candidate=None):
+    return Verdict(outcome, sid, score, margin, "roster", candidate=candidate or sid)
 
 
 def test_mean_embedding_is_unit_length_and_follows_the_sharp_frames(probes):
@@ -37,6 +37,11 @@ def test_combine_accepts_only_when_set_and_vote_name_the_same_student():
     who = combine(_v("accept", "A"), _v("accept", "B"), review)  # they disagree about who
     assert (who.outcome, who.student_id) == ("review", "A")
     assert combine(_v("accept", "A"), _v("unknown", None, 0.3), review).outcome == "review"
+    # the per-frame vote checks who, not how strongly: below the review band but pointing at the same student,
+    # the set's accept stands; pointing at someone else, the teacher decides
+    assert combine(_v("accept", "A"), _v("unknown", None, 0.45, candidate="A"), review).outcome == "accept"
+    other = combine(_v("accept", "A"), _v("unknown", None, 0.45, candidate="B"), review)
+    assert (other.outcome, other.student_id) == ("review", "A")
     # the vote accepts, the set agrees on the student in the review band: accept
     assert combine(_v("review", "A", 0.62), _v("accept", "A"), review).outcome == "accept"
     # the vote accepts but the set's best is someone else, or too weak: the teacher decides
@@ -85,3 +90,12 @@ def test_voter_decides_with_the_set_over_every_embedded_frame(school, thresholds
                  if (d := voter.add(3, f, f / 15, 0.7, e)) is not None]
     assert len(decisions) == 1 and decisions[0].student_id == "S0006" and decisions[0].outcome == "accept"
     assert decisions[0].frames_used == 3  # accepted at min_frames, from all 3 embedded frames
+
+
+def test_an_unknown_verdict_names_nobody_but_keeps_its_top_candidate(school, thresholds, nuaa_photos):
+    """What the set decision's check reads: the roster's top student even when the face is a stranger."""
+    rec = Recognizer(school, thresholds, roster=ROSTER)
+    stranger = np.stack([nuaa_photos[STRANGERS[0]][0].embedding])
+    v = rec.decide(stranger)
+    assert v.outcome == "unknown" and v.student_id is None
+    assert v.candidate in ROSTER and v.candidate == school.search(stranger, roster=ROSTER, top=1)[0][0].student_id

@@ -1,11 +1,11 @@
-"""Ingest tables: stored events (one row per event id), quarantine, school signing keys, edge status,
-the outbox of control messages to the schools."""
+"""Ingest tables: stored events (one row per event id), quarantine, school signing keys, edge status and the
+cameras' daily decision counts, the outbox of control messages to the schools."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central_server.core.db import Base, UTCDateTime, utcnow
@@ -67,6 +67,24 @@ class EdgeStatus(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     outbox_backlog: Mapped[int | None] = mapped_column(Integer, nullable=True)
     payload: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class EdgeDecisionDay(Base):
+    """The cameras' track decisions of one school on one local day, as its heartbeats last reported them.
+
+    One row per agent run (`since`: when that run started counting; a restart mid-day starts a new row), so the
+    day's total is the sum over its rows. The IOC's "review share doubles week over week" alert reads it."""
+
+    __tablename__ = "ingest_edge_decisions"
+    __table_args__ = (Index("ix_ingest_edge_decisions_day", "day"),)
+
+    school: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    accepted: Mapped[int] = mapped_column(Integer, nullable=False)
+    review: Mapped[int] = mapped_column(Integer, nullable=False)
+    unknown: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
 class ControlOutbox(Base):

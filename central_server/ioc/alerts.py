@@ -25,9 +25,9 @@ from .tables import IocAlert, IocSchoolDaily, IocStudentState
 from .tiles import monday
 
 try:  # the ingest module is optional (CENTRAL_MODULES)
-    from central_server.ingest.tables import EdgeStatus
+    from central_server.ingest.tables import EdgeDecisionDay, EdgeStatus
 except ImportError:  # pragma: no cover
-    EdgeStatus = None
+    EdgeStatus = EdgeDecisionDay = None
 
 SYSTEM = "ioc-job"
 SEEN_EVERY_S = 300  # an open alert's last_seen_at is refreshed at most this often
@@ -92,6 +92,22 @@ def _review(session: Session, th: dict, today: dt.date, schools):
             yield Condition("review_doubling", sid, f"school:{sid}", f"review_doubling:{sid}:{this}",
                             f"{names[sid]}: giáo viên sửa {c1 / p1:.0%} kết quả nhận diện tuần này "
                             f"(tuần trước {c0 / p0:.0%}).", round(c1 / p1, 4))
+    if EdgeDecisionDay is None:
+        return
+    # the cameras' own share of decisions sent to teacher review (named + review, from the heartbeats' daily counts)
+    e = EdgeDecisionDay
+    codes = {s.code: s.id for s in schools}
+    camera: dict[tuple[int, bool], list[int]] = {}
+    for code, day, accepted, review in session.execute(select(e.school, e.day, e.accepted, e.review).where(
+            e.day >= last, e.day <= today, e.school.in_(list(codes)))):
+        s = camera.setdefault((codes[code], day >= this), [0, 0])
+        s[0], s[1] = s[0] + accepted + review, s[1] + review
+    for sid in names:
+        (n0, r0), (n1, r1) = camera.get((sid, False), [0, 0]), camera.get((sid, True), [0, 0])
+        if n0 >= 20 and n1 >= 20 and r0 > 0 and (r1 / n1) >= th["review_doubling"] * (r0 / n0):
+            yield Condition("review_doubling", sid, f"school:{sid}", f"review_doubling:camera:{sid}:{this}",
+                            f"{names[sid]}: camera gửi {r1 / n1:.0%} lượt nhận diện cho giáo viên xem lại tuần "
+                            f"này (tuần trước {r0 / n0:.0%}).", round(r1 / n1, 4))
 
 
 def _classes(session: Session, th: dict, today: dt.date):

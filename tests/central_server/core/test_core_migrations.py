@@ -1,4 +1,5 @@
-"""Migrations: `upgrade heads` builds core, masterdata and attendance exactly as the models say (SQLite, PostgreSQL)."""
+"""Migrations: `upgrade heads` builds core, masterdata, attendance and the ingest's edge decision counts exactly as the
+models say (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ TABLES = {
                    "student_enrolments", "masterdata_import_batches"},
     "attendance": {"attendance_marks", "attendance_history", "attendance_sessions", "attendance_school_years",
                    "attendance_daily"},
+    "ingest": {"ingest_edge_decisions"},
 }
 
 

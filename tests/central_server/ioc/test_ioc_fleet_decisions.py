@@ -61,3 +61,51 @@ def test_decisions_today_in_the_fleet(world, db, client_for, settings):
     # school B's admin sees B only
     admin_b = client_for(world["users"]["school_admin_b"])
     assert _fleet(admin_b, a.id) is None and _fleet(admin_b, b.id) is not None
+
+
+def _beat_on(school, day: dt.date, since: dt.datetime, accepted: int, review: int, unknown: int = 0) -> bytes:
+    sent = dt.datetime.combine(day, dt.time(9), dt.UTC)
+    return Heartbeat(school=school.code, sent_at=sent, outbox_backlog=0,
+                     recognitions={"day": day, "since": since, "accepted": accepted, "review": review,
+                                   "unknown": unknown}).model_dump_json().encode()
+
+
+def test_camera_review_share_doubling_week_over_week_alerts_that_school_only(world, db, run_tick, settings):
+    """The heartbeats' daily counts are kept (one row per agent run, never lowered by a late old heartbeat); a
+    school whose cameras send twice last week's share to review gets the review_doubling alert, the other not."""
+    from sqlalchemy import select
+
+    from central_server.ingest.tables import EdgeDecisionDay
+    from central_server.ioc.tables import IocAlert
+
+    a, b = world["a"], world["b"]
+    today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
+    last_week = today - dt.timedelta(days=7)
+    morning = dt.datetime.combine(today, dt.time(0, 30), dt.UTC)
+    beats = [
+        (a, last_week, dt.datetime.combine(last_week, dt.time(0), dt.UTC), 45, 5),   # 10 % to review
+        (b, last_week, dt.datetime.combine(last_week, dt.time(0), dt.UTC), 45, 5),
+        (a, today, morning, 20, 6),                                                 # first run of the day ...
+        (a, today, morning + dt.timedelta(hours=3), 14, 4),                         # ... restarted: a new row
+        (a, today, morning, 10, 2),                                                 # late, older: ignored
+        (b, today, morning, 36, 4),                                                 # 10 % again
+    ]
+    assert store_status(db, [(status_topic(s.code), _beat_on(s, d, since, acc, rev))
+                             for s, d, since, acc, rev in beats]) == len(beats)
+    db.commit()
+    rows = {(r.school, r.day, r.since.replace(tzinfo=dt.UTC) if r.since.tzinfo is None else r.since):
+            (r.accepted, r.review) for r in db.scalars(select(EdgeDecisionDay))}
+    assert rows[(a.code, today, morning)] == (20, 6) and len(rows) == 5
+    run_tick()
+    db.expire_all()
+    alerts = list(db.scalars(select(IocAlert).where(IocAlert.rule_code == "review_doubling")))
+    assert [al.school_id for al in alerts] == [a.id]  # (6 + 4) / 44 = 23 % against 10 %: 2.3 times
+    assert "camera gửi 23% lượt nhận diện" in alerts[0].message and "tuần trước 10%" in alerts[0].message
+
+    # an edge clock far ahead: its counts are not kept
+    ahead = today + dt.timedelta(days=5)
+    bad = Heartbeat(school=b.code, sent_at=utcnow(), outbox_backlog=0,
+                    recognitions={"day": ahead, "since": utcnow(), "accepted": 1, "review": 9, "unknown": 0})
+    assert store_status(db, [(status_topic(b.code), bad.model_dump_json().encode())]) == 1
+    db.commit()
+    assert db.scalar(select(EdgeDecisionDay).where(EdgeDecisionDay.day == ahead)) is None

@@ -75,39 +75,44 @@ def _edge(session: Session, th: dict, ioc: IocSettings, now: dt.datetime, local:
 
 
 def _review(session: Session, th: dict, today: dt.date, schools):
+    """A school whose teachers correct, or whose cameras send to review, `review_doubling` times last week's share
+    (at least 20 decisions in each week)."""
     if "review_doubling" not in th:
         return
     this, last = monday(today), monday(today) - dt.timedelta(weeks=1)
-    d = IocSchoolDaily
-    rows = session.execute(select(d.school_id, d.day, d.proposals, d.corrections).where(d.day >= last,
-                                                                                         d.day <= today)).all()
-    sums: dict[tuple[int, bool], list[int]] = {}
-    for sid, day, p, c in rows:
-        s = sums.setdefault((sid, day >= this), [0, 0])
-        s[0], s[1] = s[0] + p, s[1] + c
     names = {s.id: s.name for s in schools}
-    for sid in names:
-        (p0, c0), (p1, c1) = sums.get((sid, False), [0, 0]), sums.get((sid, True), [0, 0])
-        if p0 >= 20 and p1 >= 20 and c0 > 0 and (c1 / p1) >= th["review_doubling"] * (c0 / p0):
-            yield Condition("review_doubling", sid, f"school:{sid}", f"review_doubling:{sid}:{this}",
-                            f"{names[sid]}: giáo viên sửa {c1 / p1:.0%} kết quả nhận diện tuần này "
-                            f"(tuần trước {c0 / p0:.0%}).", round(c1 / p1, 4))
+    d = IocSchoolDaily
+    teachers = session.execute(select(d.school_id, d.day, d.proposals, d.corrections).where(
+        d.day >= last, d.day <= today)).all()
+    for sid, before, now in _doubled(teachers, this, names, th["review_doubling"]):
+        yield Condition("review_doubling", sid, f"school:{sid}", f"review_doubling:{sid}:{this}",
+                        f"{names[sid]}: giáo viên sửa {now:.0%} kết quả nhận diện tuần này "
+                        f"(tuần trước {before:.0%}).", round(now, 4))
     if EdgeDecisionDay is None:
         return
     # the cameras' own share of decisions sent to teacher review (named + review, from the heartbeats' daily counts)
     e = EdgeDecisionDay
     codes = {s.code: s.id for s in schools}
-    camera: dict[tuple[int, bool], list[int]] = {}
-    for code, day, accepted, review in session.execute(select(e.school, e.day, e.accepted, e.review).where(
-            e.day >= last, e.day <= today, e.school.in_(list(codes)))):
-        s = camera.setdefault((codes[code], day >= this), [0, 0])
-        s[0], s[1] = s[0] + accepted + review, s[1] + review
-    for sid in names:
-        (n0, r0), (n1, r1) = camera.get((sid, False), [0, 0]), camera.get((sid, True), [0, 0])
-        if n0 >= 20 and n1 >= 20 and r0 > 0 and (r1 / n1) >= th["review_doubling"] * (r0 / n0):
-            yield Condition("review_doubling", sid, f"school:{sid}", f"review_doubling:camera:{sid}:{this}",
-                            f"{names[sid]}: camera gửi {r1 / n1:.0%} lượt nhận diện cho giáo viên xem lại tuần "
-                            f"này (tuần trước {r0 / n0:.0%}).", round(r1 / n1, 4))
+    cameras = [(codes[code], day, accepted + review, review) for code, day, accepted, review in session.execute(
+        select(e.school, e.day, e.accepted, e.review).where(e.day >= last, e.day <= today,
+                                                            e.school.in_(list(codes))))]
+    for sid, before, now in _doubled(cameras, this, names, th["review_doubling"]):
+        yield Condition("review_doubling", sid, f"school:{sid}", f"review_doubling:camera:{sid}:{this}",
+                        f"{names[sid]}: camera gửi {now:.0%} lượt nhận diện cho giáo viên xem lại tuần này "
+                        f"(tuần trước {before:.0%}).", round(now, 4))
+
+
+def _doubled(rows, this: dt.date, schools: dict[int, str], factor: float, floor: int = 20):
+    """(school id, last week's share, this week's share) where this week's share of (total, part) rows is at least
+    `factor` times last week's, each week with at least `floor` in total and last week's part above 0."""
+    sums: dict[tuple[int, bool], list[int]] = {}
+    for sid, day, total, part in rows:
+        s = sums.setdefault((sid, day >= this), [0, 0])
+        s[0], s[1] = s[0] + total, s[1] + part
+    for sid in schools:
+        (n0, k0), (n1, k1) = sums.get((sid, False), [0, 0]), sums.get((sid, True), [0, 0])
+        if n0 >= floor and n1 >= floor and k0 > 0 and (k1 / n1) >= factor * (k0 / n0):
+            yield sid, k0 / n0, k1 / n1
 
 
 def _classes(session: Session, th: dict, today: dt.date):

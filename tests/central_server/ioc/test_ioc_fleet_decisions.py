@@ -109,3 +109,29 @@ def test_camera_review_share_doubling_week_over_week_alerts_that_school_only(wor
     assert store_status(db, [(status_topic(b.code), bad.model_dump_json().encode())]) == 1
     db.commit()
     assert db.scalar(select(EdgeDecisionDay).where(EdgeDecisionDay.day == ahead)) is None
+
+
+def test_teacher_correction_share_doubling_alerts_that_school_only(world, db, apply, ev, run_tick, settings):
+    """The same rule on the teachers' side: school A's teachers correct 1 camera proposal in 8 last week and 1 in
+    3 this week (24 proposals each); school B's share stays."""
+    from sqlalchemy import select
+
+    from central_server.ioc.tables import IocAlert
+
+    a, b, s = world["a"], world["b"], world["students"]
+    today = world["today"]
+    for day, corrected in ((today - dt.timedelta(days=7), 3), (today, 8)):
+        events, n = [], 0
+        for st in s:
+            school = a if st.school_id == a.id else b
+            for sess in ("morning", "afternoon"):
+                events.append(ev(school.code, st.personal_id, day, "present", "attendance.proposed", session=sess))
+                if school is a and n < corrected:
+                    events.append(ev(school.code, st.personal_id, day, "K", "attendance.corrected", session=sess))
+                    n += 1
+        apply(*events)
+    run_tick()
+    db.expire_all()
+    alerts = list(db.scalars(select(IocAlert).where(IocAlert.rule_code == "review_doubling")))
+    assert [al.school_id for al in alerts] == [a.id]
+    assert "giáo viên sửa 33% kết quả nhận diện tuần này (tuần trước 12%)" in alerts[0].message

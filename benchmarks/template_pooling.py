@@ -39,6 +39,7 @@ from face_cache import FaceCache, embeddings  # noqa: E402
 from results_section import update_section  # noqa: E402
 
 from edge_agent.recognition.thresholds import load_thresholds  # noqa: E402
+from edge_agent.vision.embedder import normalise  # noqa: E402
 from edge_agent.vision.fusion import fuse_embeddings  # noqa: E402
 
 EMBEDDERS = {"mfn": "mobilefacenet", "sface": "sface", "fusion": "fusion"}
@@ -71,10 +72,6 @@ def template_sets(labels: np.ndarray, usable: np.ndarray, rng: np.random.Generat
     return out
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def score_rules(emb: np.ndarray, labels: np.ndarray, usable: np.ndarray,
                 sets: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{rule: (genuine scores, impostor scores)} for rule max (best template) and pooled (max of that and the
@@ -85,7 +82,7 @@ def score_rules(emb: np.ndarray, labels: np.ndarray, usable: np.ndarray,
     imp = {"max": [], "pooled": []}
     for ident, pick, probes in sets:
         T = emb[pick]
-        pooled = _unit(T.mean(axis=0))
+        pooled = normalise(T.mean(axis=0, keepdims=True))[0]
         s_max = (P @ T.T).max(axis=1)
         s_pool = np.maximum(s_max, P @ pooled)
         own = np.isin(probes_all, probes)
@@ -101,10 +98,12 @@ def compare(scores: dict, accept: float) -> dict:
     g_max, i_max = scores["max"]
     g_pool, i_pool = scores["pooled"]
     far_max = float((i_max >= accept).mean())
-    # the pooled rule's threshold at the max rule's FAR at accept (equal-FAR comparison)
+    # the pooled rule's threshold at the max rule's FAR at accept (equal-FAR comparison): the lowest threshold with
+    # at most k impostor scores at or above it, i.e. just above the (k+1)-th highest
     k = int(np.floor(far_max * len(i_pool)))
-    thr_eq = float(np.sort(i_pool)[::-1][k]) if k < len(i_pool) else accept
-    thr_eq = max(thr_eq, accept) if k == 0 else thr_eq
+    thr_eq = float(np.nextafter(np.sort(i_pool)[::-1][k], np.inf)) if k < len(i_pool) else -np.inf
+    if k == 0:  # the max rule had no false accept in the sample: never compare below the calibrated threshold
+        thr_eq = max(thr_eq, accept)
     return {"impostor_scores": int(len(i_max)), "genuine_scores": int(len(g_max)), "accept": accept,
             "far_max": far_max, "far_pooled": float((i_pool >= accept).mean()),
             "tar_max": float((g_max >= accept).mean()), "tar_pooled": float((g_pool >= accept).mean()),

@@ -41,10 +41,11 @@ from edge_agent.vision.pad_features import FEATURE_VERSION, N_FEATURES  # noqa: 
 DEFAULT_OUT = ROOT / "models" / "trained" / "pad_nuaa_lr.onnx"
 C, FOLDS, SEED, TARGET_BPCER = 1.0, 5, 0, 0.01
 # When the bytes differ, --check accepts the retrained model as the same one within the floating point of another
-# CPU: the detectors run on ONNX Runtime, whose kernels differ by instruction set, so a landmark moves by a hair and
-# a photo's texture features with it. Measured on an AVX2-only AMD EPYC against the file trained on another machine
-# (same photos, same library versions): mean score difference 1.7e-4, largest 3.7e-2 (one photo), thresholds 7e-4
-# apart, every one of the 1,164 decisions the same. A genuinely different model (e.g. a bias moved by 0.5) fails.
+# CPU (most likely ONNX Runtime's kernels, chosen by instruction set, moving a landmark by a hair and a photo's
+# texture features with it; not traced further). Measured on an AVX2-only AMD EPYC against the file trained on
+# another machine (same photos, same library versions): mean score difference 1.7e-4, largest 3.7e-2 (one
+# photo), thresholds 7e-4 apart, every one of the 1,164 decisions the same. A genuinely different model (e.g. a
+# bias moved by 0.5) fails.
 TOLERANCE = 1e-3           # mean absolute score difference on the training features
 THRESHOLD_TOLERANCE = 5e-3  # the two models' calibrated thresholds
 AGREEMENT = 0.995           # share of training photos decided the same (each model at its own threshold)
@@ -140,7 +141,8 @@ def train(s: PadSet, cache: Path) -> tuple[bytes, dict]:
 
 def check(blob: bytes, committed: Path, x: np.ndarray) -> tuple[bool, str]:
     """Same bytes, or the same model within another CPU's floating point (see TOLERANCE) on the training features."""
-    if committed.read_bytes() == blob:
+    reference = committed.read_bytes()
+    if reference == blob:
         return True, f"identical: sha256 {hashlib.sha256(blob).hexdigest()}"
     import onnxruntime as ort  # only needed when the bytes differ
 
@@ -150,8 +152,8 @@ def check(blob: bytes, committed: Path, x: np.ndarray) -> tuple[bool, str]:
 
     def threshold(data: bytes) -> float:
         return float({p.key: p.value for p in onnx.load_from_string(data).metadata_props}["threshold"])
-    old, new = run(committed.read_bytes()), run(blob)
-    t_old, t_new = threshold(committed.read_bytes()), threshold(blob)
+    old, new = run(reference), run(blob)
+    t_old, t_new = threshold(reference), threshold(blob)
     diff = np.abs(old - new)
     agree = float(((old >= t_old) == (new >= t_new)).mean())
     ok = float(diff.mean()) <= TOLERANCE and abs(t_old - t_new) <= THRESHOLD_TOLERANCE and agree >= AGREEMENT

@@ -44,7 +44,7 @@ from results_section import update_section  # noqa: E402
 from edge_agent.demo.synthetic_stream import MovingFace, MovingFacesStream  # noqa: E402
 from edge_agent.recognition.gallery import Gallery, GalleryMeta  # noqa: E402
 from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline, make_detectors, run_stream  # noqa: E402
-from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter  # noqa: E402
+from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter, VotePolicy  # noqa: E402
 from edge_agent.vision.analyzer import FaceAnalyzer  # noqa: E402
 from edge_agent.vision.crop import face_crop  # noqa: E402
 from edge_agent.vision.image_io import load_image  # noqa: E402
@@ -273,8 +273,8 @@ def markdown(r: dict, command: str) -> str:
               "frame (all threads), which the other jobs on the machine disturb less. While other jobs hold "
               "part of the two cores, the second worker often finds no free core, so compare the 1- and "
               "2-thread columns only on an idle machine. Tracked mode embeds a face only when its quality "
-              "score is at least 0.1 (in the walking clip, faces under about 28 px or turned away score "
-              "less); naive mode embeds every detected face of at least 20 px.",
+              f"score is at least {VotePolicy().min_quality} (`VotePolicy.min_quality`; faces with no detail "
+              "left or turned away score less); naive mode embeds every detected face of at least 20 px.",
               "", f"Headline (synthetic 5-face stream): `fps_tracked_1t` {r['fps_tracked_1t']:.1f}, "
               f"`fps_tracked_2t` {r['fps_tracked_2t']:.1f}, `fps_naive_2t` {r['fps_naive_2t']:.1f}, "
               f"`speedup` {r['speedup']:.1f}x (targets: >= 30 FPS tracked with 5 faces on 2 cores, >= 5x naive).",

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_section import update_section  # noqa: E402
-from walkby_scene import FPS, SIZE, CropSource, Person, WalkVideo, people, schedule  # noqa: E402
+from walkby_scene import FPS, SIZE, CropSource, Person, Walker, WalkVideo, people, schedule  # noqa: E402
 
 from edge_agent.recognition.gallery import Gallery, GalleryMeta  # noqa: E402
 from edge_agent.recognition.learning import Confirmation, Learner, LearningPolicy  # noqa: E402
@@ -157,9 +157,7 @@ def run(args) -> dict:
     rows, confirmations_total = [], Counter()
     summary = _summary(args, roster, enrolled, stranger_pool, embedders, modes)
     for day in range(1, args.days + 1):
-        absent = set(rng.choice(sorted(roster), size=args.absent, replace=False).tolist())
-        strangers = [stranger_pool[i] for i in stranger_draw(rng, len(stranger_pool), args.strangers)]
-        walkers = schedule([p for p in roster_people if p.pid not in absent] + strangers, crops, day, args.seed)
+        walkers = day_walkers(rng, day, roster_people, stranger_pool, crops, args)
         video = WalkVideo(walkers, seed=args.seed)
         pipes = {(c, m): RecognitionPipeline(analyzer.detector, embedders[c][0], RecordingVoter(
                      Recognizer(galleries[c], thresholds[c], roster=roster),
@@ -177,14 +175,7 @@ def run(args) -> dict:
                 t = time.process_time()
                 decisions[key] += pipe.process_detections(frame, ts, dets)
                 cpu[key] += time.process_time() - t
-            truth = video.truth(i)
-            live = [tr for tr in first.tracker.tracks if tr.detection is not None]
-            if truth and live:  # same detections -> same tracks in every pipeline
-                iou = _iou_matrix(np.stack([tr.detection.box for tr in live]), np.stack([b for _, b in truth]))
-                for r, tr in enumerate(live):
-                    c = int(iou[r].argmax())
-                    if iou[r, c] >= 0.3:
-                        votes[tr.track_id][truth[c][0]] += 1
+            count_truth(votes, first.tracker.tracks, video.truth(i))  # same detections -> same tracks everywhere
         for key, pipe in pipes.items():
             decisions[key] += pipe.finish()
         walker_of = {tid: cnt.most_common(1)[0][0] for tid, cnt in votes.items()}
@@ -204,6 +195,28 @@ def run(args) -> dict:
         if args.save:  # a long run on a loaded machine keeps the days it has finished
             Path(args.save).write_text(json.dumps(summary(rows), default=float), encoding="utf-8")
     return summary(rows)
+
+
+def day_walkers(rng: np.random.Generator, day: int, roster_people: list[Person], stranger_pool: list[Person],
+                crops: CropSource, args) -> list[Walker]:
+    """The day's walkers: the roster less `args.absent` students drawn absent, and `args.strangers` stranger walks
+    (the draws consume `rng` in the same order every run, so a day is the same video in every benchmark)."""
+    roster = sorted(p.pid for p in roster_people)
+    absent = set(rng.choice(roster, size=args.absent, replace=False).tolist())
+    strangers = [stranger_pool[i] for i in stranger_draw(rng, len(stranger_pool), args.strangers)]
+    return schedule([p for p in roster_people if p.pid not in absent] + strangers, crops, day, args.seed)
+
+
+def count_truth(votes: dict, tracks, truth: list) -> None:
+    """Add one frame's ground truth to `votes` ({track id: Counter of walker index}): each live track counts
+    for the pasted face box it overlaps most (IoU >= 0.3)."""
+    live = [tr for tr in tracks if tr.detection is not None]
+    if truth and live:
+        iou = _iou_matrix(np.stack([tr.detection.box for tr in live]), np.stack([b for _, b in truth]))
+        for r, tr in enumerate(live):
+            c = int(iou[r].argmax())
+            if iou[r, c] >= 0.3:
+                votes[tr.track_id][truth[c][0]] += 1
 
 
 def stranger_draw(rng: np.random.Generator, pool: int, n: int) -> list[int]:

@@ -126,12 +126,21 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
-def run(args) -> dict:
+def setup(args) -> tuple[ModelStore, FaceAnalyzer, list[Person], list[Person], list[Person]]:
+    """The model store, the face analyzer and the people of the walk-by: (store, analyzer, the class roster, every
+    enrolled student of the school, the stranger pool)."""
     ds = Path(args.datasets) if args.datasets else ROOT.parent / "shared" / "datasets"
     if not ds.is_dir():
         raise SystemExit(f"data sets not found at {ds} (set --datasets)")
     store = ModelStore()
     analyzer = FaceAnalyzer.from_store(store, threads=1, score_threshold=PipelineConfig().detect_score)
+    everyone = people(ds, args.roster, args.seed)
+    return (store, analyzer, [p for p in everyone if p.kind == "roster"],
+            [p for p in everyone if p.kind in ("roster", "other")], [p for p in everyone if p.kind == "stranger"])
+
+
+def run(args) -> dict:
+    store, analyzer, roster_people, enrolled, stranger_pool = setup(args)
     embedders, thresholds = {}, {}
     for choice in args.embedders.split(","):
         try:
@@ -141,10 +150,6 @@ def run(args) -> dict:
             continue
         embedders[choice] = build_embedder(choice, store, threads=1, weight=cal.fusion_weight)
         thresholds[choice] = DecisionThresholds.from_calibration(cal)
-    everyone = people(ds, args.roster, args.seed)
-    roster_people = [p for p in everyone if p.kind == "roster"]
-    enrolled = [p for p in everyone if p.kind in ("roster", "other")]
-    stranger_pool = [p for p in everyone if p.kind == "stranger"]
     roster = {p.pid for p in roster_people}
     templates = enrol(analyzer, embedders, enrolled)
     galleries = {c: Gallery(e, ids, GalleryMeta(embedders[c][1].name, embedders[c][1].sha256))

@@ -34,6 +34,7 @@ from walkby_scene import FPS, CropSource, WalkVideo  # noqa: E402
 from edge_agent.recognition.pipeline import RecognitionPipeline  # noqa: E402
 from edge_agent.recognition.recognizer import DecisionThresholds, TrackVoter, VotePolicy  # noqa: E402
 from edge_agent.recognition.thresholds import load_thresholds  # noqa: E402
+from edge_agent.vision.embedder import normalise  # noqa: E402
 from edge_agent.vision.embedder_choice import build_embedder, model_name  # noqa: E402
 
 BANDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4)
@@ -43,7 +44,7 @@ class EveryFrame(TrackVoter):
     """Embeds every tracked face and decides nothing: keeps (quality, embedding) per track."""
 
     def __init__(self) -> None:
-        super().__init__(recognizer=None, policy=VotePolicy())
+        super().__init__(recognizer=None)
         self.frames: dict[int, list[tuple[float, np.ndarray]]] = defaultdict(list)
 
     def wants_embedding(self, track_id: int, frame: int, quality: float) -> bool:
@@ -69,7 +70,7 @@ def run(args) -> dict:
     ids = np.array(ids)
     in_roster = np.isin(ids, sorted(roster))
     views = {"mfn": 0, "sface": 1, "fusion": None}
-    gallery = {c: _unit(templates if i is None else fused.split(templates)[i]) for c, i in views.items()}
+    gallery = {c: normalise(templates if i is None else fused.split(templates)[i]) for c, i in views.items()}
     thresholds = {c: DecisionThresholds.from_calibration(load_thresholds(embedder=model_name(c))) for c in views}
     stats = {c: defaultdict(lambda: defaultdict(list)) for c in views}
     crops = CropSource(analyzer.detector)
@@ -94,26 +95,22 @@ def run(args) -> dict:
             person = walkers[votes[tid].most_common(1)[0][0]].person
             if person.kind == "other":
                 continue
-            q = np.array([f[0] for f in frames])
+            bands = [band_of(f[0]) for f in frames]
             emb = np.stack([f[1] for f in frames])
+            own_cols = ids == person.pid
             for c, i in views.items():
-                s = _unit(emb if i is None else fused.split(emb)[i]) @ gallery[c].T  # (frames, templates)
-                for k, qk in enumerate(q):
-                    b = stats[c][band_of(float(qk))]
+                s = normalise(emb if i is None else fused.split(emb)[i]) @ gallery[c].T  # (frames, templates)
+                for k, band in enumerate(bands):
+                    b = stats[c][band]
                     if person.kind == "stranger":
                         b["stranger"].append(float(s[k, in_roster].max()))
                     else:
-                        own = float(s[k, ids == person.pid].max())
+                        own = float(s[k, own_cols].max())
                         b["genuine"].append(own)
-                        b["rank1_wrong"].append(float(s[k, ids != person.pid].max()) > own)
+                        b["rank1_wrong"].append(float(s[k, ~own_cols].max()) > own)
         print(f"day {day}: {len(voter.frames)} tracks, {sum(len(f) for f in voter.frames.values())} frames embedded",
               file=sys.stderr, flush=True)
     return {"days": sorted(wanted), "stats": stats, "thresholds": thresholds}
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.atleast_2d(x).astype(np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def markdown(r: dict, command: str) -> str:

@@ -188,3 +188,44 @@ def test_roster_student_is_not_accepted_when_someone_outside_the_roster_matches_
     assert Recognizer(g, thresholds, roster=roster)._vote(q, roster)[0] == "CLASSMATE"
     # ... but S0009 (another class) matches better: never recorded as the classmate
     assert not (verdict.outcome == "accept" and verdict.student_id == "CLASSMATE")
+
+
+def test_an_accepted_track_embeds_a_few_better_frames_for_learning_only(school, thresholds, probes, nuaa_photos):
+    """After the accept, learning wants the track's best frame: a clearly better face is still embedded (at most
+    `learn_frames` times, never under the learning floor), it never changes the decision, and it is handed out
+    once as the accept decision with a new best frame. Without learning nothing more is embedded."""
+    roster = [f"S{s}" for s in ENROLLED]
+    plain = TrackVoter(Recognizer(school, thresholds, roster=roster), VotePolicy(embed_every=1))
+    voter = TrackVoter(Recognizer(school, thresholds, roster=roster),
+                       VotePolicy.learning(0.4, learn_frames=2, embed_every=1, min_quality_gain=0.05))
+    for v in (plain, voter):
+        got = [v.add(2, i, i / 25, 0.3, e) for i, e in enumerate(probes["0004"][:3])]
+        assert got[2] is not None and (got[2].outcome, got[2].student_id, got[2].best_quality) == (
+            "accept", "S0004", 0.3)
+    assert plain.is_closed(2) and not plain.wants_embedding(2, 3, quality=0.9)
+    assert not voter.is_closed(2) and voter.is_decided(2)
+    assert not voter.wants_embedding(2, 3, quality=0.33)   # not clearly better than 0.3
+    assert not voter.wants_embedding(2, 3, quality=0.38)   # better, but under the learning floor 0.4
+    assert voter.wants_embedding(2, 3, quality=0.6)
+    stranger = nuaa_photos["0012"][0].embedding
+    assert voter.add(2, 3, 3 / 25, 0.6, stranger) is None  # no second decision, whatever the face looks like
+    better = voter.take_better_frames()
+    assert len(better) == 1 and voter.take_better_frames() == []  # handed out once
+    b = better[0]
+    assert (b.track_id, b.outcome, b.student_id, b.best_quality) == (2, "accept", "S0004", 0.6)
+    assert np.array_equal(b.best_embedding, np.asarray(stranger, np.float32).reshape(-1))  # the frame, as embedded
+    assert not voter.wants_embedding(2, 4, quality=0.62)   # must beat the new best (0.6) by the gain
+    voter.add(2, 4, 4 / 25, 0.5, probes["0004"][3])        # the second (last) learning frame, not better
+    assert voter.take_better_frames() == [] and voter.is_closed(2)
+    assert not voter.wants_embedding(2, 5, quality=0.99)   # learn_frames spent
+    assert voter.finish(2) is None
+
+
+def test_a_track_sent_to_review_embeds_nothing_more(school, thresholds, nuaa_photos):
+    voter = TrackVoter(Recognizer(school, thresholds, roster=[f"S{s}" for s in ENROLLED]),
+                       VotePolicy.learning(0.2, embed_every=1, max_samples=3))
+    for i, p in enumerate(nuaa_photos["0012"][:3]):
+        voter.add(4, i, i / 25, 0.5, p.embedding)
+    assert voter.is_decided(4) and voter.is_closed(4) and not voter.wants_embedding(4, 3, quality=0.99)
+    with pytest.raises(ValueError, match="learn_frames"):
+        VotePolicy(learn_frames=-1)

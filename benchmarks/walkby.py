@@ -46,7 +46,7 @@ from walkby_scene import FPS, SIZE, CropSource, Person, Walker, WalkVideo, peopl
 from edge_agent.recognition.gallery import Gallery, GalleryMeta  # noqa: E402
 from edge_agent.recognition.learning import Confirmation, Learner, LearningPolicy  # noqa: E402
 from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline  # noqa: E402
-from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter, VotePolicy  # noqa: E402
+from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter  # noqa: E402
 from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds  # noqa: E402
 from edge_agent.recognition.track_decision import SetDecision  # noqa: E402
 from edge_agent.vision.align import align_face  # noqa: E402
@@ -64,8 +64,7 @@ class RecordingVoter(TrackVoter):
         self.samples_of: dict[int, list] = {}
 
     def _decide(self, track_id, v):
-        # the track's own list: frames an accepted track embeds later for learning are appended to it
-        self.samples_of[track_id] = v.samples
+        self.samples_of[track_id] = list(v.samples)
         return super()._decide(track_id, v)
 
 
@@ -167,7 +166,6 @@ def run(args) -> dict:
         video = WalkVideo(walkers, seed=args.seed)
         pipes = {(c, m): RecognitionPipeline(analyzer.detector, embedders[c][0], RecordingVoter(
                      Recognizer(galleries[c], thresholds[c], roster=roster),
-                     VotePolicy.learning(learners[c].policy.min_quality) if c in learners else None,
                      set_decision=SetDecision() if m == "set" else None)) for c in embedders for m in modes}
         cpu = Counter()
         decisions: dict = defaultdict(list)

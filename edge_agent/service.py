@@ -127,7 +127,7 @@ class EdgeService:
         # lazy: onnxruntime and FAISS load only when the school has a gallery
         from edge_agent.recognition.gallery import Gallery, GalleryError
         from edge_agent.recognition.pipeline import PipelineConfig, RecognitionPipeline
-        from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter, VotePolicy
+        from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter
         from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
         from edge_agent.recognition.track_decision import SetDecision
         from edge_agent.vision.analyzer import FaceAnalyzer
@@ -172,9 +172,7 @@ class EdgeService:
                 if rec.embedder != "mfn":
                     embedder, _ = build_embedder(rec.embedder, store, threads=self.s.cpu.threads,
                                                  weight=calibration.fusion_weight)
-                learning = self.learning is not None and self.learning.enabled
                 voter = TrackVoter(Recognizer(gallery, thresholds),
-                                   VotePolicy.learning(self.learning.policy.min_quality) if learning else None,
                                    set_decision=SetDecision() if rec.set_decision else None)
                 pipeline = RecognitionPipeline(analyzer.detector, embedder, voter,
                                                PipelineConfig(pad_threshold=cfg.pad_threshold),
@@ -360,7 +358,6 @@ class EdgeService:
         if frame is None:
             if w.camera.health().state == "ended":
                 self._record(w, w.pipeline.finish() if w.pipeline else [])
-                self._keep_better(w)
                 w.finished = True
             return False
         if time.monotonic() < w.next_at:
@@ -372,7 +369,6 @@ class EdgeService:
         decisions = w.pipeline.process(frame.image, frame.ts)
         self._keep_crops(w, frame.image)
         self._record(w, decisions)
-        self._keep_better(w)
         return True
 
     def _keep_crops(self, w: CameraWorker, image) -> None:
@@ -388,9 +384,9 @@ class EdgeService:
             w.decided[str(d.outcome)] += 1
             self.decision_day.add(str(d.outcome))
             rec = Recognition(camera=w.cfg.name, role=w.cfg.role, room=w.cfg.room,
-                              at=_seen_at(d), decision=d.outcome,
+                              at=datetime.fromtimestamp(d.first_ts, UTC), decision=d.outcome,
                               student_id=d.student_id, score=None if d.score != d.score else float(d.score),
-                              track_id=_track_ref(w, d),
+                              track_id=f"{w.cfg.name}-{int(d.first_ts)}-{d.track_id}",
                               crop=w.crops.get(d.track_id), direction=w.cfg.direction)
             refused = d.pad is not None and self.pad.note(w.cfg.name, d.track_id, d.pad)
             try:
@@ -413,21 +409,6 @@ class EdgeService:
                     log.exception("camera %s: could not keep the sighting for learning", w.cfg.name)
             log.info("camera %s: %s %s -> %s", w.cfg.name, d.outcome, d.student_id, outcome)
 
-    def _keep_better(self, w: CameraWorker) -> None:
-        """A proposed-present track's later, better frame replaces the one kept for learning (keep_sighting keeps
-        the best per lesson and student; a track that was not proposed present finds no mark and keeps nothing)."""
-        better = w.pipeline.take_better_frames() if w.pipeline is not None else []
-        if self.learning is None:
-            return
-        for d in better:
-            if d.student_id is None:
-                continue
-            try:
-                self.learning.keep(d, proposed_at=_seen_at(d).isoformat(), camera=w.cfg.name,
-                                   track_id=_track_ref(w, d))
-            except Exception:  # learning is a bonus: it never stops attendance
-                log.exception("camera %s: could not keep a better frame for learning", w.cfg.name)
-
     def request_stop(self, *_args) -> None:
         self.stop_event.set()
 
@@ -437,7 +418,6 @@ class EdgeService:
             w.camera.stop()
             if w.pipeline is not None and not w.finished:
                 self._record(w, w.pipeline.finish())
-                self._keep_better(w)
                 w.finished = True
         if self._kiosk_server is not None:
             self._kiosk_server.should_exit = True
@@ -520,13 +500,3 @@ def _alive(pid) -> bool:
     except (OSError, TypeError, ValueError):
         return False
     return True
-
-
-def _seen_at(d) -> datetime:
-    """When the camera first saw a decided track: the attendance record's time (the mark's proposed_at)."""
-    return datetime.fromtimestamp(d.first_ts, UTC)
-
-
-def _track_ref(w: CameraWorker, d) -> str:
-    """The track's reference in attendance records (and in the sighting kept for learning)."""
-    return f"{w.cfg.name}-{int(d.first_ts)}-{d.track_id}"

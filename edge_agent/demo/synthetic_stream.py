@@ -33,8 +33,7 @@ class MovingFace:
     """One face: its crops (cycled frame by frame), size in pixels, start centre and velocity (px/frame).
 
     `bounce` reflects it off the frame edges; otherwise, with `loop`, it starts its path again every
-    `loop` frames (a new person walking past), shifted by `phase` frames. `grow` (px/frame) makes the face
-    larger frame by frame, as a walker nearing the camera.
+    `loop` frames (a new person walking past), shifted by `phase` frames.
     """
 
     crops: Sequence[np.ndarray]
@@ -44,10 +43,6 @@ class MovingFace:
     bounce: bool = True
     loop: int | None = None
     phase: int = 0
-    grow: float = 0.0
-
-    def size_at(self, i: int) -> float:
-        return self.size + self.grow * i
 
 
 class MovingFacesStream:
@@ -73,7 +68,7 @@ class MovingFacesStream:
 
     def _centre(self, face: MovingFace, i: int) -> tuple[float, float]:
         w, h = self.frame_size
-        half = face.size_at(i) * (1 + 2 * self.margin) / 2
+        half = face.size * (1 + 2 * self.margin) / 2
         if face.loop:
             i = (i + face.phase) % face.loop
         out = []
@@ -91,7 +86,7 @@ class MovingFacesStream:
         out = []
         for face in self.faces:
             cx, cy = self._centre(face, i)
-            s = face.size_at(i) / 2
+            s = face.size / 2
             out.append([cx - s, cy - s, cx + s, cy + s])
         return np.asarray(out, np.float32)
 
@@ -99,7 +94,7 @@ class MovingFacesStream:
         img = self.background.astype(np.float32)
         w, h = self.frame_size
         for k, face in enumerate(self.faces):
-            side = int(round(face.size_at(i) * (1 + 2 * self.margin)))
+            side = int(round(face.size * (1 + 2 * self.margin)))
             key = (k * 100003 + i % len(face.crops), side)
             crop = self._resized.get(key)
             if crop is None:

@@ -123,10 +123,10 @@ class RecognitionPipeline:
         for track in update.active:
             self.voter.seen(track.track_id, ts)
             det = track.detection
-            if det is None or self.voter.is_closed(track.track_id):
+            if det is None or self.voter.is_decided(track.track_id):
                 continue
             quality = assess(frame, det).score
-            if self.pad is not None and not self.voter.is_decided(track.track_id):
+            if self.pad is not None:
                 track.keep_pad_view(quality, frame, det, self.config.pad_frames)
             if self.voter.wants_embedding(track.track_id, update.frame, quality):
                 to_embed.append((track.track_id, quality, det))
@@ -185,12 +185,6 @@ class RecognitionPipeline:
 
     def live_track_ids(self) -> set[int]:
         return {t.track_id for t in self.tracker.tracks}
-
-    def take_better_frames(self) -> list[TrackDecision]:
-        """Accepted tracks whose best frame improved since the last call (a later, larger face embedded for
-        learning, `VotePolicy.learn_frames`): the accept decision with the new `best_quality`/`best_embedding`.
-        Nothing else about the decision changes; the caller keeps the frame for learning, never re-records it."""
-        return self.voter.take_better_frames()
 
     def finish(self) -> list[TrackDecision]:
         """End of stream: decide every track still open."""

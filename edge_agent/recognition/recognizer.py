@@ -73,9 +73,6 @@ class DecisionThresholds:
         return cls.from_calibration(load_thresholds())
 
 
-LEARN_FRAMES = 3  # frames of an accepted track embedded for learning when the school learns (VotePolicy)
-
-
 @dataclass(frozen=True)
 class VotePolicy:
     embed_every: int = 5  # re-embed an undecided track at least every k frames
@@ -98,26 +95,12 @@ class VotePolicy:
     # students are at 0.67-0.91 with margins 0.29-0.49 (fusion); strangers' tracks stay below 0.52.
     short_track_lift: float | None = 0.05
     short_track_margin: float = 0.15
-    # Learning keeps the best frame of a confirmed track. A track is often accepted on its first frames, taken
-    # while the face is still small, and the best frame comes later as the walker nears the camera. So after an
-    # accept the face is still embedded, for learning only (the decision never changes), when its quality
-    # reaches `learn_quality` (the learning floor, `LearningPolicy.min_quality`) and beats the best embedded
-    # frame by `min_quality_gain`, at most `learn_frames` times per track (0: never, as when learning is off).
-    learn_frames: int = 0
-    learn_quality: float = 0.2
 
     def __post_init__(self) -> None:
         if self.embed_every < 1 or self.best_n < 1 or self.min_frames < 1:
             raise ValueError("embed_every, best_n and min_frames must be >= 1")
         if self.max_samples < self.min_frames:
             raise ValueError("max_samples must be >= min_frames")
-        if self.learn_frames < 0:
-            raise ValueError("learn_frames must be >= 0")
-
-    @classmethod
-    def learning(cls, learn_quality: float, learn_frames: int = LEARN_FRAMES, **kw) -> VotePolicy:
-        """The policy of a camera whose school learns from confirmed sightings (floor: the learning floor)."""
-        return cls(learn_frames=learn_frames, learn_quality=learn_quality, **kw)
 
 
 @dataclass(frozen=True)
@@ -172,8 +155,6 @@ class _Votes:
     best_quality: float = -math.inf
     last_embed_frame: int = -(10**9)
     decided: bool = False
-    accepted: TrackDecision | None = None  # the accept decision, updated with each better frame for learning
-    late: int = 0  # frames embedded after the accept, for learning only
 
 
 class Recognizer:
@@ -248,17 +229,11 @@ class TrackVoter:
         self.policy = policy or VotePolicy()
         self.set_decision = set_decision
         self._votes: dict[int, _Votes] = {}
-        self._better: list[TrackDecision] = []
         self._lock = threading.Lock()
 
     def is_decided(self, track_id: int) -> bool:
         v = self._votes.get(track_id)
         return v is not None and v.decided
-
-    def is_closed(self, track_id: int) -> bool:
-        """Decided, and no frame of it will be embedded any more (not even a better frame for learning)."""
-        v = self._votes.get(track_id)
-        return v is not None and v.decided and (v.accepted is None or v.late >= self.policy.learn_frames)
 
     def wants_embedding(self, track_id: int, frame: int, quality: float) -> bool:
         """Should this track's face in this frame be embedded?"""
@@ -266,10 +241,7 @@ class TrackVoter:
         v = self._votes.get(track_id)
         if v is None:
             return quality >= p.min_quality
-        if v.decided:  # accepted: only a clearly better frame, for learning
-            return (v.accepted is not None and v.late < p.learn_frames and quality >= p.learn_quality
-                    and quality >= v.best_quality + p.min_quality_gain)
-        if quality < p.min_quality:
+        if v.decided or quality < p.min_quality:
             return False
         return (quality >= v.best_quality + p.min_quality_gain
                 or frame - v.last_embed_frame >= p.embed_every)
@@ -286,7 +258,6 @@ class TrackVoter:
             self.seen(track_id, ts)
             v = self._votes[track_id]
             if v.decided:
-                self._late_frame(v, quality, embedding)
                 return None
             v.samples.append((float(quality), np.asarray(embedding, dtype=np.float32).reshape(-1)))
             v.best_quality = max(v.best_quality, float(quality))
@@ -297,27 +268,8 @@ class TrackVoter:
             decision = self._decide(track_id, v)
             if decision.outcome == "accept" or n >= self.policy.max_samples:
                 v.decided = True
-                v.accepted = decision if decision.outcome == "accept" else None
                 return decision
             return None
-
-    def _late_frame(self, v: _Votes, quality: float, embedding: np.ndarray) -> None:
-        """A frame of an accepted track embedded for learning: it becomes the decision's best frame if better."""
-        if v.accepted is None or v.late >= self.policy.learn_frames:
-            return
-        v.late += 1
-        emb = np.asarray(embedding, dtype=np.float32).reshape(-1)
-        v.samples.append((float(quality), emb))  # after the decision: kept for learning, never voted on
-        if quality > v.best_quality:
-            v.best_quality = float(quality)
-            v.accepted = replace(v.accepted, best_quality=float(quality), best_embedding=emb)
-            self._better.append(v.accepted)
-
-    def take_better_frames(self) -> list[TrackDecision]:
-        """Accept decisions whose best frame improved since the last call (learning keeps the best frame)."""
-        with self._lock:
-            out, self._better = self._better, []
-        return list({d.track_id: d for d in out}.values())  # the latest (best) frame of each track
 
     def finish(self, track_id: int) -> TrackDecision | None:
         """The track ended: its decision if not made yet (None if it never had an embedded frame)."""

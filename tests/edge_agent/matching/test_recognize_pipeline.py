@@ -150,39 +150,3 @@ def test_video_file_frames_are_scaled_and_timestamped(video_file):
     assert len(frames) == 5
     assert all(f.shape == (240, 320, 3) for f, _ in frames)
     assert [round(ts, 2) for _, ts in frames] == [0.0, 0.04, 0.08, 0.12, 0.16]
-
-
-@pytest.fixture(scope="module")
-def nearing(analyzer, nuaa_photos):
-    """S0004 walking towards the camera: her face grows from 44 to 103 px over the clip."""
-    first = min(p.session for p in nuaa_photos["0004"])
-    student = crops_of(analyzer, [p for p in nuaa_photos["0004"] if p.session != first])
-    return MovingFacesStream([MovingFace(student, 44, (100.0, 240.0), (6.0, 0.0), bounce=False, grow=1.0)])
-
-
-def test_learning_frames_change_no_decision_and_hand_out_the_tracks_better_frame(nearing, school, thresholds,
-                                                                                   analyzer, model_store):
-    """With learning on, the accepted student's track keeps being embedded for a few clearly better frames: the
-    decisions are exactly those without learning, and the better frame comes out of `take_better_frames` as
-    the same accept decision with a higher best quality."""
-    from edge_agent.recognition.recognizer import LEARN_FRAMES, VotePolicy
-
-    def run(policy):
-        voter = TrackVoter(Recognizer(school, thresholds, roster=[f"S{s}" for s in ENROLLED]), policy)
-        pipe = RecognitionPipeline(YuNetDetector(model_store.path("yunet"), score_threshold=0.5), analyzer.embedder,
-                                   voter)
-        decisions, better = [], []
-        for i in range(N_FRAMES):
-            decisions += pipe.process(nearing.frame(i), i / 25)
-            better += pipe.take_better_frames()
-        return decisions + pipe.finish(), better + pipe.take_better_frames(), pipe.stats.embeddings
-
-    plain, none, n_plain = run(VotePolicy())
-    learning, better, n_learning = run(VotePolicy.learning(0.2))
-    assert none == [] and [d.to_json_dict() for d in learning] == [d.to_json_dict() for d in plain]
-    accepted = {d.track_id: d for d in learning if d.outcome == "accept"}
-    assert [d.student_id for d in accepted.values()] == ["S0004"]
-    assert better and all(b.track_id in accepted and b.student_id == accepted[b.track_id].student_id
-                          and b.best_quality > accepted[b.track_id].best_quality for b in better)
-    assert [b.best_quality for b in better] == sorted(b.best_quality for b in better)  # each one better still
-    assert n_plain < n_learning <= n_plain + LEARN_FRAMES * len(accepted)

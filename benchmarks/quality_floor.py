@@ -58,6 +58,26 @@ class EveryFrame(TrackVoter):
         return None
 
 
+def every_track(detector, embedder, walkers: list, seed: int) -> list[tuple[int, object, list]]:
+    """Render one day's walk, embed every tracked face: (walker index, person, [(quality, embedding)]) per track
+    matched to a walker (tracks matched to no pasted face are left out)."""
+    video = WalkVideo(walkers, seed=seed)
+    voter = EveryFrame()
+    pipe = RecognitionPipeline(detector, embedder, voter)
+    votes: dict[int, Counter] = defaultdict(Counter)
+    for i in range(video.n_frames):
+        frame = video.frame(i)
+        pipe.process_detections(frame, i / FPS, detector.detect(frame))
+        count_truth(votes, pipe.tracker.tracks, video.truth(i))
+    pipe.finish()
+    out = []
+    for tid, frames in voter.frames.items():
+        if tid in votes:
+            k = votes[tid].most_common(1)[0][0]
+            out.append((k, walkers[k].person, frames))
+    return out
+
+
 def band_of(q: float) -> float:
     return max(b for b in BANDS if q >= b)
 
@@ -80,19 +100,8 @@ def run(args) -> dict:
         walkers = day_walkers(rng, day, roster_people, stranger_pool, crops, args)  # every day draws, in order
         if day not in wanted:
             continue
-        video = WalkVideo(walkers, seed=args.seed)
-        voter = EveryFrame()
-        pipe = RecognitionPipeline(analyzer.detector, fused, voter)
-        votes: dict[int, Counter] = defaultdict(Counter)
-        for i in range(video.n_frames):
-            frame = video.frame(i)
-            pipe.process_detections(frame, i / FPS, analyzer.detector.detect(frame))
-            count_truth(votes, pipe.tracker.tracks, video.truth(i))
-        pipe.finish()
-        for tid, frames in voter.frames.items():
-            if tid not in votes:
-                continue
-            person = walkers[votes[tid].most_common(1)[0][0]].person
+        tracks = every_track(analyzer.detector, fused, walkers, args.seed)
+        for _, person, frames in tracks:
             if person.kind == "other":
                 continue
             bands = [band_of(f[0]) for f in frames]
@@ -108,7 +117,7 @@ def run(args) -> dict:
                         own = float(s[k, own_cols].max())
                         b["genuine"].append(own)
                         b["rank1_wrong"].append(float(s[k, ~own_cols].max()) > own)
-        print(f"day {day}: {len(voter.frames)} tracks, {sum(len(f) for f in voter.frames.values())} frames embedded",
+        print(f"day {day}: {len(tracks)} tracks, {sum(len(f) for _, _, f in tracks)} frames embedded",
               file=sys.stderr, flush=True)
     return {"days": sorted(wanted), "stats": stats, "thresholds": thresholds}
 

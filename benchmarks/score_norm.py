@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -43,11 +42,10 @@ RULES = ("raw", "z-all", "z-top10")
 
 def track_rows(seed: int, days: int, strangers: int, datasets: str | None) -> dict:
     """Render one seed's days; per track: day, walker, kind, person id and the three rule values."""
-    from quality_floor import EveryFrame
-    from walkby import count_truth, day_walkers, enrol, setup
-    from walkby_scene import FPS, CropSource, WalkVideo
+    from quality_floor import every_track
+    from walkby import day_walkers, enrol, setup
+    from walkby_scene import CropSource
 
-    from edge_agent.recognition.pipeline import RecognitionPipeline
     from edge_agent.recognition.thresholds import load_thresholds
     from edge_agent.recognition.track_decision import SetDecision
     from edge_agent.vision.embedder import normalise
@@ -68,20 +66,8 @@ def track_rows(seed: int, days: int, strangers: int, datasets: str | None) -> di
     rows = []
     for day in range(1, days + 1):
         walkers = day_walkers(rng, day, roster_people, stranger_pool, crops, args)
-        video = WalkVideo(walkers, seed=seed)
-        voter = EveryFrame()
-        pipe = RecognitionPipeline(analyzer.detector, fused, voter)
-        votes: dict[int, Counter] = defaultdict(Counter)
-        for i in range(video.n_frames):
-            frame = video.frame(i)
-            pipe.process_detections(frame, i / FPS, analyzer.detector.detect(frame))
-            count_truth(votes, pipe.tracker.tracks, video.truth(i))
-        pipe.finish()
-        for tid, frames in voter.frames.items():
-            if tid not in votes:
-                continue
-            k = votes[tid].most_common(1)[0][0]
-            person = walkers[k].person
+        tracks = every_track(analyzer.detector, fused, walkers, seed)
+        for k, person, frames in tracks:
             if person.kind == "other":
                 continue
             mean = setd.mean_embedding([(q, e) for q, e in frames])
@@ -94,7 +80,7 @@ def track_rows(seed: int, days: int, strangers: int, datasets: str | None) -> di
                          "right": students[top] == person.pid, "raw": raw,
                          "z-all": (raw - others.mean()) / (others.std() + 1e-6),
                          "z-top10": (raw - others[:10].mean()) / (others[:10].std() + 1e-6)})
-        print(f"seed {seed} day {day}: {len(voter.frames)} tracks", file=sys.stderr, flush=True)
+        print(f"seed {seed} day {day}: {len(tracks)} tracks", file=sys.stderr, flush=True)
     return {"seed": seed, "rows": rows}
 
 

@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_section import update_section  # noqa: E402
+from results_section import command_line, update_section  # noqa: E402
 from walkby import count_truth, day_walkers, enrol, setup  # noqa: E402
 from walkby_scene import FPS, CropSource, WalkVideo  # noqa: E402
 
@@ -160,9 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-results", action="store_true", help="do not update benchmarks/RESULTS.md")
     args = p.parse_args(argv)
     result = run(args)
-    command = "python benchmarks/quality_floor.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--no-results")
-    text = markdown(result, command.strip())
+    command = command_line("quality_floor.py", argv)
+    text = markdown(result, command)
     if not args.no_results:
         update_section("quality_floor", "Which live frames carry identity: single-frame evidence per quality band "
                        "(benchmarks/quality_floor.py)", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,3 +23,9 @@ def update_section(name: str, title: str, body: str, path: Path = RESULTS) -> No
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def command_line(script: str, argv: list[str] | None = None) -> str:
+    """The command that reproduces a benchmark run, as RESULTS.md shows it (without `--no-results`)."""
+    args = argv if argv is not None else sys.argv[1:]
+    return " ".join(["python", f"benchmarks/{script}", *(a for a in args if a != "--no-results")])

@@ -18,7 +18,7 @@ once a day, as in walkby.py); per stranger walk the highest-scoring track. Rules
 - `z-all`: (raw - mean) / std of the probe's best-template cosines to every other student of the school;
 - `z-top10`: the same over the 10 highest of those (adaptive cohort).
 Reported per rule: the highest value any stranger's track reaches, and the enrolled walker-days whose track
-ranks the right student first at or above that value: the most a threshold on that rule could name with no
+ranks the right student first above that value: the most a threshold on that rule could name with no
 stranger named, the threshold chosen with hindsight (an upper bound: a calibrated one does worse).
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_section import update_section  # noqa: E402
+from results_section import command_line, update_section  # noqa: E402
 
 RULES = ("raw", "z-all", "z-top10")
 
@@ -70,7 +70,7 @@ def track_rows(seed: int, days: int, strangers: int, datasets: str | None) -> di
         for k, person, frames in tracks:
             if person.kind == "other":
                 continue
-            mean = setd.mean_embedding([(q, e) for q, e in frames])
+            mean = setd.mean_embedding(frames)
             s = templates @ mean
             per = np.array([s[c].max() for c in cols])
             top = int(np.argmax(np.where(in_roster, per, -np.inf)))
@@ -85,7 +85,7 @@ def track_rows(seed: int, days: int, strangers: int, datasets: str | None) -> di
 
 
 def separation(rows: list[dict], accept: float) -> dict:
-    """Per rule: highest stranger value and walker-days named at or above it (right student ranked first)."""
+    """Per rule: highest stranger value and walker-days named above it (right student ranked first)."""
     best: dict[tuple, dict] = {}
     for r in rows:
         if r["kind"] == "roster":
@@ -155,9 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                                 [args.datasets] * len(seeds)))
     for r in results:
         r["separation"] = separation(r["rows"], accept)
-    command = "python benchmarks/score_norm.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--no-results")
-    text = markdown(results, accept, command.strip())
+    command = command_line("score_norm.py", argv)
+    text = markdown(results, accept, command)
     if not args.no_results:
         update_section("score_norm", "Cohort score normalisation on the walk-by: does it separate the missed "
                        "students from strangers? (benchmarks/score_norm.py)", text)

@@ -84,7 +84,7 @@ def track_rows(seed: int, days: int, strangers: int, datasets: str | None) -> di
     return {"seed": seed, "rows": rows}
 
 
-def separation(rows: list[dict], accept: float) -> dict:
+def separation(rows: list[dict], accept: float, rules: tuple[str, ...] = RULES) -> dict:
     """Per rule: highest stranger value and walker-days named above it (right student ranked first)."""
     best: dict[tuple, dict] = {}
     for r in rows:
@@ -106,7 +106,7 @@ def separation(rows: list[dict], accept: float) -> dict:
            "last_day": max(g["day"] for g in genuine)}
     last = [g for g in genuine if g["day"] == out["last_day"]]
     out["last_day_walkers"] = len(last)
-    for rule in RULES:
+    for rule in rules:
         top = max(r[rule] for r in rows if r["kind"] == "stranger")
         out[rule] = {"stranger_max": top,
                      "named": sum(1 for g in genuine if g["right"] and g[rule] > top),

@@ -45,18 +45,11 @@ def degrade(crop: np.ndarray, size: int) -> np.ndarray:
 
 def galleries(analyzer, fused, enrolled: list, sizes: list[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{gallery name: (normalised templates, student ids)} for the enrolment crops and their degraded copies."""
-    from edge_agent.vision.align import align_face
-    from edge_agent.vision.embedder import normalise
-    from edge_agent.vision.image_io import load_image
+    from walkby import enrolment_crops
 
-    crops, ids = [], []
-    for person in enrolled:
-        for path in person.enrol:
-            img = load_image(path)
-            faces = analyzer.analyze(img)
-            if faces:
-                crops.append(align_face(img, faces[0].detection.landmarks))
-                ids.append(person.pid)
+    from edge_agent.vision.embedder import normalise
+
+    crops, ids = enrolment_crops(analyzer, enrolled)
     ids = np.array(ids)
     base = normalise(fused.embed(np.stack(crops)))
     extra = {s: normalise(fused.embed(np.stack([degrade(c, s) for c in crops]))) for s in sizes}
@@ -142,18 +135,12 @@ def markdown(results: list[dict], accept: float, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seeds", default="0,1", help="walk-by seeds (comma-separated; one process each)")
-    p.add_argument("--days", type=int, default=5)
-    p.add_argument("--strangers", type=int, default=120)
-    p.add_argument("--sizes", default="56,40", help="face sizes (px) of the degraded template copies")
-    p.add_argument("--datasets")
-    p.add_argument("--no-results", action="store_true", help="do not update benchmarks/RESULTS.md")
-    args = p.parse_args(argv)
-    from edge_agent.recognition.recognizer import DecisionThresholds
-    from edge_agent.recognition.thresholds import load_thresholds
+    from score_norm import fused_accept, walkby_parser
 
-    accept = DecisionThresholds.from_calibration(load_thresholds(embedder="fusion")).accept
+    p = walkby_parser(__doc__)
+    p.add_argument("--sizes", default="56,40", help="face sizes (px) of the degraded template copies")
+    args = p.parse_args(argv)
+    accept = fused_accept()
     seeds = [int(s) for s in args.seeds.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
     n = len(seeds)

@@ -137,18 +137,28 @@ def markdown(results: list[dict], accept: float, command: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def walkby_parser(doc: str) -> argparse.ArgumentParser:
+    """The options of a replay of walk-by days over several seeds (score_norm.py, resolution_match.py)."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
     p.add_argument("--seeds", default="0,1", help="walk-by seeds (comma-separated; one process each)")
     p.add_argument("--days", type=int, default=5)
     p.add_argument("--strangers", type=int, default=120)
     p.add_argument("--datasets")
     p.add_argument("--no-results", action="store_true", help="do not update benchmarks/RESULTS.md")
-    args = p.parse_args(argv)
+    return p
+
+
+def fused_accept() -> float:
+    """The calibrated accept threshold of the fused embedder."""
     from edge_agent.recognition.recognizer import DecisionThresholds
     from edge_agent.recognition.thresholds import load_thresholds
 
-    accept = DecisionThresholds.from_calibration(load_thresholds(embedder="fusion")).accept
+    return DecisionThresholds.from_calibration(load_thresholds(embedder="fusion")).accept
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = walkby_parser(__doc__).parse_args(argv)
+    accept = fused_accept()
     seeds = [int(s) for s in args.seeds.split(",")]
     with ProcessPoolExecutor(max_workers=len(seeds)) as pool:
         results = list(pool.map(track_rows, seeds, [args.days] * len(seeds), [args.strangers] * len(seeds),

@@ -68,8 +68,8 @@ class RecordingVoter(TrackVoter):
         return super()._decide(track_id, v)
 
 
-def enrol(analyzer: FaceAnalyzer, embedders: dict, enrolled: list[Person]) -> dict[str, tuple]:
-    """Templates of every enrolled person, for every embedder: {choice: (embeddings, ids)}."""
+def enrolment_crops(analyzer: FaceAnalyzer, enrolled: list[Person]) -> tuple[list[np.ndarray], list[str]]:
+    """The aligned 112 px crops of every enrolled person's enrolment photos (where a face is found) and their ids."""
     crops, ids = [], []
     for person in enrolled:
         for path in person.enrol:
@@ -78,6 +78,12 @@ def enrol(analyzer: FaceAnalyzer, embedders: dict, enrolled: list[Person]) -> di
             if faces:
                 crops.append(align_face(img, faces[0].detection.landmarks))
                 ids.append(person.pid)
+    return crops, ids
+
+
+def enrol(analyzer: FaceAnalyzer, embedders: dict, enrolled: list[Person]) -> dict[str, tuple]:
+    """Templates of every enrolled person, for every embedder: {choice: (embeddings, ids)}."""
+    crops, ids = enrolment_crops(analyzer, enrolled)
     batch = np.stack(crops)
     return {c: (emb.embed(batch), ids) for c, (emb, _) in embedders.items()}
 

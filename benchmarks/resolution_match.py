@@ -113,6 +113,8 @@ def figures(rows: list[dict], accept: float) -> dict:
 
 
 def markdown(results: list[dict], accept: float, command: str) -> str:
+    from score_norm import share
+
     lines = [f"Command: `{command}`  ",
              f"Machine: {platform.machine()}, Python {platform.python_version()}. Fused MobileFaceNet + SFace, "
              "every tracked face embedded, no learning; each track decided on its set embedding against the class "
@@ -127,10 +129,8 @@ def markdown(results: list[dict], accept: float, command: str) -> str:
         for name, sep in r["figures"].items():
             n, last, raw = sep["walker_days"], sep["last_day_walkers"], sep["raw"]
             lines.append(f"| {r['seed']} | {name} | {sep['stranger_walks']} | {raw['stranger_max']:.3f} | "
-                         f"{raw['named']}/{n} ({100 * raw['named'] / n:.1f} %) | "
-                         f"{raw['named_last_day']}/{last} ({100 * raw['named_last_day'] / last:.1f} %) | "
-                         f"{sep['at_accept']}/{n} ({100 * sep['at_accept'] / n:.1f} %) | "
-                         f"{sep['strangers_at_accept']}/{sep['stranger_walks']} |")
+                         f"{share(raw['named'], n)} | {share(raw['named_last_day'], last)} | "
+                         f"{share(sep['at_accept'], n)} | {sep['strangers_at_accept']}/{sep['stranger_walks']} |")
     return "\n".join(lines)
 
 

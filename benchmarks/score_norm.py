@@ -114,6 +114,11 @@ def separation(rows: list[dict], accept: float, rules: tuple[str, ...] = RULES) 
     return out
 
 
+def share(a: int, n: int) -> str:
+    """'a/n (x.x %)', as the walk-by replays' tables show counts."""
+    return f"{a}/{n} ({100 * a / n:.1f} %)"
+
+
 def markdown(results: list[dict], accept: float, command: str) -> str:
     lines = [f"Command: `{command}`  ",
              f"Machine: {platform.machine()}, Python {platform.python_version()}. Fused MobileFaceNet + SFace, "
@@ -130,10 +135,9 @@ def markdown(results: list[dict], accept: float, command: str) -> str:
         n, last = sep["walker_days"], sep["last_day_walkers"]
         for rule in RULES:
             x = sep[rule]
-            acc = f"{sep['at_accept']}/{n} ({100 * sep['at_accept'] / n:.1f} %)" if rule == "raw" else ""
+            acc = share(sep["at_accept"], n) if rule == "raw" else ""
             lines.append(f"| {r['seed']} | {rule} | {sep['stranger_walks']} | {x['stranger_max']:.3f} | "
-                         f"{x['named']}/{n} ({100 * x['named'] / n:.1f} %) | "
-                         f"{x['named_last_day']}/{last} ({100 * x['named_last_day'] / last:.1f} %) | {acc} |")
+                         f"{share(x['named'], n)} | {share(x['named_last_day'], last)} | {acc} |")
     return "\n".join(lines)
 
 

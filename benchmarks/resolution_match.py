@@ -80,6 +80,7 @@ def track_rows(seed: int, days: int, strangers: int, datasets: str | None, sizes
     setd = SetDecision()
     crops = CropSource(analyzer.detector)
     rng = np.random.default_rng(seed)
+    on_roster = {name: np.isin(ids, sorted(roster)) for name, (_, ids) in gals.items()}
     rows: dict[str, list[dict]] = {name: [] for name in gals}
     for day in range(1, days + 1):
         walkers = day_walkers(rng, day, roster_people, stranger_pool, crops, args)
@@ -90,26 +91,11 @@ def track_rows(seed: int, days: int, strangers: int, datasets: str | None, sizes
             mean = setd.mean_embedding(frames)
             for name, (templates, ids) in gals.items():
                 scores = templates @ mean
-                in_roster = np.isin(ids, sorted(roster))
-                best = int(np.argmax(np.where(in_roster, scores, -np.inf)))
+                best = int(np.argmax(np.where(on_roster[name], scores, -np.inf)))
                 rows[name].append({"day": day, "walker": k, "kind": person.kind,
                                    "right": ids[best] == person.pid, "raw": float(scores[best])})
         print(f"seed {seed} day {day}: {len(tracks)} tracks", file=sys.stderr, flush=True)
     return {"seed": seed, "rows": rows}
-
-
-def figures(rows: list[dict], accept: float) -> dict:
-    """score_norm.separation's figures for the raw score, plus stranger walks at or above accept."""
-    from score_norm import separation
-
-    sep = separation(rows, accept, rules=("raw",))
-    walks: dict[tuple, float] = {}
-    for r in rows:
-        if r["kind"] == "stranger":
-            key = (r["day"], r["walker"])
-            walks[key] = max(walks.get(key, -1.0), r["raw"])
-    sep["strangers_at_accept"] = sum(1 for v in walks.values() if v >= accept)
-    return sep
 
 
 def markdown(results: list[dict], accept: float, command: str) -> str:
@@ -135,7 +121,7 @@ def markdown(results: list[dict], accept: float, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from score_norm import fused_accept, walkby_parser
+    from score_norm import fused_accept, separation, walkby_parser
 
     p = walkby_parser(__doc__)
     p.add_argument("--sizes", default="56,40", help="face sizes (px) of the degraded template copies")
@@ -148,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         results = list(pool.map(track_rows, seeds, [args.days] * n, [args.strangers] * n, [args.datasets] * n,
                                 [sizes] * n))
     for r in results:
-        r["figures"] = {name: figures(rows, accept) for name, rows in r["rows"].items()}
+        r["figures"] = {name: separation(rows, accept, rules=("raw",)) for name, rows in r["rows"].items()}
     text = markdown(results, accept, command_line("resolution_match.py", argv))
     if not args.no_results:
         update_section("resolution_match", "Resolution-matched enrolment templates on the walk-by: more students "

@@ -85,7 +85,8 @@ def track_rows(seed: int, days: int, strangers: int, datasets: str | None) -> di
 
 
 def separation(rows: list[dict], accept: float, rules: tuple[str, ...] = RULES) -> dict:
-    """Per rule: highest stranger value and walker-days named above it (right student ranked first)."""
+    """Per rule: highest stranger value and walker-days named above it (right student ranked first); at the
+    accept threshold: walker-days named and stranger walks named (raw score)."""
     best: dict[tuple, dict] = {}
     for r in rows:
         if r["kind"] == "roster":
@@ -103,6 +104,7 @@ def separation(rows: list[dict], accept: float, rules: tuple[str, ...] = RULES) 
                 strangers[key] = r
     out = {"walker_days": len(genuine), "stranger_walks": len(strangers),
            "at_accept": sum(1 for g in genuine if g["right"] and g["raw"] >= accept),
+           "strangers_at_accept": sum(1 for s in strangers.values() if s["raw"] >= accept),
            "last_day": max(g["day"] for g in genuine)}
     last = [g for g in genuine if g["day"] == out["last_day"]]
     out["last_day_walkers"] = len(last)

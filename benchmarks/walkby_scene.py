@@ -9,9 +9,9 @@ People, from ../shared/datasets (internal evaluation only):
 - strangers (never enrolled): the single-session ea-nuaa-webcam-15 subjects, East-Asian LFW identities
   with exactly two images and random non-Asian LFW identities.
 Video: 640x480 at 15 FPS, JPEG quality 70; each walker is one real photo (a new one drawn each day) whose
-face crosses the corridor, growing from 36-50 px to 1.3-1.7 times that as it nears the camera, with per-walk
-lighting and focus blur and per-frame sensor noise and motion blur; walkers enter every 6-12 frames and
-take 2-2.7 s to cross, so 3-5 overlap and some cross paths.
+face crosses the corridor, growing from 36-50 px (`FACE_PX`; walkby.py --face-px) to 1.3-1.7 times that as
+it nears the camera, with per-walk lighting and focus blur and per-frame sensor noise and motion blur;
+walkers enter every 6-12 frames and take 2-2.7 s to cross, so 3-5 overlap and some cross paths.
 The pasted face boxes are the ground truth that tracks are matched to.
 """
 
@@ -31,6 +31,8 @@ from edge_agent.vision.image_io import load_image
 FPS = 15
 SIZE = (640, 480)
 MARGIN = 0.45  # face crop margin (of the face size, each side)
+FACE_PX = (36.0, 50.0)  # face size (px) when a walker enters: smaller than hardware/README.md asks, on purpose
+GROWTH = (1.3, 1.7)  # factor by which the face grows as it nears the camera
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,10 @@ class CropSource:
         return self._cache[path]
 
 
-def schedule(walkers_of_day: list[Person], crops: CropSource, day: int, seed: int = 0) -> list[Walker]:
-    """The day's walkers in a random order, each with one random photo of theirs and a random path."""
+def schedule(walkers_of_day: list[Person], crops: CropSource, day: int, seed: int = 0,
+             face_px: tuple[float, float] = FACE_PX) -> list[Walker]:
+    """The day's walkers in a random order, each with one random photo of theirs and a random path; a face
+    enters at a size drawn from `face_px` (px) and grows 1.3-1.7 times as it nears the camera."""
     rng = np.random.default_rng(seed * 1000 + day)
     order = rng.permutation(len(walkers_of_day))
     out: list[Walker] = []
@@ -142,9 +146,9 @@ def schedule(walkers_of_day: list[Person], crops: CropSource, day: int, seed: in
         length = int(rng.integers(30, 41))
         left_to_right = bool(rng.integers(0, 2))
         x0, x1 = (-40.0, w + 40.0) if left_to_right else (w + 40.0, -40.0)
-        size0 = float(rng.uniform(36, 50))
+        size0 = float(rng.uniform(*face_px))
         out.append(Walker(person, crop, frame, length, x0, x1, float(rng.uniform(120, 360)), size0,
-                          size0 * float(rng.uniform(1.3, 1.7)), float(rng.uniform(0.75, 1.15)),
+                          size0 * float(rng.uniform(*GROWTH)), float(rng.uniform(0.75, 1.15)),
                           int(rng.integers(1 << 30)) + k, float(rng.uniform(0.4, 1.2))))
         frame += int(rng.integers(6, 13))
     return out

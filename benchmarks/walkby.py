@@ -55,6 +55,7 @@ from edge_agent.vision.embedder_choice import build_embedder, model_name  # noqa
 from edge_agent.vision.image_io import load_image  # noqa: E402
 from models import ModelStore  # noqa: E402
 
+MIXED_FRAMES = 5  # a track that spent this many frames on each of two walkers' faces followed two people
 MOUNTED_FACE_PX = 60  # hardware/README.md section 3: a face >= 60 px wide in a 640-wide stream
 
 
@@ -90,8 +91,10 @@ def enrol(analyzer: FaceAnalyzer, embedders: dict, enrolled: list[Person]) -> di
     return {c: (emb.embed(batch), ids) for c, (emb, _) in embedders.items()}
 
 
-def teacher(decisions: list, walker_of: dict, walkers: list, roster: set[str], samples: dict) -> tuple[dict, list]:
-    """Figures of one pipeline's day and the teacher's confirmations."""
+def teacher(decisions: list, walker_of: dict, walkers: list, roster: set[str], samples: dict,
+            votes: dict | None = None) -> tuple[dict, list]:
+    """Figures of one pipeline's day and the teacher's confirmations. `votes` ({track id: Counter of walker index},
+    as `count_truth` builds it) lets a named stranger's entry say whose face boxes its track overlapped."""
     by_walker: dict[int, list] = defaultdict(list)
     wrong = ghosts = 0
     for d in decisions:
@@ -120,10 +123,24 @@ def teacher(decisions: list, walker_of: dict, walkers: list, roster: set[str], s
         for d in right + reviewed:  # proposed present (or review confirmed) and finalised present: may teach
             confirmations.append(Confirmation(truth, samples.get(d.track_id, []), d.score, d.margin,
                                               corrected=False, via="proposal" if d.outcome == "accept" else "review"))
-    strangers_named = sum(1 for k in strangers if any(d.outcome == "accept" for d in by_walker.get(k, [])))
+    # identity switches: tracks that followed two walkers' faces (>= MIXED_FRAMES frames each), and the enrolled
+    # walkers neither named nor sent to review who spent that long inside a track decided for someone else
+    votes = votes or {}
+    mixed = sum(1 for cnt in votes.values() if sum(n >= MIXED_FRAMES for n in cnt.values()) >= 2)
+    decided = {d.track_id for d in decisions}
+    missed = [k for k in enrolled if not any(d.outcome in ("accept", "review") and d.student_id == walkers[k].person.pid
+                                             for d in by_walker.get(k, []))]
+    missed_in_mixed = sum(1 for k in missed if any(tid in decided and walker_of.get(tid) != k and cnt[k] >= MIXED_FRAMES
+                                                   for tid, cnt in votes.items()))
+    named_as = {k: [d for d in by_walker.get(k, []) if d.outcome == "accept"] for k in strangers}
+    named_as = {k: max(ds, key=lambda d: d.score) for k, ds in named_as.items() if ds}
     return {"enrolled_walkers": len(enrolled), "named": named, "review": review, "wrong_student": wrong + ghosts,
-            "strangers": len(strangers), "strangers_named": strangers_named,
-            "tracks": len(decisions)}, confirmations
+            "strangers": len(strangers), "strangers_named": len(named_as),
+            "strangers_named_as": [[walkers[k].person.pid, d.student_id, round(float(d.score), 4),
+                                    round(float(d.margin), 4), d.scope,
+                                    {walkers[w].person.pid: n for w, n in votes.get(d.track_id, {}).items()}]
+                                   for k, d in sorted(named_as.items())],
+            "mixed_tracks": mixed, "missed_in_mixed_track": missed_in_mixed, "tracks": len(decisions)}, confirmations
 
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -193,7 +210,8 @@ def run(args) -> dict:
             decisions[key] += pipe.finish()
         walker_of = {tid: cnt.most_common(1)[0][0] for tid, cnt in votes.items()}
         for (c, m), pipe in pipes.items():
-            figures, confirmations = teacher(decisions[(c, m)], walker_of, walkers, roster, pipe.voter.samples_of)
+            figures, confirmations = teacher(decisions[(c, m)], walker_of, walkers, roster, pipe.voter.samples_of,
+                                             votes)
             ms = 1000 * (cpu["detect"] + cpu[(c, m)]) / video.n_frames
             rows.append({"day": day, "embedder": c, "mode": m, "frames": video.n_frames, "cpu_ms_per_frame": ms,
                          "detect_ms_per_frame": 1000 * cpu["detect"] / video.n_frames, **figures})
@@ -204,7 +222,8 @@ def run(args) -> dict:
                 rows[-1]["learned_templates"] = sum(len(x) for x in learners[c].learned.values())
             print(f"day {day} {c:6} {m:4}: named {figures['named']}/{figures['enrolled_walkers']}, wrong "
                   f"{figures['wrong_student']}, strangers {figures['strangers_named']}/{figures['strangers']}, "
-                  f"review {figures['review']}, {ms:.1f} ms/frame", file=sys.stderr, flush=True)
+                  f"review {figures['review']}, {ms:.1f} ms/frame, mixed tracks {figures['mixed_tracks']} "
+                  f"(misses in one: {figures['missed_in_mixed_track']})", file=sys.stderr, flush=True)
         if args.save:  # a long run on a loaded machine keeps the days it has finished
             Path(args.save).write_text(json.dumps(summary(rows), default=float), encoding="utf-8")
     return summary(rows)
@@ -304,14 +323,15 @@ def markdown(r: dict, command: str) -> str:
              "<= 0.5 % of strangers named. `vote`: per-frame median vote; `set`: set-to-set matching "
              f"(edge_agent/track_decision.py). {faces_text(r)}.", "",
              "| day | embedder | decision | enrolled walkers named | wrong-student decisions | strangers named |"
-             " enrolled walkers to review | CPU ms/frame (detection) | tracks |",
+             " enrolled walkers to review | CPU ms/frame (detection) | tracks (following two walkers) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
         lines.append(f"| {row['day']} | {row['embedder']} | {row['mode']} | "
                      f"{pct(row['named'], row['enrolled_walkers'])} ({row['named']}/{row['enrolled_walkers']}) | "
                      f"{row['wrong_student']} | {pct(row['strangers_named'], row['strangers'])} "
                      f"({row['strangers_named']}/{row['strangers']}) | {pct(row['review'], row['enrolled_walkers'])} | "
-                     f"{row['cpu_ms_per_frame']:.1f} ({row['detect_ms_per_frame']:.1f}) | {row['tracks']} |")
+                     f"{row['cpu_ms_per_frame']:.1f} ({row['detect_ms_per_frame']:.1f}) | {row['tracks']} "
+                     f"({row.get('mixed_tracks', 'n/a')}) |")
     if r["learning"]:
         lines += ["", "Learning after each day's finalisation (cumulative outcomes of the confirmed sightings: "
                   "learned, or the rule that refused them) and learned templates held at the end of the day:", "",
@@ -340,6 +360,18 @@ def markdown(r: dict, command: str) -> str:
     else:
         verdict = (f"none named by any embedder or mode: the rate is below {bound:.2f} % (95 %, rule of three), "
                    + ("within" if bound <= 0.5 else "not yet shown within") + " the 0.5 % target")
+    lost = [x.get("missed_in_mixed_track") for x in r["rows"]]
+    if None not in lost:
+        lines += ["", f"Tracks following two walkers: a track with >= {MIXED_FRAMES} frames on each of two walkers' "
+                  "face boxes (an identity switch where paths cross). Enrolled walkers neither named nor sent to "
+                  f"review who spent >= {MIXED_FRAMES} frames in a track decided for someone else: {sum(lost)} of "
+                  f"{sum(x['enrolled_walkers'] - x['named'] - x['review'] for x in r['rows'])} such misses."]
+    who = [f"day {x['day']} {x['embedder']} {x['mode']}: {e[0]} as {e[1]} (set score {e[2]:.3f}, margin {e[3]:.3f}, "
+           f"{e[4]}; the track's frames on each walker's face box: "
+           + (", ".join(f"{p} {n}" for p, n in sorted(e[5].items(), key=lambda pn: -pn[1])) if len(e) > 5 else "n/a")
+           + ")" for x in r["rows"] for e in x.get("strangers_named_as", [])]
+    if who:
+        lines += ["", "Strangers named (the walk's highest accepted track): " + "; ".join(who) + "."]
     lines += ["", f"Strangers: {walks} stranger walks per embedder and mode (a pool of {r['stranger_pool']} strangers, "
               f"each walk with a photo of its own); {verdict}. The open-set LFW benchmark (bench:accuracy_*) measures "
               "the rate on thousands of strangers. Without learning, days differ only by the photos drawn and the "

@@ -60,11 +60,18 @@ MOUNTED_FACE_PX = 60  # hardware/README.md section 3: a face >= 60 px wide in a 
 
 
 class RecordingVoter(TrackVoter):
-    """A TrackVoter that keeps each decided track's samples (for the teacher's confirmations)."""
+    """A TrackVoter that keeps each decided track's samples (for the teacher's confirmations) and the frame and
+    quality of every frame it embedded for a decision (for whose face the decision was about)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.samples_of: dict[int, list] = {}
+        self.embedded_at: dict[int, list[tuple[int, float]]] = defaultdict(list)
+
+    def add(self, track_id, frame, ts, quality, embedding):
+        if not self.is_decided(track_id):
+            self.embedded_at[track_id].append((frame, float(quality)))
+        return super().add(track_id, frame, ts, quality, embedding)
 
     def _decide(self, track_id, v):
         self.samples_of[track_id] = list(v.samples)
@@ -194,8 +201,10 @@ def run(args) -> dict:
                      set_decision=SetDecision() if m == "set" else None)) for c in embedders for m in modes}
         cpu = Counter()
         decisions: dict = defaultdict(list)
-        votes: dict[int, Counter] = defaultdict(Counter)
-        first = next(iter(pipes.values()))
+        # the ground truth per pipeline: the same detections give the same tracks everywhere until a pipeline's
+        # identity check splits one of them (that depends on its embedder)
+        votes: dict = {key: defaultdict(Counter) for key in pipes}
+        on: dict = {key: defaultdict(dict) for key in pipes}
         for i in range(video.n_frames):
             frame, ts = video.frame(i), i / FPS
             t = time.process_time()
@@ -205,13 +214,16 @@ def run(args) -> dict:
                 t = time.process_time()
                 decisions[key] += pipe.process_detections(frame, ts, dets)
                 cpu[key] += time.process_time() - t
-            count_truth(votes, first.tracker.tracks, video.truth(i))  # same detections -> same tracks everywhere
+            truth = video.truth(i)
+            for key, pipe in pipes.items():
+                count_truth(votes[key], pipe.tracker.tracks, truth, on[key], i)
         for key, pipe in pipes.items():
             decisions[key] += pipe.finish()
-        walker_of = {tid: cnt.most_common(1)[0][0] for tid, cnt in votes.items()}
         for (c, m), pipe in pipes.items():
+            walker_of = decided_walker(votes[(c, m)], on[(c, m)], pipe.voter.embedded_at, decisions[(c, m)], walkers)
             figures, confirmations = teacher(decisions[(c, m)], walker_of, walkers, roster, pipe.voter.samples_of,
-                                             votes)
+                                             votes[(c, m)])
+            figures["switches"] = pipe.stats.switches
             ms = 1000 * (cpu["detect"] + cpu[(c, m)]) / video.n_frames
             rows.append({"day": day, "embedder": c, "mode": m, "frames": video.n_frames, "cpu_ms_per_frame": ms,
                          "detect_ms_per_frame": 1000 * cpu["detect"] / video.n_frames, **figures})
@@ -223,7 +235,8 @@ def run(args) -> dict:
             print(f"day {day} {c:6} {m:4}: named {figures['named']}/{figures['enrolled_walkers']}, wrong "
                   f"{figures['wrong_student']}, strangers {figures['strangers_named']}/{figures['strangers']}, "
                   f"review {figures['review']}, {ms:.1f} ms/frame, mixed tracks {figures['mixed_tracks']} "
-                  f"(misses in one: {figures['missed_in_mixed_track']})", file=sys.stderr, flush=True)
+                  f"(misses in one: {figures['missed_in_mixed_track']}), tracks split {figures['switches']}",
+                  file=sys.stderr, flush=True)
         if args.save:  # a long run on a loaded machine keeps the days it has finished
             Path(args.save).write_text(json.dumps(summary(rows), default=float), encoding="utf-8")
     return summary(rows)
@@ -256,9 +269,9 @@ def parse_face_px(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def count_truth(votes: dict, tracks, truth: list) -> None:
+def count_truth(votes: dict, tracks, truth: list, on: dict | None = None, frame: int | None = None) -> None:
     """Add one frame's ground truth to `votes` ({track id: Counter of walker index}): each live track counts
-    for the pasted face box it overlaps most (IoU >= 0.3)."""
+    for the pasted face box it overlaps most (IoU >= 0.3); with `on`, also {track id: {frame: walker index}}."""
     live = [tr for tr in tracks if tr.detection is not None]
     if truth and live:
         iou = _iou_matrix(np.stack([tr.detection.box for tr in live]), np.stack([b for _, b in truth]))
@@ -266,6 +279,27 @@ def count_truth(votes: dict, tracks, truth: list) -> None:
             c = int(iou[r].argmax())
             if iou[r, c] >= 0.3:
                 votes[tr.track_id][truth[c][0]] += 1
+                if on is not None:
+                    on[tr.track_id][frame] = truth[c][0]
+
+
+def decided_walker(votes: dict, on: dict, embedded_at: dict, decisions: list, walkers: list) -> dict[int, int]:
+    """{track id: walker index}: whose face a track's decision was about. A track that followed two walkers (an
+    identity switch where paths cross) is decided from the frames it embedded: an accept belongs to the named
+    student's walker when frames of that walker's face were among them (the camera named someone it saw: right
+    for attendance, not a stranger named); otherwise a track belongs to the walker whose embedded frames carry
+    most of the decision's weight (quality ** 2, as `SetDecision` weighs them), and a track with no embedded frame
+    on a walker's box to the walker it overlapped in most frames."""
+    named = {d.track_id: d.student_id for d in decisions if d.outcome == "accept"}
+    out = {}
+    for tid, cnt in votes.items():
+        weight: Counter = Counter()
+        for frame, quality in embedded_at.get(tid, []):
+            if (k := on[tid].get(frame)) is not None:
+                weight[k] += max(quality, 1e-3) ** 2
+        seen_named = [k for k in weight if walkers[k].person.pid == named.get(tid)]
+        out[tid] = seen_named[0] if seen_named else (weight or cnt).most_common(1)[0][0]
+    return out
 
 
 def stranger_draw(rng: np.random.Generator, pool: int, n: int) -> list[int]:
@@ -363,9 +397,15 @@ def markdown(r: dict, command: str) -> str:
     lost = [x.get("missed_in_mixed_track") for x in r["rows"]]
     if None not in lost:
         lines += ["", f"Tracks following two walkers: a track with >= {MIXED_FRAMES} frames on each of two walkers' "
-                  "face boxes (an identity switch where paths cross). Enrolled walkers neither named nor sent to "
+                  "face boxes (an identity switch where paths cross). An accept counts for the named student's walker "
+                  "when the track embedded frames of that walker's face; otherwise a track's decision counts for the "
+                  "walker whose embedded frames carry most of its weight (quality ** 2, as the set decision weighs "
+                  "them). "
+                  "Enrolled walkers neither named nor sent to "
                   f"review who spent >= {MIXED_FRAMES} frames in a track decided for someone else: {sum(lost)} of "
-                  f"{sum(x['enrolled_walkers'] - x['named'] - x['review'] for x in r['rows'])} such misses."]
+                  f"{sum(x['enrolled_walkers'] - x['named'] - x['review'] for x in r['rows'])} such misses."
+                  + (f" Accepted tracks split by the identity check (`VotePolicy.verify_every`): "
+                     f"{sum(x['switches'] for x in r['rows'])}." if all('switches' in x for x in r['rows']) else "")]
     who = [f"day {x['day']} {x['embedder']} {x['mode']}: {e[0]} as {e[1]} (set score {e[2]:.3f}, margin {e[3]:.3f}, "
            f"{e[4]}; the track's frames on each walker's face box: "
            + (", ".join(f"{p} {n}" for p, n in sorted(e[5].items(), key=lambda pn: -pn[1])) if len(e) > 5 else "n/a")

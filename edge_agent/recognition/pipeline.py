@@ -84,7 +84,6 @@ class PipelineStats:
     detections: int = 0
     embeddings: int = 0
     decisions: int = 0
-    switches: int = 0  # accepted tracks split because they had moved onto another student's face
     pad_tracks: int = 0  # tracks PAD judged (once each)
     pad_s: float = 0.0  # time spent in PAD
 
@@ -124,10 +123,10 @@ class RecognitionPipeline:
         for track in update.active:
             self.voter.seen(track.track_id, ts)
             det = track.detection
-            if det is None or not self.voter.may_embed(track.track_id, update.frame):
+            if det is None or self.voter.is_decided(track.track_id):
                 continue
             quality = assess(frame, det).score
-            if self.pad is not None and not self.voter.is_decided(track.track_id):
+            if self.pad is not None:
                 track.keep_pad_view(quality, frame, det, self.config.pad_frames)
             if self.voter.wants_embedding(track.track_id, update.frame, quality):
                 to_embed.append((track.track_id, quality, det))
@@ -138,11 +137,7 @@ class RecognitionPipeline:
                                           refine=self.config.refine_landmarks)
             embedded = time.perf_counter()
             self.stats.embeddings += len(to_embed)
-            for (tid, quality, det), emb in zip(to_embed, embeddings, strict=True):
-                if self.voter.is_decided(tid):  # an accepted track's identity check
-                    if not self.voter.switched(tid, update.frame, emb):
-                        continue
-                    tid = self._split(tid, active, frame, quality, det)
+            for (tid, quality, _), emb in zip(to_embed, embeddings, strict=True):
                 decision = self.voter.add(tid, update.frame, ts, quality, emb)
                 if decision is not None:
                     decisions.append(self._judge(decision, active.get(tid)))
@@ -155,19 +150,6 @@ class RecognitionPipeline:
                 decisions.append(self._judge(decision, track))
         self.stats.decisions += len(decisions)
         return decisions
-
-    def _split(self, track_id: int, active: dict[int, Track], frame: np.ndarray, quality: float,
-               det: Detection) -> int:
-        """The accepted track `track_id` now shows another student's face: it goes on under a new id, decided
-        afresh from this frame on (the old id's decision stands; nothing more is reported for it)."""
-        self.voter.finish(track_id)  # decided already: forgets it, reports nothing
-        track = active.pop(track_id)
-        new_id = self.tracker.split(track_id)
-        active[new_id] = track
-        if self.pad is not None:
-            track.keep_pad_view(quality, frame, det, self.config.pad_frames)
-        self.stats.switches += 1
-        return new_id
 
     def _judge(self, decision: TrackDecision, track: Track | None) -> TrackDecision:
         """Attach PAD's verdict to a track's decision: scored once, from the views the tracker kept."""

@@ -95,20 +95,12 @@ class VotePolicy:
     # students are at 0.67-0.91 with margins 0.29-0.49 (fusion); strangers' tracks stay below 0.52.
     short_track_lift: float | None = 0.05
     short_track_margin: float = 0.15
-    # an accepted track re-embeds one frame every `verify_every` frames to check that it still follows the same
-    # face: where two walkers cross, a motion-only tracker may carry one track from one face onto the other
-    # (benchmarks/walkby.py counts such tracks). A frame that the recognizer accepts as ANOTHER student ends the
-    # track's identity: the pipeline splits it and the new face is decided afresh (None: never checked, the
-    # second student stays unseen for the rest of the track).
-    verify_every: int | None = 10
 
     def __post_init__(self) -> None:
         if self.embed_every < 1 or self.best_n < 1 or self.min_frames < 1:
             raise ValueError("embed_every, best_n and min_frames must be >= 1")
         if self.max_samples < self.min_frames:
             raise ValueError("max_samples must be >= min_frames")
-        if self.verify_every is not None and self.verify_every < 1:
-            raise ValueError("verify_every must be >= 1 (or None: off)")
 
 
 @dataclass(frozen=True)
@@ -163,7 +155,6 @@ class _Votes:
     best_quality: float = -math.inf
     last_embed_frame: int = -(10**9)
     decided: bool = False
-    accepted: str | None = None  # the student this track was accepted as
 
 
 class Recognizer:
@@ -244,39 +235,16 @@ class TrackVoter:
         v = self._votes.get(track_id)
         return v is not None and v.decided
 
-    def may_embed(self, track_id: int, frame: int) -> bool:
-        """Could this track's face be embedded in this frame, whatever its quality? (Undecided tracks, and accepted
-        ones whose identity check is due; the pipeline skips the quality measure of the others.)"""
-        v = self._votes.get(track_id)
-        return v is None or not v.decided or self._check_due(v, frame)
-
-    def _check_due(self, v: _Votes, frame: int) -> bool:
-        every = self.policy.verify_every
-        return v.accepted is not None and every is not None and frame - v.last_embed_frame >= every
-
     def wants_embedding(self, track_id: int, frame: int, quality: float) -> bool:
-        """Should this track's face in this frame be embedded? (For an accepted track: to check its identity.)"""
+        """Should this track's face in this frame be embedded?"""
         p = self.policy
         v = self._votes.get(track_id)
         if v is None:
             return quality >= p.min_quality
-        if quality < p.min_quality:
+        if v.decided or quality < p.min_quality:
             return False
-        if v.decided:
-            return self._check_due(v, frame)
         return (quality >= v.best_quality + p.min_quality_gain
                 or frame - v.last_embed_frame >= p.embed_every)
-
-    def switched(self, track_id: int, frame: int, embedding: np.ndarray) -> bool:
-        """Identity check of an accepted track: is this frame's face accepted as another student? Then the track
-        now follows someone else (the pipeline splits it); the accepted decision stands for the frames before."""
-        with self._lock:
-            v = self._votes.get(track_id)
-            if v is None or v.accepted is None:
-                return False
-            v.last_embed_frame = frame
-        verdict = self.recognizer.decide(np.asarray(embedding, dtype=np.float32).reshape(1, -1))
-        return verdict.outcome == "accept" and verdict.student_id != v.accepted
 
     def seen(self, track_id: int, ts: float) -> None:
         """Record that the track was seen at `ts` (for first/last timestamps)."""
@@ -300,7 +268,6 @@ class TrackVoter:
             decision = self._decide(track_id, v)
             if decision.outcome == "accept" or n >= self.policy.max_samples:
                 v.decided = True
-                v.accepted = decision.student_id if decision.outcome == "accept" else None
                 return decision
             return None
 

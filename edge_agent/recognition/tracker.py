@@ -181,19 +181,6 @@ class FaceTracker:
         active = [t for t in self._tracks if t.state is TrackState.CONFIRMED and t.detection is not None]
         return TrackerUpdate(frame, sorted(active, key=lambda t: t.track_id), finished)
 
-    def split(self, track_id: int) -> int:
-        """The face this track follows is someone else's from now on (an identity switch where two faces crossed,
-        found by the recognizer): the track keeps its box and motion under a new id, without the PAD views of the
-        previous face; the old id is never reported in `finished`. Returns the new id."""
-        track = next((t for t in self._tracks if t.track_id == track_id), None)
-        if track is None:
-            raise KeyError(f"no live track {track_id}")
-        track.track_id, self._next_id = self._next_id, self._next_id + 1
-        track.first_frame, track.first_ts = track.last_frame, track.last_ts
-        track.history = track.history[-1:]
-        track.pad_views = []
-        return track.track_id
-
     def flush(self) -> list[Track]:
         """End every confirmed or lost track (end of stream); returns them, tentative ones are dropped."""
         done = [t for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST)]

@@ -70,39 +70,6 @@ def test_pipeline_decides_once_per_track(stream, school, thresholds, analyzer, m
     assert pipe.stats.embeddings * 4 < pipe.stats.detections
 
 
-def _later_sessions(analyzer, nuaa_photos, subject, n):
-    first = min(p.session for p in nuaa_photos[subject])
-    crops = crops_of(analyzer, [p for p in nuaa_photos[subject] if p.session != first])
-    return [crops[i % len(crops)] for i in range(n)]
-
-
-@pytest.mark.parametrize("verify_every", [10, None])
-def test_track_that_moves_onto_another_students_face_is_split(analyzer, nuaa_photos, school, thresholds,
-                                                              model_store, verify_every):
-    """Where two walkers cross, a motion-only tracker can carry one track from S0004's face onto S0005's
-    (here: S0005's face takes over S0004's path at frame 30). The accepted track's identity check splits it,
-    so S0005 is decided as a track of their own; without the check S0005 is never named."""
-    from edge_agent.recognition.recognizer import VotePolicy
-
-    switch = 30
-    crops = _later_sessions(analyzer, nuaa_photos, "0004", switch) + _later_sessions(analyzer, nuaa_photos, "0005",
-                                                                                        N_FRAMES - switch)
-    stream = MovingFacesStream([MovingFace(crops, 110, (80.0, 220.0), (7.0, 0.5), bounce=False)])
-    voter = TrackVoter(Recognizer(school, thresholds, roster=[f"S{s}" for s in ENROLLED]),
-                       VotePolicy(verify_every=verify_every))
-    pipe = RecognitionPipeline(YuNetDetector(model_store.path("yunet"), score_threshold=0.5), analyzer.embedder,
-                               voter)
-    decisions = [d for i in range(N_FRAMES) for d in pipe.process(stream.frame(i), i / 25)] + pipe.finish()
-    accepted = [(d.student_id, d.track_id, d.first_ts) for d in decisions if d.outcome == "accept"]
-    if verify_every is None:
-        assert [a[0] for a in accepted] == ["S0004"] and pipe.stats.switches == 0
-        return
-    assert [a[0] for a in accepted] == ["S0004", "S0005"] and pipe.stats.switches == 1
-    assert accepted[0][1] != accepted[1][1]  # two tracks, one decision each
-    assert accepted[1][2] >= switch / 25  # S0005's track starts at the switch, not with S0004's frames
-    assert len({d.track_id for d in decisions}) == len(decisions)
-
-
 @pytest.fixture(scope="module")
 def video_file(stream, tmp_path_factory):
     path = tmp_path_factory.mktemp("video") / "corridor.avi"

@@ -143,12 +143,6 @@ def test_bad_thresholds_are_refused():
         DecisionThresholds(accept=1.5, review=0.4, margin=0.1, strict=1.6)
 
 
-def test_bad_vote_policy_is_refused():
-    with pytest.raises(ValueError, match="verify_every"):
-        VotePolicy(verify_every=0)
-    assert VotePolicy(verify_every=None).verify_every is None
-
-
 def _short_track(voter, track_id, embeddings):
     for frame, emb in enumerate(embeddings):
         assert voter.add(track_id, frame, frame / 25, 0.9, emb) is None  # fewer than min_frames: no decision yet

@@ -194,26 +194,3 @@ def test_flush_ends_every_confirmed_track():
     tracker.update([box_det(10, 10, 70, 70), box_det(200, 10, 260, 70)])
     done = tracker.flush()
     assert len(done) == 2 and tracker.tracks == []
-
-
-def test_split_gives_the_track_a_new_id_and_keeps_its_motion():
-    tracker = FaceTracker()
-    for i in range(4):
-        tracker.update([box_det(100 + 8 * i, 100, 160 + 8 * i, 160)])
-    (old,) = tracker.tracks
-    old_id = old.track_id
-    new_id = tracker.split(old_id)
-    assert new_id != old_id and [t.track_id for t in tracker.tracks] == [new_id]
-    assert old.pad_views == []
-    # the next frame's face is matched by the kept motion, under the new id, never reported under the old one
-    seen, finished = set(), []
-    for i in range(4, 8):
-        up = tracker.update([box_det(100 + 8 * i, 100, 160 + 8 * i, 160)])
-        seen |= {t.track_id for t in up.active}
-        finished += up.finished
-    assert seen == {new_id}
-    for _ in range(TrackerConfig().max_lost + 2):
-        finished += tracker.update([]).finished
-    assert [t.track_id for t in finished] == [new_id]
-    with pytest.raises(KeyError):
-        tracker.split(old_id)

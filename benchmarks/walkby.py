@@ -201,8 +201,8 @@ def run(args) -> dict:
                      set_decision=SetDecision() if m == "set" else None)) for c in embedders for m in modes}
         cpu = Counter()
         decisions: dict = defaultdict(list)
-        # the ground truth per pipeline: the same detections give the same tracks everywhere until a pipeline's
-        # identity check splits one of them (that depends on its embedder)
+        # the ground truth per pipeline (the same detections give the same tracks everywhere, but a tracker that
+        # used a pipeline's recognition could differ)
         votes: dict = {key: defaultdict(Counter) for key in pipes}
         on: dict = {key: defaultdict(dict) for key in pipes}
         for i in range(video.n_frames):
@@ -223,7 +223,6 @@ def run(args) -> dict:
             walker_of = decided_walker(votes[(c, m)], on[(c, m)], pipe.voter.embedded_at, decisions[(c, m)], walkers)
             figures, confirmations = teacher(decisions[(c, m)], walker_of, walkers, roster, pipe.voter.samples_of,
                                              votes[(c, m)])
-            figures["switches"] = pipe.stats.switches
             ms = 1000 * (cpu["detect"] + cpu[(c, m)]) / video.n_frames
             rows.append({"day": day, "embedder": c, "mode": m, "frames": video.n_frames, "cpu_ms_per_frame": ms,
                          "detect_ms_per_frame": 1000 * cpu["detect"] / video.n_frames, **figures})
@@ -235,7 +234,7 @@ def run(args) -> dict:
             print(f"day {day} {c:6} {m:4}: named {figures['named']}/{figures['enrolled_walkers']}, wrong "
                   f"{figures['wrong_student']}, strangers {figures['strangers_named']}/{figures['strangers']}, "
                   f"review {figures['review']}, {ms:.1f} ms/frame, mixed tracks {figures['mixed_tracks']} "
-                  f"(misses in one: {figures['missed_in_mixed_track']}), tracks split {figures['switches']}",
+                  f"(misses in one: {figures['missed_in_mixed_track']})",
                   file=sys.stderr, flush=True)
         if args.save:  # a long run on a loaded machine keeps the days it has finished
             Path(args.save).write_text(json.dumps(summary(rows), default=float), encoding="utf-8")
@@ -404,8 +403,7 @@ def markdown(r: dict, command: str) -> str:
                   "Enrolled walkers neither named nor sent to "
                   f"review who spent >= {MIXED_FRAMES} frames in a track decided for someone else: {sum(lost)} of "
                   f"{sum(x['enrolled_walkers'] - x['named'] - x['review'] for x in r['rows'])} such misses."
-                  + (f" Accepted tracks split by the identity check (`VotePolicy.verify_every`): "
-                     f"{sum(x['switches'] for x in r['rows'])}." if all('switches' in x for x in r['rows']) else "")]
+]
     who = [f"day {x['day']} {x['embedder']} {x['mode']}: {e[0]} as {e[1]} (set score {e[2]:.3f}, margin {e[3]:.3f}, "
            f"{e[4]}; the track's frames on each walker's face box: "
            + (", ".join(f"{p} {n}" for p, n in sorted(e[5].items(), key=lambda pn: -pn[1])) if len(e) > 5 else "n/a")

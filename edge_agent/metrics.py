@@ -6,6 +6,9 @@ Names follow `<program>_<thing>_<unit>` (program `edge`), labelled with the scho
   `edge_camera_frames_captured_total`, and `edge_attendance_records_total{outcome}` (what the attendance
   rules made of the decisions);
 - `edge_stage_duration_seconds{stage="detect|embed|match"}`, a histogram observed by the pipeline itself;
+- `edge_decided_face_width_pixels`, a histogram read from the pipelines at scrape time: decided tracks by the
+  width of their widest face in the analysed frame, the camera-placement check (alert EdgeCameraFacesTooSmall;
+  hardware/README.md section 3 asks for >= 60 px);
 - gauges computed at scrape time: `edge_camera_streaming`, `edge_outbox_unsent_events` and
   `edge_outbox_oldest_unsent_age_seconds` (read from the school database, 0 when nothing waits),
   `edge_mqtt_connected`.
@@ -22,8 +25,9 @@ from pathlib import Path
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from edge_agent.store import school_db
 from edge_agent.sync.outbox import Outbox
@@ -53,7 +57,7 @@ class EdgeCollector(Collector):
         self.db_path = db_path
         self.source = source
 
-    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         s = self.school
         cam = ["school", "camera"]
         frames = CounterMetricFamily("edge_frames", "Frames analysed by the recognition pipeline.", labels=cam)
@@ -62,6 +66,8 @@ class EdgeCollector(Collector):
         decided = CounterMetricFamily("edge_decisions", "Tracks decided, by outcome.", labels=cam + ["outcome"])
         captured = CounterMetricFamily("edge_camera_frames_captured", "Frames read from the camera.", labels=cam)
         streaming = GaugeMetricFamily("edge_camera_streaming", "1 while the camera delivers frames.", labels=cam)
+        face_px = HistogramMetricFamily("edge_decided_face_width_pixels", "Decided face tracks by the width of "
+                                        "their widest face in the analysed frame (pixels).", labels=cam)
         for w in list(self.source.workers):
             name = w.camera.cfg.name
             health = w.camera.health()
@@ -72,9 +78,12 @@ class EdgeCollector(Collector):
                 frames.add_metric([s, name], st.frames)
                 dets.add_metric([s, name], st.detections)
                 embs.add_metric([s, name], st.embeddings)
+                tally = st.face_px
+                face_px.add_metric([s, name], [(floatToGoString(b), n) for b, n in tally.cumulative()],
+                                   sum_value=tally.total_px)
             for outcome, n in list(w.decided.items()):
                 decided.add_metric([s, name, str(outcome)], n)
-        yield from (frames, dets, embs, decided, captured, streaming)
+        yield from (frames, dets, embs, decided, captured, streaming, face_px)
         records = CounterMetricFamily("edge_attendance_records", "Decisions recorded by the attendance rules, "
                                       "by result.", labels=["school", "outcome"])
         for outcome, n in list(self.source.outcomes.items()):

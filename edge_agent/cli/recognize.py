@@ -3,8 +3,10 @@
 With `--json`, each decision is one JSON line on stdout:
   {"track_id", "student_id" (the student, or "unknown" / "review"), "candidate_id" (for review),
    "outcome", "score", "margin", "scope" ("roster"/"school"), "other_class", "frames_used",
-   "first_ts", "last_ts"}
-Without it, one Vietnamese line per decision. A summary goes to stderr.
+   "first_ts", "last_ts", "face_px" (the track's widest face, pixels of the analysed frame)}
+Without it, one Vietnamese line per decision. A summary goes to stderr, with the face sizes the camera saw:
+the installer's check of hardware/README.md section 3 (faces >= 60 px wide in the analysed frame), and a
+warning when most decided tracks never reached that width.
 """
 
 from __future__ import annotations
@@ -74,11 +76,31 @@ def describe(d) -> str:
     if d.outcome == "accept":
         where = " (học sinh lớp khác)" if d.other_class else ""
         return (f"Vệt {d.track_id}: nhận diện {d.student_id}{where}, điểm {d.score:.2f}, chênh {d.margin:.2f}, "
-                f"{d.frames_used} khung hình, {span}")
+                f"{d.frames_used} khung hình, mặt rộng {d.face_px:.0f} px, {span}")
     if d.outcome == "review":
         return (f"Vệt {d.track_id}: cần giáo viên xác nhận (gần giống {d.student_id}, điểm {d.score:.2f}), "
-                f"{d.frames_used} khung hình, {span}")
-    return f"Vệt {d.track_id}: người lạ, {d.frames_used} khung hình, {span}"
+                f"{d.frames_used} khung hình, mặt rộng {d.face_px:.0f} px, {span}")
+    return f"Vệt {d.track_id}: người lạ, {d.frames_used} khung hình, mặt rộng {d.face_px:.0f} px, {span}"
+
+
+def face_size_summary(widths: list[float]) -> list[str]:
+    """Vietnamese lines on the widest face of each decided track (none without a decision)."""
+    from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX
+
+    widths = sorted(w for w in widths if w > 0)
+    if not widths:
+        return []
+    n = len(widths)
+    small = sum(w < MOUNT_MIN_FACE_PX for w in widths)
+    median = widths[n // 2] if n % 2 else (widths[n // 2 - 1] + widths[n // 2]) / 2
+    lines = [f"Cỡ khuôn mặt (rộng nhất của mỗi vệt, trong khung đã phân tích): trung vị {median:.0f} px, "
+             f"nhỏ nhất {widths[0]:.0f} px, lớn nhất {widths[-1]:.0f} px; {small}/{n} vệt chưa lần nào "
+             f"rộng tới {MOUNT_MIN_FACE_PX:.0f} px"]
+    if 2 * small > n:
+        lines.append(f"Cảnh báo: phần lớn khuôn mặt hẹp hơn {MOUNT_MIN_FACE_PX:.0f} px, camera sẽ bỏ sót nhiều học "
+                     "sinh. Đặt camera gần chỗ học sinh đi qua hơn hoặc dùng ống kính hẹp hơn "
+                     "(hardware/README.md, mục 3).")
+    return lines
 
 
 def recognize(
@@ -130,17 +152,25 @@ def recognize(
     pipeline = RecognitionPipeline(detectors[0], embedder,
                                    TrackVoter(Recognizer(school, thresholds, roster=ids)))
     start = time.perf_counter()
+    widths: list[float] = []
+
+    def emit(d) -> None:
+        widths.append(d.face_px)
+        print(json.dumps(d.to_json_dict(), ensure_ascii=False) if json_out else describe(d), flush=True)
+
     try:
         frames = VideoSource(source, max_width=width).frames(max_frames)
         for d in run_stream(frames, pipeline, detectors):
-            print(json.dumps(d.to_json_dict(), ensure_ascii=False) if json_out else describe(d), flush=True)
+            emit(d)
     except SourceError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         raise typer.Exit(2) from exc
     except KeyboardInterrupt:
         for d in pipeline.finish():
-            print(json.dumps(d.to_json_dict(), ensure_ascii=False) if json_out else describe(d), flush=True)
+            emit(d)
     elapsed = max(time.perf_counter() - start, 1e-9)
     s = pipeline.stats
     print(f"{s.frames} khung hình ({s.frames / elapsed:.1f} khung/giây), {s.decisions} quyết định, "
           f"{s.embeddings} lần trích đặc trưng", file=sys.stderr)
+    for line in face_size_summary(widths):
+        print(line, file=sys.stderr)

@@ -5,6 +5,10 @@ the same order of results but spreads detection, the heavy per-frame step, over 
 detector on alternate frames, each detector with its own single-threaded, non-spinning session; tracking,
 quality and the few embeddings run in frame order on the calling thread. One decision per track.
 
+Every decision carries the widest face of its track (`TrackDecision.face_px`) and `PipelineStats.face_px`
+counts decided tracks by that width: the camera-placement check (hardware/README.md section 3 asks for faces
+of at least `MOUNT_MIN_FACE_PX` in the analysed frame; the walk-by benchmark names far fewer students below).
+
 With a presentation-attack detector (`pad`), the tracker keeps the PAD views of each track's best frames
 and the detector scores them once, when the track is decided (`TrackDecision.pad`); the pipeline changes no
 decision itself: the service reports the score or, on an enforcing camera, sends the track to review.
@@ -12,6 +16,7 @@ decision itself: the service reports the score or, on an enforcing camera, sends
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import deque
@@ -78,6 +83,39 @@ def make_detectors(model_path, count: int, config: PipelineConfig | None = None,
             for _ in range(max(1, count))]
 
 
+MOUNT_MIN_FACE_PX = 60.0  # hardware/README.md section 3: a passing face >= 60 px wide in the analysed frame
+FACE_PX_BOUNDS = (24.0, 32.0, 40.0, 48.0, MOUNT_MIN_FACE_PX, 80.0, 120.0, 160.0)  # histogram upper bounds
+
+
+@dataclass
+class FaceSizeTally:
+    """Decided tracks counted by their widest face (pixels of the analysed frame), in the bands of
+    `FACE_PX_BOUNDS` (a face of exactly a bound counts in that bound's band; the last band is open)."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(FACE_PX_BOUNDS) + 1))
+    total_px: float = 0.0
+
+    def add(self, face_px: float) -> None:
+        self.counts[bisect.bisect_left(FACE_PX_BOUNDS, face_px)] += 1
+        self.total_px += float(face_px)
+
+    @property
+    def tracks(self) -> int:
+        return sum(self.counts)
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """(upper bound, tracks at or under it), the last bound +inf: a Prometheus histogram's buckets."""
+        out, running = [], 0
+        for bound, n in zip((*FACE_PX_BOUNDS, float("inf")), self.counts, strict=True):
+            running += n
+            out.append((bound, running))
+        return out
+
+    def at_most(self, bound: float) -> int:
+        """Tracks whose widest face was no wider than `bound` (one of `FACE_PX_BOUNDS`)."""
+        return dict(self.cumulative())[bound]
+
+
 @dataclass
 class PipelineStats:
     frames: int = 0
@@ -86,6 +124,7 @@ class PipelineStats:
     decisions: int = 0
     pad_tracks: int = 0  # tracks PAD judged (once each)
     pad_s: float = 0.0  # time spent in PAD
+    face_px: FaceSizeTally = field(default_factory=FaceSizeTally)  # decided tracks by widest face
 
 
 class RecognitionPipeline:
@@ -152,7 +191,11 @@ class RecognitionPipeline:
         return decisions
 
     def _judge(self, decision: TrackDecision, track: Track | None) -> TrackDecision:
-        """Attach PAD's verdict to a track's decision: scored once, from the views the tracker kept."""
+        """Attach the track's widest face and PAD's verdict to its decision (PAD scored once, from the views
+        the tracker kept)."""
+        if track is not None:
+            decision = replace(decision, face_px=track.max_face_px)
+            self.stats.face_px.add(track.max_face_px)
         if self.pad is None:
             return decision
         views = track.pad_views if track is not None else []

@@ -133,6 +133,8 @@ class TrackDecision:
     best_quality: float = 0.0  # the track's best embedded frame (what learning may keep, never printed)
     best_embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
     pad: Any = field(default=None, compare=False)  # recognition.pipeline.TrackPad when the camera runs PAD
+    # widest face of the track up to its decision, in pixels of the analysed frame (set by the pipeline; 0 unknown)
+    face_px: float = field(default=0.0, compare=False)
 
     def to_json_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)
@@ -144,6 +146,7 @@ class TrackDecision:
         for k in ("score", "margin"):
             d[k] = None if math.isnan(d[k]) else round(d[k], 4)
         d["first_ts"], d["last_ts"] = round(self.first_ts, 3), round(self.last_ts, 3)
+        d["face_px"] = round(self.face_px, 1)
         return d
 
 

@@ -70,6 +70,7 @@ class Track:
     hits: int = 1
     lost_frames: int = 0
     history: list[int] = field(default_factory=list)  # frame indices with a matched detection
+    max_face_px: float = 0.0  # width of the widest face matched to the track (pixels of the analysed frame)
     # presentation-attack views: (quality, pad_region crop, detection in it) of the best frames, best first
     pad_views: list[tuple[float, np.ndarray, Detection]] = field(default_factory=list)
 
@@ -223,6 +224,7 @@ class FaceTracker:
         track.velocity = track.velocity + cfg.beta * resid / dt
         track.detection = det
         track.score = float(det.score)
+        track.max_face_px = max(track.max_face_px, det.width)
         track.last_frame = frame
         track.last_ts = ts
         track.lost_frames = 0
@@ -235,7 +237,7 @@ class FaceTracker:
     def _birth(self, det: Detection, frame: int, ts: float, confirmed: bool) -> None:
         track = Track(track_id=self._next_id, state_vec=_to_cxcywh(det.box), velocity=np.zeros(4),
                       score=float(det.score), detection=det, first_ts=ts, last_ts=ts, first_frame=frame,
-                      last_frame=frame, history=[frame])
+                      last_frame=frame, history=[frame], max_face_px=det.width)
         if confirmed or self.config.min_hits <= 1:
             track.state = TrackState.CONFIRMED
         self._next_id += 1

@@ -4,6 +4,7 @@ through the pipeline and through `edge-agent recognize`."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import cv2
 import pytest
@@ -68,6 +69,15 @@ def test_pipeline_decides_once_per_track(stream, school, thresholds, analyzer, m
     # tracking pays off: far fewer embeddings than faces detected
     assert pipe.stats.frames == N_FRAMES
     assert pipe.stats.embeddings * 4 < pipe.stats.detections
+    # each decision carries its track's widest face: the pasted faces are 110 (student) and 100 px tall, and a
+    # face box is a little narrower than tall
+    student = next(d for d in decisions if d.outcome == "accept")
+    assert 0.6 * 110 <= student.face_px <= 1.1 * 110, student.face_px
+    assert all(0.6 * 100 <= d.face_px <= 1.1 * 110 for d in decisions), [d.face_px for d in decisions]
+    tally = pipe.stats.face_px
+    assert tally.tracks == len(decisions) and tally.at_most(60.0) == 0
+    assert tally.total_px == pytest.approx(sum(d.face_px for d in decisions))
+    assert tally.cumulative()[-1] == (float("inf"), len(decisions))
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +110,32 @@ def test_recognize_cli_prints_one_json_line_per_track(video_file, gallery_file):
                               "last_ts"} <= d.keys() for d in decisions)
     check_decisions(decisions, None)
     assert f"{N_FRAMES} khung hình" in result.stderr
+    # faces of 100-110 px: the size line, no placement warning
+    assert all(d["face_px"] >= 60 for d in decisions)
+    assert f"0/{len(decisions)} vệt chưa lần nào rộng tới 60 px" in result.stderr
+    assert "Cảnh báo" not in result.stderr
+
+
+def test_recognize_cli_warns_when_the_camera_sees_faces_too_small(stream, tmp_path, gallery_file):
+    """The same walkers at 40 px (a camera hung too far): every track's widest face is under the 60 px of
+    hardware/README.md section 3, and the installer is told so, with where to read why."""
+    from edge_agent.demo.synthetic_stream import MovingFacesStream
+
+    far = MovingFacesStream([replace(f, size=40) for f in stream.faces])
+    path = tmp_path / "far.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, far.frame_size)
+    for i in range(N_FRAMES):
+        writer.write(far.frame(i))
+    writer.release()
+    result = CliRunner().invoke(app, ["recognize", "--source", str(path), "--gallery", str(gallery_file),
+                                      "--roster", ",".join(f"S{s}" for s in ENROLLED), "--json"])
+    assert result.exit_code == 0, result.output
+    decisions = [json.loads(ln) for ln in result.stdout.splitlines() if ln.strip()]
+    assert decisions, "the detector still follows 40 px faces"
+    assert all(0.6 * 40 <= d["face_px"] <= 1.1 * 40 for d in decisions), [d["face_px"] for d in decisions]
+    n = len(decisions)
+    assert f"{n}/{n} vệt chưa lần nào rộng tới 60 px" in result.stderr
+    assert "Cảnh báo: phần lớn khuôn mặt hẹp hơn 60 px" in result.stderr and "hardware/README.md" in result.stderr
 
 
 def test_recognize_cli_human_output_is_vietnamese(video_file, gallery_file):

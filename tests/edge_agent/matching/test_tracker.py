@@ -194,3 +194,17 @@ def test_flush_ends_every_confirmed_track():
     tracker.update([box_det(10, 10, 70, 70), box_det(200, 10, 260, 70)])
     done = tracker.flush()
     assert len(done) == 2 and tracker.tracks == []
+
+
+def test_track_remembers_its_widest_face():
+    """A face walking towards the camera and away again: the track keeps the widest face it matched (what the
+    camera-placement check reports), not the latest, and a low-score detection that keeps the track counts too."""
+    tracker = FaceTracker()
+    widths = [40, 44, 50, 56, 52, 46]
+    for i, w in enumerate(widths):
+        x = 100 + 6 * i
+        update = tracker.update([box_det(x, 100, x + w, 100 + 1.2 * w, score=0.6 if w == 56 else 0.9)])
+        track = update.active[0]
+        assert track.max_face_px == pytest.approx(max(widths[:i + 1]))
+    assert len({t.track_id for t in tracker.tracks}) == 1
+    assert [t.max_face_px for t in tracker.flush()] == [pytest.approx(56)]

@@ -6,8 +6,8 @@ Names follow `<program>_<thing>_<unit>` (program `edge`), labelled with the scho
   `edge_camera_frames_captured_total`, and `edge_attendance_records_total{outcome}` (what the attendance
   rules made of the decisions);
 - `edge_stage_duration_seconds{stage="detect|embed|match"}`, a histogram observed by the pipeline itself;
-- `edge_decided_face_width_pixels`, a histogram read from the pipelines at scrape time: decided tracks by the
-  width of their widest face in the analysed frame, the camera-placement check (alert EdgeCameraFacesTooSmall;
+- `edge_face_track_width_pixels`, a histogram read from the pipelines at scrape time: face tracks that ended, by
+  the width of their widest face in the analysed frame, the camera-placement check (alert EdgeCameraFacesTooSmall;
   hardware/README.md section 3 asks for >= 60 px);
 - gauges computed at scrape time: `edge_camera_streaming`, `edge_outbox_unsent_events` and
   `edge_outbox_oldest_unsent_age_seconds` (read from the school database, 0 when nothing waits),
@@ -66,8 +66,8 @@ class EdgeCollector(Collector):
         decided = CounterMetricFamily("edge_decisions", "Tracks decided, by outcome.", labels=cam + ["outcome"])
         captured = CounterMetricFamily("edge_camera_frames_captured", "Frames read from the camera.", labels=cam)
         streaming = GaugeMetricFamily("edge_camera_streaming", "1 while the camera delivers frames.", labels=cam)
-        face_px = HistogramMetricFamily("edge_decided_face_width_pixels", "Decided face tracks by the width of "
-                                        "their widest face in the analysed frame (pixels).", labels=cam)
+        face_px = HistogramMetricFamily("edge_face_track_width_pixels", "Face tracks that ended, by the width "
+                                        "of their widest face in the analysed frame (pixels).", labels=cam)
         for w in list(self.source.workers):
             name = w.camera.cfg.name
             health = w.camera.health()

@@ -3,10 +3,10 @@
 With `--json`, each decision is one JSON line on stdout:
   {"track_id", "student_id" (the student, or "unknown" / "review"), "candidate_id" (for review),
    "outcome", "score", "margin", "scope" ("roster"/"school"), "other_class", "frames_used",
-   "first_ts", "last_ts", "face_px" (the track's widest face, pixels of the analysed frame)}
+   "first_ts", "last_ts", "face_px" (the track's widest face up to its decision, pixels of the analysed frame)}
 Without it, one Vietnamese line per decision. A summary goes to stderr, with the face sizes the camera saw:
-the installer's check of hardware/README.md section 3 (faces >= 60 px wide in the analysed frame), and a
-warning when most decided tracks never reached that width.
+the installer's check of hardware/README.md section 3 (faces >= 60 px wide in the analysed frame): the median
+widest face of the tracks and how many never grew wider than 60 px, with a warning when that is most of them.
 """
 
 from __future__ import annotations
@@ -83,22 +83,19 @@ def describe(d) -> str:
     return f"Vệt {d.track_id}: người lạ, {d.frames_used} khung hình, mặt rộng {d.face_px:.0f} px, {span}"
 
 
-def face_size_summary(widths: list[float]) -> list[str]:
-    """Vietnamese lines on the widest face of each decided track (none without a decision)."""
+def face_size_summary(tally) -> list[str]:
+    """Vietnamese lines on the widest face of each face track that ended (`PipelineStats.face_px`)."""
     from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX
 
-    widths = sorted(w for w in widths if w > 0)
-    if not widths:
+    n = tally.tracks
+    if not n:
         return []
-    n = len(widths)
-    small = sum(w < MOUNT_MIN_FACE_PX for w in widths)
-    median = widths[n // 2] if n % 2 else (widths[n // 2 - 1] + widths[n // 2]) / 2
-    lines = [f"Cỡ khuôn mặt (rộng nhất của mỗi vệt, trong khung đã phân tích): trung vị {median:.0f} px, "
-             f"nhỏ nhất {widths[0]:.0f} px, lớn nhất {widths[-1]:.0f} px; {small}/{n} vệt chưa lần nào "
-             f"rộng tới {MOUNT_MIN_FACE_PX:.0f} px"]
+    small = tally.at_most(MOUNT_MIN_FACE_PX)
+    lines = [f"Cỡ khuôn mặt (rộng nhất của mỗi vệt, trong khung đã phân tích): trung vị {tally.median():.0f} px; "
+             f"{small}/{n} vệt không lần nào rộng quá {MOUNT_MIN_FACE_PX:.0f} px"]
     if 2 * small > n:
-        lines.append(f"Cảnh báo: phần lớn khuôn mặt hẹp hơn {MOUNT_MIN_FACE_PX:.0f} px, camera sẽ bỏ sót nhiều học "
-                     "sinh. Đặt camera gần chỗ học sinh đi qua hơn hoặc dùng ống kính hẹp hơn "
+        lines.append(f"Cảnh báo: phần lớn khuôn mặt không rộng quá {MOUNT_MIN_FACE_PX:.0f} px, camera sẽ bỏ sót nhiều "
+                     "học sinh. Đặt camera gần chỗ học sinh đi qua hơn hoặc dùng ống kính hẹp hơn "
                      "(hardware/README.md, mục 3).")
     return lines
 
@@ -152,10 +149,8 @@ def recognize(
     pipeline = RecognitionPipeline(detectors[0], embedder,
                                    TrackVoter(Recognizer(school, thresholds, roster=ids)))
     start = time.perf_counter()
-    widths: list[float] = []
 
     def emit(d) -> None:
-        widths.append(d.face_px)
         print(json.dumps(d.to_json_dict(), ensure_ascii=False) if json_out else describe(d), flush=True)
 
     try:
@@ -172,5 +167,5 @@ def recognize(
     s = pipeline.stats
     print(f"{s.frames} khung hình ({s.frames / elapsed:.1f} khung/giây), {s.decisions} quyết định, "
           f"{s.embeddings} lần trích đặc trưng", file=sys.stderr)
-    for line in face_size_summary(widths):
+    for line in face_size_summary(s.face_px):
         print(line, file=sys.stderr)

@@ -5,9 +5,10 @@ the same order of results but spreads detection, the heavy per-frame step, over 
 detector on alternate frames, each detector with its own single-threaded, non-spinning session; tracking,
 quality and the few embeddings run in frame order on the calling thread. One decision per track.
 
-Every decision carries the widest face of its track (`TrackDecision.face_px`) and `PipelineStats.face_px`
-counts decided tracks by that width: the camera-placement check (hardware/README.md section 3 asks for faces
-of at least `MOUNT_MIN_FACE_PX` in the analysed frame; the walk-by benchmark names far fewer students below).
+Every decision carries the widest face of its track so far (`TrackDecision.face_px`), and `PipelineStats.face_px`
+counts the tracks that ended by the widest face each reached: the camera-placement check (hardware/README.md
+section 3 asks for faces of at least `MOUNT_MIN_FACE_PX` in the analysed frame; the walk-by benchmark names far
+fewer students below).
 
 With a presentation-attack detector (`pad`), the tracker keeps the PAD views of each track's best frames
 and the detector scores them once, when the track is decided (`TrackDecision.pad`); the pipeline changes no
@@ -17,6 +18,7 @@ decision itself: the service reports the score or, on an enforcing camera, sends
 from __future__ import annotations
 
 import bisect
+import statistics
 import threading
 import time
 from collections import deque
@@ -89,15 +91,23 @@ FACE_PX_BOUNDS = (24.0, 32.0, 40.0, 48.0, MOUNT_MIN_FACE_PX, 80.0, 120.0, 160.0)
 
 @dataclass
 class FaceSizeTally:
-    """Decided tracks counted by their widest face (pixels of the analysed frame), in the bands of
-    `FACE_PX_BOUNDS` (a face of exactly a bound counts in that bound's band; the last band is open)."""
+    """Face tracks that ended, counted by their widest face (pixels of the analysed frame) in the bands of
+    `FACE_PX_BOUNDS` (a face of exactly a bound counts in that bound's band; the last band is open); the
+    latest `RECENT` widths are kept for a median."""
 
+    RECENT = 1000
     counts: list[int] = field(default_factory=lambda: [0] * (len(FACE_PX_BOUNDS) + 1))
     total_px: float = 0.0
+    recent: deque = field(default_factory=lambda: deque(maxlen=FaceSizeTally.RECENT))
 
     def add(self, face_px: float) -> None:
         self.counts[bisect.bisect_left(FACE_PX_BOUNDS, face_px)] += 1
         self.total_px += float(face_px)
+        self.recent.append(float(face_px))
+
+    def median(self) -> float | None:
+        """Median widest face of the latest tracks (None before any track ended)."""
+        return statistics.median(self.recent) if self.recent else None
 
     @property
     def tracks(self) -> int:
@@ -124,7 +134,7 @@ class PipelineStats:
     decisions: int = 0
     pad_tracks: int = 0  # tracks PAD judged (once each)
     pad_s: float = 0.0  # time spent in PAD
-    face_px: FaceSizeTally = field(default_factory=FaceSizeTally)  # decided tracks by widest face
+    face_px: FaceSizeTally = field(default_factory=FaceSizeTally)  # ended tracks by their widest face
 
 
 class RecognitionPipeline:
@@ -184,6 +194,7 @@ class RecognitionPipeline:
                 self.on_stage("embed", embedded - start)
                 self.on_stage("match", time.perf_counter() - embedded)
         for track in update.finished:
+            self.stats.face_px.add(track.max_face_px)
             decision = self.voter.finish(track.track_id)
             if decision is not None:
                 decisions.append(self._judge(decision, track))
@@ -191,11 +202,10 @@ class RecognitionPipeline:
         return decisions
 
     def _judge(self, decision: TrackDecision, track: Track | None) -> TrackDecision:
-        """Attach the track's widest face and PAD's verdict to its decision (PAD scored once, from the views
-        the tracker kept)."""
+        """Attach the track's widest face so far and PAD's verdict to its decision (PAD scored once, from the
+        views the tracker kept)."""
         if track is not None:
             decision = replace(decision, face_px=track.max_face_px)
-            self.stats.face_px.add(track.max_face_px)
         if self.pad is None:
             return decision
         views = track.pad_views if track is not None else []
@@ -231,7 +241,10 @@ class RecognitionPipeline:
 
     def finish(self) -> list[TrackDecision]:
         """End of stream: decide every track still open."""
-        out = [self._judge(d, t) for t in self.tracker.flush() if (d := self.voter.finish(t.track_id)) is not None]
+        ended = self.tracker.flush()
+        for t in ended:
+            self.stats.face_px.add(t.max_face_px)
+        out = [self._judge(d, t) for t in ended if (d := self.voter.finish(t.track_id)) is not None]
         self.stats.decisions += len(out)
         return out
 

@@ -4,6 +4,7 @@ through the pipeline and through `edge-agent recognize`."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import cv2
@@ -74,10 +75,11 @@ def test_pipeline_decides_once_per_track(stream, school, thresholds, analyzer, m
     student = next(d for d in decisions if d.outcome == "accept")
     assert 0.6 * 110 <= student.face_px <= 1.1 * 110, student.face_px
     assert all(0.6 * 100 <= d.face_px <= 1.1 * 110 for d in decisions), [d.face_px for d in decisions]
+    # every track that ended is counted by its widest face, and none of these stayed at or under 60 px
     tally = pipe.stats.face_px
-    assert tally.tracks == len(decisions) and tally.at_most(60.0) == 0
-    assert tally.total_px == pytest.approx(sum(d.face_px for d in decisions))
-    assert tally.cumulative()[-1] == (float("inf"), len(decisions))
+    assert tally.tracks >= len(decisions) and tally.at_most(60.0) == 0
+    assert tally.cumulative()[-1] == (float("inf"), tally.tracks)
+    assert 0.6 * 100 <= tally.median() <= 1.1 * 110 and 0.6 * 100 <= tally.total_px / tally.tracks <= 1.1 * 110
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +114,7 @@ def test_recognize_cli_prints_one_json_line_per_track(video_file, gallery_file):
     assert f"{N_FRAMES} khung hình" in result.stderr
     # faces of 100-110 px: the size line, no placement warning
     assert all(d["face_px"] >= 60 for d in decisions)
-    assert f"0/{len(decisions)} vệt chưa lần nào rộng tới 60 px" in result.stderr
+    assert re.search(r"trung vị \d+ px; 0/\d+ vệt không lần nào rộng quá 60 px", result.stderr), result.stderr
     assert "Cảnh báo" not in result.stderr
 
 
@@ -133,9 +135,12 @@ def test_recognize_cli_warns_when_the_camera_sees_faces_too_small(stream, tmp_pa
     decisions = [json.loads(ln) for ln in result.stdout.splitlines() if ln.strip()]
     assert decisions, "the detector still follows 40 px faces"
     assert all(0.6 * 40 <= d["face_px"] <= 1.1 * 40 for d in decisions), [d["face_px"] for d in decisions]
-    n = len(decisions)
-    assert f"{n}/{n} vệt chưa lần nào rộng tới 60 px" in result.stderr
-    assert "Cảnh báo: phần lớn khuôn mặt hẹp hơn 60 px" in result.stderr and "hardware/README.md" in result.stderr
+    counted = re.search(r"trung vị (\d+) px; (\d+)/(\d+) vệt không lần nào rộng quá 60 px", result.stderr)
+    assert counted, result.stderr
+    median, small, tracks = (int(g) for g in counted.groups())
+    assert 0.6 * 40 <= median <= 1.1 * 40 and small == tracks >= len(decisions)
+    assert "Cảnh báo: phần lớn khuôn mặt không rộng quá 60 px" in result.stderr
+    assert "hardware/README.md" in result.stderr
 
 
 def test_recognize_cli_human_output_is_vietnamese(video_file, gallery_file):

@@ -448,14 +448,19 @@ class EdgeService:
 
     def status_extra(self) -> dict:
         """What the heartbeat tells the operations centre besides the outbox (called on the link's thread): each
-        camera's frame rate, the installed gallery's version, the embedder in use, today's decisions."""
+        camera's frame rate and face sizes, the installed gallery's version, the embedder in use, today's decisions."""
         cameras = []
         for w in self.workers:
             h = w.camera.health()
             last = (None if h.last_frame_age_s is None
                     else datetime.fromtimestamp(time.time() - h.last_frame_age_s, UTC))
-            cameras.append({"camera_id": h.name, "fps": h.fps, "online": h.state == "streaming",
-                            "last_frame_at": last})
+            cam = {"camera_id": h.name, "fps": h.fps, "online": h.state == "streaming", "last_frame_at": last}
+            if w.pipeline is not None:  # the placement check (hardware/README.md section 3)
+                from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX  # loaded with the pipeline
+
+                cam["face_tracks"], cam["small_face_tracks"] = w.pipeline.stats.face_px.recent_at_most(
+                    MOUNT_MIN_FACE_PX)
+            cameras.append(cam)
         meta = self.gallery.meta if self.gallery is not None else None  # an empty gallery still has its model
         return {"cameras": cameras, "gallery_version": meta.version if meta else None,
                 "model_versions": {meta.model_name: meta.model_sha256[:12]} if meta else {},

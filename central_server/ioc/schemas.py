@@ -42,6 +42,12 @@ class CameraOut(BaseModel):
     camera_id: str | None
     fps: float | None
     online: bool | None
+    face_tracks: int | None = Field(default=None, description="the camera's latest face tracks counted for "
+                                    "the placement check (none from agents that do not count them)")
+    small_face_share: float | None = Field(default=None, description="share of those tracks whose face never grew "
+                                           "wider than 60 px (hardware/README.md section 3)")
+    faces_too_small: bool = Field(default=False, description="more than half of at least 30 tracks: the camera "
+                                  "is hung too far from where students pass")
 
 
 class DecisionsOut(BaseModel):

@@ -115,13 +115,28 @@ def fleet(session: Session, settings: Settings, schools: list[School], now: dt.d
             item.update(state="online" if r.state == "online" and r.last_seen_at >= limit else "offline",
                         last_seen_at=r.last_seen_at, outbox_backlog=r.outbox_backlog,
                         outbox_oldest_age_s=p.get("outbox_oldest_age_s"),
-                        cameras=[{"camera_id": c.get("camera_id"), "fps": c.get("fps"), "online": c.get("online")}
-                                 for c in p.get("cameras", [])],
+                        cameras=[_camera(c) for c in p.get("cameras", []) if isinstance(c, dict)],
                         gallery_version=p.get("gallery_version"), model_versions=p.get("model_versions") or {},
                         agent_version=p.get("agent_version"),
                         decisions_today=_decisions_today(p.get("recognitions"), today))
         out.append(item)
     return out
+
+
+# the camera-placement check (hardware/README.md section 3; the edge alert EdgeCameraFacesTooSmall says the same):
+# a camera most of whose latest face tracks (at least this many) never grew wider than 60 px is hung too far
+FACES_SMALL_MIN_TRACKS = 30
+FACES_SMALL_SHARE = 0.5
+
+
+def _camera(c: dict) -> dict:
+    """One camera of the heartbeat: frame rate, signal, and the share of its latest face tracks whose faces stayed
+    at or under 60 px (None from agents that do not count them, or before any track)."""
+    tracks, small = c.get("face_tracks"), c.get("small_face_tracks")
+    share = small / tracks if isinstance(tracks, int) and isinstance(small, int) and tracks > 0 else None
+    return {"camera_id": c.get("camera_id"), "fps": c.get("fps"), "online": c.get("online"),
+            "face_tracks": tracks if share is not None else None, "small_face_share": share,
+            "faces_too_small": share is not None and tracks >= FACES_SMALL_MIN_TRACKS and share > FACES_SMALL_SHARE}
 
 
 def _decisions_today(rec: object, today: dt.date) -> dict | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from edge_agent.protocol.base import (
     SCHEMA_VERSION,
@@ -20,10 +20,24 @@ from edge_agent.protocol.signing import loads_strict
 
 # ---------------------------------------------------------------- status (heartbeat, last will)
 class CameraStatus(StrictModel):
+    """One camera. `face_tracks`: its latest face tracks (at most the agent's window, FaceSizeTally.RECENT);
+    `small_face_tracks`: how many of them never grew wider than 60 px in the analysed frame (the placement
+    rule of hardware/README.md section 3). Both absent from agents that do not count them."""
+
     camera_id: ShortText
     fps: float = Field(ge=0)
     online: bool = True
     last_frame_at: dt.datetime | None = None
+    face_tracks: int | None = Field(default=None, ge=0, le=100_000)
+    small_face_tracks: int | None = Field(default=None, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _small_within_tracks(self) -> CameraStatus:
+        if (self.small_face_tracks is None) != (self.face_tracks is None):
+            raise ValueError("face_tracks and small_face_tracks go together")
+        if self.face_tracks is not None and self.small_face_tracks > self.face_tracks:
+            raise ValueError("small_face_tracks > face_tracks")
+        return self
 
 
 class RecognitionCounts(StrictModel):

@@ -105,6 +105,10 @@ class FaceSizeTally:
         self.total_px += float(face_px)
         self.recent.append(float(face_px))
 
+    def recent_at_most(self, bound: float) -> tuple[int, int]:
+        """(latest tracks kept, how many of them were no wider than `bound`): the heartbeat's placement figures."""
+        return len(self.recent), sum(w <= bound for w in self.recent)
+
     def median(self) -> float | None:
         """Median widest face of the latest tracks (None before any track ended)."""
         return statistics.median(self.recent) if self.recent else None

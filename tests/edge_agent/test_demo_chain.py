@@ -88,6 +88,8 @@ def test_walk_by_reaches_the_province_ioc(tmp_path, model_store):
             assert decisions["day"] == today and decisions["accepted"] >= 1
             assert decisions["review_share"] == decisions["review"] / (decisions["accepted"] + decisions["review"])
             assert [c["camera_id"] for c in fleet["cameras"]] and all(c["fps"] >= 0 for c in fleet["cameras"])
+            # the placement check travels too: the demo's faces are 110-120 px, so the camera is not flagged
+            assert all(c["face_tracks"] is not None and not c["faces_too_small"] for c in fleet["cameras"])
             assert fleet["gallery_version"] and fleet["model_versions"]
             tenth_a1 = next(c for c in view["classes"] if c["code"] == "10A1")
             assert tenth_a1["rate_week"] == 1.0

@@ -116,3 +116,22 @@ def test_status_messages():
     hb = p.Heartbeat(school="A", sent_at=p.utcnow(), outbox_backlog=3, cameras=[p.CameraStatus(camera_id="c", fps=9.5)])
     assert p.parse_status(hb.model_dump_json().encode()) == hb
     assert p.parse_status(p.Offline(school="A").model_dump_json().encode()).state == "offline"
+
+
+def test_camera_face_size_counts_go_together_and_add_up():
+    """The placement figures of a camera (latest face tracks, those never wider than 60 px): both or neither, and
+    never more small tracks than tracks; an agent that does not count them still sends a valid heartbeat."""
+    ok = p.CameraStatus(camera_id="c", fps=9.5, face_tracks=167, small_face_tracks=162)
+    hb = p.Heartbeat(school="A", sent_at=p.utcnow(), outbox_backlog=0,
+                     cameras=[ok, p.CameraStatus(camera_id="d", fps=1)])
+    back = p.parse_status(hb.model_dump_json().encode())
+    assert (back.cameras[0].face_tracks, back.cameras[0].small_face_tracks) == (167, 162)
+    assert back.cameras[1].face_tracks is None and back.cameras[1].small_face_tracks is None
+    for bad in ({"face_tracks": 10, "small_face_tracks": 11}, {"face_tracks": 10}, {"small_face_tracks": 0},
+                {"face_tracks": -1, "small_face_tracks": 0}):
+        with pytest.raises(ValidationError):
+            p.CameraStatus(camera_id="c", fps=1.0, **bad)
+    raw = json.loads(hb.model_dump_json())
+    raw["cameras"][0]["small_face_tracks"] = 500
+    with pytest.raises(p.ProtocolError):
+        p.parse_status(json.dumps(raw).encode())

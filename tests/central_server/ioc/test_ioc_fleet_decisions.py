@@ -42,7 +42,8 @@ def test_decisions_today_in_the_fleet(world, db, client_for, settings):
     assert (fa["decisions_today"]["accepted"], fa["decisions_today"]["review"], fa["decisions_today"]["unknown"]) \
         == (36, 4, 2)
     assert fa["decisions_today"]["review_share"] == 4 / 40
-    assert fa["cameras"] == [{"camera_id": "lop-10a1", "fps": 14.8, "online": True}]
+    assert fa["cameras"] == [{"camera_id": "lop-10a1", "fps": 14.8, "online": True, "face_tracks": None,
+                              "small_face_share": None, "faces_too_small": False}]  # an agent that does not count
     assert (fa["gallery_version"], fa["model_versions"]) == ("4", {"w600k_mbf": "1a2b3c4d5e6f"})
     assert _fleet(province, b.id)["decisions_today"] is None  # yesterday's heartbeat says nothing of today
 
@@ -135,3 +136,65 @@ def test_teacher_correction_share_doubling_alerts_that_school_only(world, db, ap
     alerts = list(db.scalars(select(IocAlert).where(IocAlert.rule_code == "review_doubling")))
     assert [al.school_id for al in alerts] == [a.id]
     assert "giáo viên sửa 33% kết quả nhận diện tuần này (tuần trước 12%)" in alerts[0].message
+
+
+
+def _beat_cameras(school, cameras: list[dict]) -> bytes:
+    return Heartbeat(school=school.code, sent_at=utcnow(), outbox_backlog=0, cameras=cameras).model_dump_json().encode()
+
+
+def test_camera_hung_too_far_is_flagged_in_the_fleet_for_its_school_only(world, db, client_for):
+    """The placement check reaches the operations centre: school A's door camera sees faces of at most 60 px in
+    162 of its latest 167 tracks (the walk-by's default scene, benchmarks/RESULTS.md placement_check) and is
+    flagged; its corridor camera (15 of 166) and school B's camera are not; a camera with too few tracks gets no
+    verdict; a heartbeat claiming more small tracks than tracks is refused and changes nothing."""
+    a, b = world["a"], world["b"]
+    assert store_status(db, [
+        (status_topic(a.code), _beat_cameras(a, [
+            {"camera_id": "cua-10a1", "fps": 5.0, "face_tracks": 167, "small_face_tracks": 162},
+            {"camera_id": "hanh-lang", "fps": 5.0, "face_tracks": 166, "small_face_tracks": 15},
+            {"camera_id": "cong-sau", "fps": 5.0, "face_tracks": 12, "small_face_tracks": 12}])),
+        (status_topic(b.code), _beat_cameras(b, [
+            {"camera_id": "cua-10b1", "fps": 5.0, "face_tracks": 171, "small_face_tracks": 12}]))]) == 2
+    db.commit()
+    province = client_for(world["users"]["province_staff"])
+    cams = {c["camera_id"]: c for c in _fleet(province, a.id)["cameras"]}
+    assert cams["cua-10a1"]["faces_too_small"] is True and cams["cua-10a1"]["small_face_share"] == 162 / 167
+    assert cams["hanh-lang"]["faces_too_small"] is False and cams["hanh-lang"]["face_tracks"] == 166
+    assert cams["cong-sau"]["faces_too_small"] is False and cams["cong-sau"]["small_face_share"] == 1.0
+    assert [c["faces_too_small"] for c in _fleet(province, b.id)["cameras"]] == [False]
+
+    page = province.get(f"/ioc/schools/{a.id}")
+    assert page.status_code == 200
+    flagged = page.text.split('data-camera="cua-10a1"')[1].split('data-camera="hanh-lang"')[0]
+    assert "97 % trong 167 vệt gần nhất có khuôn mặt ≤ 60 px" in flagged and "cần chỉnh vị trí camera" in flagged
+    assert page.text.count("cần chỉnh vị trí camera") == 1
+    assert "cần chỉnh vị trí camera" not in province.get(f"/ioc/schools/{b.id}").text
+
+    # every role: the province sees the verdict of every school, A's admin A's only, B's admin B's only (not A's
+    # cameras, not A's page), the teacher no fleet at all
+    for role, sees_a, sees_b in (("province_admin", True, True), ("province_staff", True, True),
+                                 ("school_admin", True, False), ("school_admin_b", False, True),
+                                 ("teacher", None, None)):
+        client = client_for(world["users"][role])
+        r = client.get("/api/ioc/fleet")
+        if sees_a is None:
+            assert r.status_code == 403, (role, r.status_code)
+            assert client.get(f"/api/ioc/schools/{a.id}").status_code == 403
+            continue
+        fleet = {f["school_id"]: f for f in r.json()}
+        assert (a.id in fleet, b.id in fleet) == (sees_a, sees_b), role
+        if sees_a:
+            assert [c["camera_id"] for c in fleet[a.id]["cameras"] if c["faces_too_small"]] == ["cua-10a1"]
+        else:
+            assert client.get(f"/ioc/schools/{a.id}").status_code in (403, 404)
+            assert client.get(f"/api/ioc/schools/{a.id}").status_code in (403, 404)
+
+    before = db.get(EdgeStatus, b.code).payload
+    bad = json.loads(_beat_cameras(b, [{"camera_id": "cua-10b1", "fps": 5.0, "face_tracks": 10,
+                                        "small_face_tracks": 9}]))
+    bad["cameras"][0]["small_face_tracks"] = 11
+    assert store_status(db, [(status_topic(b.code), json.dumps(bad).encode())]) == 0
+    db.commit()
+    db.expire_all()
+    assert db.get(EdgeStatus, b.code).payload == before

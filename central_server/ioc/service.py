@@ -133,9 +133,10 @@ def _camera(c: dict) -> dict:
     """One camera of the heartbeat: frame rate, signal, and the share of its latest face tracks whose faces stayed
     at or under 60 px (None from agents that do not count them, or before any track)."""
     tracks, small = c.get("face_tracks"), c.get("small_face_tracks")
-    share = small / tracks if isinstance(tracks, int) and isinstance(small, int) and tracks > 0 else None
+    counted = isinstance(tracks, int) and isinstance(small, int)
+    share = small / tracks if counted and tracks > 0 else None
     return {"camera_id": c.get("camera_id"), "fps": c.get("fps"), "online": c.get("online"),
-            "face_tracks": tracks if share is not None else None, "small_face_share": share,
+            "face_tracks": tracks if counted else None, "small_face_share": share,
             "faces_too_small": share is not None and tracks >= FACES_SMALL_MIN_TRACKS and share > FACES_SMALL_SHARE}
 
 

@@ -153,7 +153,8 @@ def test_camera_hung_too_far_is_flagged_in_the_fleet_for_its_school_only(world, 
         (status_topic(a.code), _beat_cameras(a, [
             {"camera_id": "cua-10a1", "fps": 5.0, "face_tracks": 167, "small_face_tracks": 162},
             {"camera_id": "hanh-lang", "fps": 5.0, "face_tracks": 166, "small_face_tracks": 15},
-            {"camera_id": "cong-sau", "fps": 5.0, "face_tracks": 12, "small_face_tracks": 12}])),
+            {"camera_id": "cong-sau", "fps": 5.0, "face_tracks": 12, "small_face_tracks": 12},
+            {"camera_id": "moi-lap", "fps": 5.0, "face_tracks": 0, "small_face_tracks": 0}])),
         (status_topic(b.code), _beat_cameras(b, [
             {"camera_id": "cua-10b1", "fps": 5.0, "face_tracks": 171, "small_face_tracks": 12}]))]) == 2
     db.commit()
@@ -162,11 +163,13 @@ def test_camera_hung_too_far_is_flagged_in_the_fleet_for_its_school_only(world, 
     assert cams["cua-10a1"]["faces_too_small"] is True and cams["cua-10a1"]["small_face_share"] == 162 / 167
     assert cams["hanh-lang"]["faces_too_small"] is False and cams["hanh-lang"]["face_tracks"] == 166
     assert cams["cong-sau"]["faces_too_small"] is False and cams["cong-sau"]["small_face_share"] == 1.0
+    assert (cams["moi-lap"]["face_tracks"], cams["moi-lap"]["small_face_share"]) == (0, None)  # counted, none yet
     assert [c["faces_too_small"] for c in _fleet(province, b.id)["cameras"]] == [False]
 
     page = province.get(f"/ioc/schools/{a.id}")
     assert page.status_code == 200
     flagged = page.text.split('data-camera="cua-10a1"')[1].split('data-camera="hanh-lang"')[0]
+    assert "moi-lap: 5.0 khung/giây</span>" in page.text  # no share before its first track
     assert "97 % trong 167 vệt gần nhất có khuôn mặt ≤ 60 px" in flagged and "cần chỉnh vị trí camera" in flagged
     assert page.text.count("cần chỉnh vị trí camera") == 1
     assert "cần chỉnh vị trí camera" not in province.get(f"/ioc/schools/{b.id}").text

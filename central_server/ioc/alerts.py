@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover
     EdgeStatus = EdgeDecisionDay = None
 
 SYSTEM = "ioc-job"
+FACES_MIN_TRACKS = 30  # camera_faces_small judges a camera on at least this many of its latest face tracks
 SEEN_EVERY_S = 300  # an open alert's last_seen_at is refreshed at most this often
 
 
@@ -48,6 +49,31 @@ def in_school_hours(ioc: IocSettings, local: dt.datetime) -> bool:
     return local.weekday() in ioc.school_weekdays and start <= local.time() <= end
 
 
+def faces_too_small(tracks: object, small: object, threshold_pct: float) -> float | None:
+    """The share (%) of a camera's latest face tracks whose face never grew wider than 60 px when it is over the
+    rule's threshold on at least `FACES_MIN_TRACKS` tracks (hardware/README.md section 3), else None."""
+    if not (isinstance(tracks, int) and isinstance(small, int)) or tracks < FACES_MIN_TRACKS:
+        return None
+    share = 100 * small / tracks
+    return share if share > threshold_pct else None
+
+
+def _small_faces(school: School, payload: dict, threshold_pct: float):
+    cameras = payload.get("cameras")
+    for cam in cameras if isinstance(cameras, list) else []:
+        if not isinstance(cam, dict):
+            continue
+        share = faces_too_small(cam.get("face_tracks"), cam.get("small_face_tracks"), threshold_pct)
+        if share is None:
+            continue
+        name = str(cam.get("camera_id"))
+        yield Condition("camera_faces_small", school.id, f"camera:{school.id}:{name}"[:64],
+                        f"camera_faces_small:{school.id}:{name}",
+                        f"Camera {name} của {school.name}: {share:.0f}% trong {cam['face_tracks']} vệt khuôn mặt gần "
+                        "nhất không lần nào rộng quá 60 px, camera sẽ bỏ sót học sinh. Cần đặt camera gần chỗ học "
+                        "sinh đi qua hơn hoặc dùng ống kính hẹp hơn (hướng dẫn lắp đặt, mục 3).", round(share, 1))
+
+
 def _edge(session: Session, th: dict, ioc: IocSettings, now: dt.datetime, local: dt.datetime, schools):
     if EdgeStatus is None:
         return
@@ -63,11 +89,15 @@ def _edge(session: Session, th: dict, ioc: IocSettings, now: dt.datetime, local:
                 yield Condition("edge_offline", school.id, f"school:{school.id}", f"edge_offline:{school.id}",
                                 f"Máy trạm {school.name} mất kết nối từ {seen:%H:%M %d/%m} ({minutes:.0f} phút).",
                                 round(minutes, 1))
+        try:
+            payload = json.loads(row.payload)
+        except ValueError:
+            payload = None
+        payload = payload if isinstance(payload, dict) else {}
+        if "camera_faces_small" in th and row.state == "online":
+            yield from _small_faces(school, payload, th["camera_faces_small"])
         if "outbox_backlog" in th and row.state == "online":
-            try:
-                age = json.loads(row.payload).get("outbox_oldest_age_s")
-            except (ValueError, AttributeError):
-                age = None
+            age = payload.get("outbox_oldest_age_s")
             if age is not None and age > th["outbox_backlog"]:
                 yield Condition("outbox_backlog", school.id, f"school:{school.id}", f"outbox_backlog:{school.id}",
                                 f"Máy trạm {school.name}: sự kiện chưa gửi cũ nhất đã {age / 60:.0f} phút "

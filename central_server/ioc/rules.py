@@ -26,6 +26,8 @@ DEFAULTS = [
     RuleDef("outbox_backlog", "Hàng đợi gửi của máy trạm có sự kiện cũ hơn ngưỡng", 3600, "giây", 60, 604800, True),
     RuleDef("review_doubling", "Tỉ lệ camera gửi xem lại hoặc giáo viên sửa kết quả nhận diện tăng gấp ngưỡng so với "
             "tuần trước", 2, "lần", 1.1, 100, True),
+    RuleDef("camera_faces_small", "Camera thấy khuôn mặt quá nhỏ: tỉ lệ vệt gần nhất có khuôn mặt không rộng quá 60 px "
+            "vượt ngưỡng (cần chỉnh vị trí camera)", 50, "%", 1, 100, True),
     RuleDef("class_attendance_below", "Lớp có tỉ lệ chuyên cần trong ngày dưới ngưỡng", 80, "%", 1, 100, True),
     RuleDef("student_absent_30", "Học sinh vắng đến ngưỡng số buổi (mức 1)", 30, "buổi", 1, 400, False),
     RuleDef("student_absent_40", "Học sinh vắng đến ngưỡng số buổi (mức 2)", 40, "buổi", 1, 400, False),

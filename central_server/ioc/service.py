@@ -22,6 +22,7 @@ from central_server.masterdata.tables import School, SchoolClass, Student
 
 from . import webhook
 from .access import public_cell
+from .alerts import faces_too_small
 from .catalogue import PUBLIC_KEYS, STUDENT_COUNTS, TILES
 from .config import IocSettings
 from .rules import BY_CODE, check_threshold, ensure_rules
@@ -95,6 +96,9 @@ def last_day(session: Session, scope: str) -> str | None:
 def fleet(session: Session, settings: Settings, schools: list[School], now: dt.datetime | None = None) -> list[dict]:
     """The edge agents: state, last heartbeat, outbox backlog and its oldest event, cameras, versions."""
     now = now or utcnow()
+    rule = session.get(IocAlertRule, "camera_faces_small")  # a camera is flagged as the alert rule judges it
+    small_pct = (BY_CODE["camera_faces_small"].threshold if rule is None
+                 else rule.threshold if rule.enabled else None)
     rows = {}
     if EdgeStatus is not None:
         rows = {r.school: r for r in session.scalars(select(EdgeStatus).where(
@@ -115,7 +119,7 @@ def fleet(session: Session, settings: Settings, schools: list[School], now: dt.d
             item.update(state="online" if r.state == "online" and r.last_seen_at >= limit else "offline",
                         last_seen_at=r.last_seen_at, outbox_backlog=r.outbox_backlog,
                         outbox_oldest_age_s=p.get("outbox_oldest_age_s"),
-                        cameras=[_camera(c) for c in p.get("cameras", []) if isinstance(c, dict)],
+                        cameras=[_camera(c, small_pct) for c in p.get("cameras", []) if isinstance(c, dict)],
                         gallery_version=p.get("gallery_version"), model_versions=p.get("model_versions") or {},
                         agent_version=p.get("agent_version"),
                         decisions_today=_decisions_today(p.get("recognitions"), today))
@@ -123,21 +127,16 @@ def fleet(session: Session, settings: Settings, schools: list[School], now: dt.d
     return out
 
 
-# the camera-placement check (hardware/README.md section 3; the edge alert EdgeCameraFacesTooSmall says the same):
-# a camera most of whose latest face tracks (at least this many) never grew wider than 60 px is hung too far
-FACES_SMALL_MIN_TRACKS = 30
-FACES_SMALL_SHARE = 0.5
-
-
-def _camera(c: dict) -> dict:
+def _camera(c: dict, small_pct: float | None) -> dict:
     """One camera of the heartbeat: frame rate, signal, and the share of its latest face tracks whose faces stayed
-    at or under 60 px (None from agents that do not count them, or before any track)."""
+    at or under 60 px (None from agents that do not count them, or before any track), flagged as the alert rule
+    camera_faces_small judges it (`small_pct`: its threshold, None when the rule is off)."""
     tracks, small = c.get("face_tracks"), c.get("small_face_tracks")
     counted = isinstance(tracks, int) and isinstance(small, int)
     share = small / tracks if counted and tracks > 0 else None
     return {"camera_id": c.get("camera_id"), "fps": c.get("fps"), "online": c.get("online"),
             "face_tracks": tracks if counted else None, "small_face_share": share,
-            "faces_too_small": share is not None and tracks >= FACES_SMALL_MIN_TRACKS and share > FACES_SMALL_SHARE}
+            "faces_too_small": small_pct is not None and faces_too_small(tracks, small, small_pct) is not None}
 
 
 def _decisions_today(rec: object, today: dt.date) -> dict | None:

@@ -201,3 +201,67 @@ def test_camera_hung_too_far_is_flagged_in_the_fleet_for_its_school_only(world, 
     db.commit()
     db.expire_all()
     assert db.get(EdgeStatus, b.code).payload == before
+
+
+def test_camera_hung_too_far_opens_an_ioc_alert_that_resolves_when_the_camera_is_moved(world, db, client_for,
+                                                                                         run_tick):
+    """The IOC rule camera_faces_small: one alert per flagged camera (school A's door camera), none for the
+    others, deduplicated, seen by the province and A only, resolved by itself once the camera's latest tracks
+    are large; its threshold is data that only a province admin changes, and the fleet's flag follows it."""
+    from sqlalchemy import select
+
+    from central_server.ioc.tables import IocAlert
+
+    a, b, users = world["a"], world["b"], world["users"]
+
+    def beat(school, cameras):
+        assert store_status(db, [(status_topic(school.code), _beat_cameras(school, [
+            {"camera_id": cam, "fps": 5.0, "face_tracks": n, "small_face_tracks": k} for cam, n, k in cameras]))])
+        db.commit()
+
+    def alerts():
+        db.expire_all()
+        return list(db.scalars(select(IocAlert).where(IocAlert.rule_code == "camera_faces_small")
+                               .order_by(IocAlert.id)))
+
+    beat(a, [("cua-10a1", 167, 162), ("hanh-lang", 166, 15), ("cong-sau", 12, 12)])
+    beat(b, [("cua-10b1", 171, 12)])
+    run_tick()
+    run_tick()  # the same heartbeats again: no second alert
+    [alert] = alerts()
+    assert (alert.school_id, alert.subject, alert.state, alert.value) == (a.id, f"camera:{a.id}:cua-10a1", "open",
+                                                                          97.0)
+    assert "Camera cua-10a1 của THPT Lê Lợi: 97% trong 167 vệt" in alert.message
+    assert "đặt camera gần chỗ học sinh đi qua hơn" in alert.message
+
+    seen = {role: client_for(users[role]).get("/api/ioc/alerts") for role in
+            ("province_admin", "province_staff", "school_admin", "school_admin_b", "teacher")}
+    codes = {role: [x["rule"] if "rule" in x else x.get("rule_code") for x in r.json()] if r.status_code == 200
+             else r.status_code for role, r in seen.items()}
+    assert codes["teacher"] == 403
+    for role in ("province_admin", "province_staff", "school_admin"):
+        assert "camera_faces_small" in codes[role], (role, codes[role])
+    assert "camera_faces_small" not in codes["school_admin_b"]
+
+    beat(a, [("cua-10a1", 170, 10), ("hanh-lang", 166, 15), ("cong-sau", 12, 12)])  # moved: faces are large now
+    run_tick()
+    assert [x.state for x in alerts()] == ["resolved"]
+
+    # the threshold is the province admin's: at 5 % A's corridor camera (15 of 166, 9 %) and B's door camera
+    # (12 of 171, 7 %) are flagged too
+    for role in ("province_staff", "school_admin", "school_admin_b", "teacher"):
+        assert client_for(users[role]).put("/api/ioc/rules/camera_faces_small",
+                                           json={"threshold": 5}).status_code == 403
+    admin = client_for(users["province_admin"])
+    assert admin.put("/api/ioc/rules/camera_faces_small", json={"threshold": 0}).status_code == 422
+    assert admin.put("/api/ioc/rules/camera_faces_small", json={"threshold": 5, "enabled": True}).status_code == 200
+    run_tick()
+    assert sorted(x.subject for x in alerts() if x.state == "open") == sorted(
+        [f"camera:{a.id}:cua-10a1", f"camera:{a.id}:hanh-lang", f"camera:{b.id}:cua-10b1"])
+    cams = {c["camera_id"]: c["faces_too_small"] for c in _fleet(admin, a.id)["cameras"]}
+    assert cams == {"cua-10a1": True, "hanh-lang": True, "cong-sau": False}  # 12 tracks: too few to judge
+    # switched off: no camera is flagged in the fleet, and the open alerts resolve
+    assert admin.put("/api/ioc/rules/camera_faces_small", json={"threshold": 5, "enabled": False}).status_code == 200
+    assert not any(c["faces_too_small"] for c in _fleet(admin, a.id)["cameras"])
+    run_tick()
+    assert {x.state for x in alerts()} == {"resolved"}

@@ -458,8 +458,10 @@ class EdgeService:
             if w.pipeline is not None:  # the placement check (hardware/README.md section 3)
                 from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX  # loaded with the pipeline
 
+                # the latest 200 tracks (about a day at a classroom door): a camera that was moved is judged
+                # on its new place within a day, without a restart
                 cam["face_tracks"], cam["small_face_tracks"] = w.pipeline.stats.face_px.recent_at_most(
-                    MOUNT_MIN_FACE_PX)
+                    MOUNT_MIN_FACE_PX, last=200)
             cameras.append(cam)
         meta = self.gallery.meta if self.gallery is not None else None  # an empty gallery still has its model
         return {"cameras": cameras, "gallery_version": meta.version if meta else None,

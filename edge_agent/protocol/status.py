@@ -20,7 +20,7 @@ from edge_agent.protocol.signing import loads_strict
 
 # ---------------------------------------------------------------- status (heartbeat, last will)
 class CameraStatus(StrictModel):
-    """One camera. `face_tracks`: its latest face tracks (at most the agent's window, FaceSizeTally.RECENT);
+    """One camera. `face_tracks`: its latest face tracks (the agent sends at most its latest 200);
     `small_face_tracks`: how many of them never grew wider than 60 px in the analysed frame (the placement
     rule of hardware/README.md section 3). Both absent from agents that do not count them."""
 

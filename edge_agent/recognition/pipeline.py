@@ -105,9 +105,11 @@ class FaceSizeTally:
         self.total_px += float(face_px)
         self.recent.append(float(face_px))
 
-    def recent_at_most(self, bound: float) -> tuple[int, int]:
-        """(latest tracks kept, how many of them were no wider than `bound`): the heartbeat's placement figures."""
-        return len(self.recent), sum(w <= bound for w in self.recent)
+    def recent_at_most(self, bound: float, last: int = RECENT) -> tuple[int, int]:
+        """(the latest `last` tracks or fewer, how many of them were no wider than `bound`): the heartbeat's
+        placement figures."""
+        latest = list(self.recent)[-last:] if last > 0 else []
+        return len(latest), sum(w <= bound for w in latest)
 
     def median(self) -> float | None:
         """Median widest face of the latest tracks (None before any track ended)."""

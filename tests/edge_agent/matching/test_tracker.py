@@ -208,3 +208,21 @@ def test_track_remembers_its_widest_face():
         assert track.max_face_px == pytest.approx(max(widths[:i + 1]))
     assert len({t.track_id for t in tracker.tracks}) == 1
     assert [t.max_face_px for t in tracker.flush()] == [pytest.approx(56)]
+
+
+def test_face_size_tally_bands_window_and_median():
+    """The pipeline's count of ended tracks by widest face: a face of exactly a bound falls in that bound's band
+    (Prometheus `le`), the heartbeat reads only the latest tracks, the median is of the kept widths."""
+    from edge_agent.recognition.pipeline import FACE_PX_BOUNDS, FaceSizeTally
+
+    tally = FaceSizeTally()
+    for w in (38.0, 60.0, 60.5, 200.0, 45.0):
+        tally.add(w)
+    assert tally.tracks == 5 and tally.total_px == pytest.approx(403.5)
+    cumulative = dict(tally.cumulative())
+    assert cumulative[40.0] == 1 and cumulative[48.0] == 2 and cumulative[60.0] == 3 and cumulative[80.0] == 4
+    assert cumulative[float("inf")] == 5 and list(cumulative)[:-1] == list(FACE_PX_BOUNDS)
+    assert tally.at_most(60.0) == 3 and tally.median() == 60.0
+    assert tally.recent_at_most(60.0) == (5, 3)
+    assert tally.recent_at_most(60.0, last=2) == (2, 1)  # 200 and 45: the latest two
+    assert FaceSizeTally().median() is None and FaceSizeTally().recent_at_most(60.0) == (0, 0)

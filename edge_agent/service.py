@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import statistics
 import threading
 import time
 from collections import Counter
@@ -435,7 +436,7 @@ class EdgeService:
         return {
             "school": self.s.school_code, "state": state, "pid": os.getpid(),
             "started_at": self.started_at.isoformat(), "updated_at": datetime.now(UTC).isoformat(),
-            "cameras": [w.camera.health().as_dict() for w in self.workers],
+            "cameras": [{**w.camera.health().as_dict(), **self._faces(w)} for w in self.workers],
             "recognition": {"gallery": self.gallery_note or "loaded", "outcomes": dict(self.outcomes),
                             "frames": sum(w.pipeline.stats.frames for w in self.workers if w.pipeline)},
             "pad": self.pad.health(),
@@ -446,6 +447,20 @@ class EdgeService:
             "kiosk": self._kiosk_url() if self.with_kiosk else None,
         }
 
+    @staticmethod
+    def _faces(w: CameraWorker) -> dict:
+        """The placement check of one camera (hardware/README.md section 3), for `edge-agent status` and the
+        heartbeat: of its latest 200 face tracks (about a day at a classroom door, so a camera that was moved
+        is judged on its new place within a day, without a restart), how many never grew wider than 60 px,
+        and their median widest face; nothing for a camera that runs no recognition."""
+        if w.pipeline is None:
+            return {}
+        from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX  # loaded with the pipeline
+
+        widths = w.pipeline.stats.face_px.latest(200)
+        return {"face_tracks": len(widths), "small_face_tracks": sum(x <= MOUNT_MIN_FACE_PX for x in widths),
+                "median_face_px": round(statistics.median(widths), 1) if widths else None}
+
     def status_extra(self) -> dict:
         """What the heartbeat tells the operations centre besides the outbox (called on the link's thread): each
         camera's frame rate and face sizes, the installed gallery's version, the embedder in use, today's decisions."""
@@ -455,13 +470,9 @@ class EdgeService:
             last = (None if h.last_frame_age_s is None
                     else datetime.fromtimestamp(time.time() - h.last_frame_age_s, UTC))
             cam = {"camera_id": h.name, "fps": h.fps, "online": h.state == "streaming", "last_frame_at": last}
-            if w.pipeline is not None:  # the placement check (hardware/README.md section 3)
-                from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX  # loaded with the pipeline
-
-                # the latest 200 tracks (about a day at a classroom door): a camera that was moved is judged
-                # on its new place within a day, without a restart
-                cam["face_tracks"], cam["small_face_tracks"] = w.pipeline.stats.face_px.recent_at_most(
-                    MOUNT_MIN_FACE_PX, last=200)
+            faces = self._faces(w)
+            if faces:
+                cam["face_tracks"], cam["small_face_tracks"] = faces["face_tracks"], faces["small_face_tracks"]
             cameras.append(cam)
         meta = self.gallery.meta if self.gallery is not None else None  # an empty gallery still has its model
         return {"cameras": cameras, "gallery_version": meta.version if meta else None,

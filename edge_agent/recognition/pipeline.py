@@ -105,10 +105,13 @@ class FaceSizeTally:
         self.total_px += float(face_px)
         self.recent.append(float(face_px))
 
+    def latest(self, last: int = RECENT) -> list[float]:
+        """The widest faces of the latest `last` tracks or fewer, oldest first (a copy)."""
+        return list(self.recent)[-last:] if last > 0 else []
+
     def recent_at_most(self, bound: float, last: int = RECENT) -> tuple[int, int]:
-        """(the latest `last` tracks or fewer, how many of them were no wider than `bound`): the heartbeat's
-        placement figures."""
-        latest = list(self.recent)[-last:] if last > 0 else []
+        """(the latest `last` tracks or fewer, how many of them were no wider than `bound`)."""
+        latest = self.latest(last)
         return len(latest), sum(w <= bound for w in latest)
 
     def median(self) -> float | None:

@@ -53,6 +53,15 @@ def test_run_status_and_graceful_sigterm(demo):
         cam = live["cameras"][0]
         assert (cam["name"], cam["room"], cam["state"], cam["errors"]) == ("a101-door", "A101", "ended", 0)
         assert cam["frames"] == 48 and cam["fps"] > 0 and cam["last_frame_age_s"] >= 0
+        # the placement check for the school's IT staff: the demo's walkers are pasted 110-120 px tall, so every
+        # track that ended grew wider than 60 px (the tracks end when the video's end is processed: the next
+        # health write after that says so)
+        deadline = time.monotonic() + 30
+        while cam["face_tracks"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            cam = json.loads(edge_agent("status", "--config", str(demo.config)).stdout)["cameras"][0]
+        assert cam["face_tracks"] >= 1 and cam["small_face_tracks"] == 0, cam
+        assert 0.6 * 110 <= cam["median_face_px"] <= 1.1 * 120
         assert live["cpu"]["budget_cores"] == 1.5 and live["recognition"]["gallery"] == "loaded"
         assert health["recognition"]["outcomes"].get("proposed_present") == 1
     finally:

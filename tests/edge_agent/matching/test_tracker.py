@@ -225,4 +225,5 @@ def test_face_size_tally_bands_window_and_median():
     assert tally.at_most(60.0) == 3 and tally.median() == 60.0
     assert tally.recent_at_most(60.0) == (5, 3)
     assert tally.recent_at_most(60.0, last=2) == (2, 1)  # 200 and 45: the latest two
+    assert tally.latest(2) == [200.0, 45.0] and tally.latest(0) == []
     assert FaceSizeTally().median() is None and FaceSizeTally().recent_at_most(60.0) == (0, 0)

@@ -71,6 +71,16 @@ def _seal_for(gallery: Path, config: Path) -> GallerySeal | None:
     return GallerySeal(read_key(settings.paths.keys_dir, GALLERY_KEY), settings.school_code)
 
 
+def _recognition_config(config: Path):
+    """The school's `recognition` settings when its edge.toml is there (a broken one is an error), else the
+    defaults: what the running agent would use."""
+    from edge_agent.config import RecognitionConfig
+
+    if not config.is_file():
+        return RecognitionConfig()
+    return load_settings(config).recognition
+
+
 def describe(d) -> str:
     span = f"{d.first_ts:.1f}-{d.last_ts:.1f} s"
     if d.outcome == "accept":
@@ -115,39 +125,50 @@ def recognize(
     thresholds_file: Annotated[Path | None, typer.Option(
         "--thresholds", help="Tệp ngưỡng TOML (mặc định: ngưỡng đã hiệu chỉnh).")] = None,
     config: Annotated[Path, typer.Option(
-        "--config", "-c", help="edge.toml của trường (khoá giải mã thư viện).")] = Path("edge.toml"),
+        "--config", "-c", help="edge.toml của trường (khoá giải mã thư viện, mô hình và cách quyết định của "
+                               "trường).")] = Path("edge.toml"),
+    embedder_choice: Annotated[str | None, typer.Option(
+        "--embedder", help="mfn, sface hoặc fusion (mặc định: như edge.toml của trường, không có thì mfn).")] = None,
 ) -> None:
-    """Nhận diện người đi qua camera: mỗi vệt khuôn mặt một quyết định."""
+    """Nhận diện người đi qua camera: mỗi vệt khuôn mặt một quyết định.
+
+    Decides as the school's running agent does: the embedder and the set-to-set decision of `recognition` in
+    edge.toml when the file is there (the defaults otherwise), `--embedder` to try another."""
     # lazy: OpenCV, onnxruntime and FAISS load only for this command
     from edge_agent.capture.sources import SourceError, VideoSource
     from edge_agent.recognition.gallery import Gallery, GalleryError
     from edge_agent.recognition.pipeline import RecognitionPipeline, make_detectors, run_stream
     from edge_agent.recognition.recognizer import DecisionThresholds, Recognizer, TrackVoter
     from edge_agent.recognition.thresholds import ThresholdsError, load_thresholds
-    from edge_agent.vision.embedder import Embedder
+    from edge_agent.recognition.track_decision import SetDecision
+    from edge_agent.vision.embedder_choice import CHOICES, build_embedder, identity, model_name
     from edge_agent.vision.landmarks import OnetLandmarker
     ids = read_roster(roster)
     store = ModelStore()
-    entry = store.default("embedder")
     try:
-        calibration = load_thresholds(thresholds_file)
+        rec = _recognition_config(config)
+        choice = embedder_choice or rec.embedder
+        if choice not in CHOICES:
+            raise ValueError(f"--embedder {choice!r}: chọn một trong {', '.join(CHOICES)}")
+        calibration = load_thresholds(thresholds_file, embedder=None if thresholds_file else model_name(choice))
         thresholds = DecisionThresholds.from_calibration(calibration)
-        if calibration.embedder_sha256 != entry.final.sha256:
+        expected = identity(choice, store, calibration.fusion_weight if choice == "fusion" else None)
+        if calibration.embedder_sha256 != expected.sha256:
             raise ValueError(f"ngưỡng được hiệu chỉnh cho mô hình {calibration.embedder} "
-                             f"({calibration.embedder_sha256[:12]}), không phải mô hình đang dùng {entry.name} "
-                             f"({entry.final.sha256[:12]}): chạy lại benchmarks/accuracy.py --calibrate")
-        school = Gallery.load(gallery, expect_model_sha256=entry.final.sha256, seal=_seal_for(gallery, config))
+                             f"({calibration.embedder_sha256[:12]}), không phải mô hình đang dùng {expected.name} "
+                             f"({expected.sha256[:12]}): chạy lại benchmarks/accuracy.py --calibrate")
+        school = Gallery.load(gallery, expect_model_sha256=expected.sha256, seal=_seal_for(gallery, config))
     except (GalleryError, ThresholdsError, ValueError, ConfigError, KeyError_) as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
-    embedder = Embedder(store.path(entry.name), entry, threads=1)
+    embedder, _ = build_embedder(choice, store, threads=1, weight=calibration.fusion_weight)
     if school.dim != embedder.dim:
         print(f"Lỗi: thư viện khuôn mặt có {school.dim} chiều, mô hình {embedder.dim}", file=sys.stderr)
         raise typer.Exit(2)
     detectors = make_detectors(store.path(store.default("detector").name), threads,
                                landmarker=OnetLandmarker.from_store(store))
-    pipeline = RecognitionPipeline(detectors[0], embedder,
-                                   TrackVoter(Recognizer(school, thresholds, roster=ids)))
+    pipeline = RecognitionPipeline(detectors[0], embedder, TrackVoter(
+        Recognizer(school, thresholds, roster=ids), set_decision=SetDecision() if rec.set_decision else None))
     start = time.perf_counter()
 
     def emit(d) -> None:

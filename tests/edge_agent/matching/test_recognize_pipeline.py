@@ -191,3 +191,51 @@ def test_video_file_frames_are_scaled_and_timestamped(video_file):
     assert len(frames) == 5
     assert all(f.shape == (240, 320, 3) for f, _ in frames)
     assert [round(ts, 2) for _, ts in frames] == [0.0, 0.04, 0.08, 0.12, 0.16]
+
+
+def test_recognize_cli_decides_with_the_schools_embedder(video_file, nuaa_photos, analyzer, model_store, tmp_path,
+                                                         gallery_file):
+    """A school that runs the fused embedder (MobileFaceNet + SFace): `recognize` takes it from the school's
+    edge.toml, or from --embedder, with its own gallery and calibrated thresholds, and names the student as
+    the running agent would; a gallery made with another embedder is refused with a clear error."""
+    import numpy as np
+
+    from edge_agent.recognition.gallery import Gallery, GalleryMeta
+    from edge_agent.recognition.thresholds import load_thresholds
+    from edge_agent.vision.embedder_choice import build_embedder
+    from edge_agent.vision.faces import embed_detections
+
+    weight = load_thresholds(embedder="fusion").fusion_weight
+    fused, ident = build_embedder("fusion", model_store, weight=weight)
+    embs, ids = [], []
+    for subject in ENROLLED:
+        first = min(p.session for p in nuaa_photos[subject])
+        for p in (p for p in nuaa_photos[subject] if p.session == first):
+            img = load_image(p.path)
+            embs.append(embed_detections(img, analyzer.detect(img)[:1], analyzer.detector, fused)[0])
+            ids.append(f"S{subject}")
+    fusion_gallery = Gallery(np.stack(embs), ids, GalleryMeta(model_name=ident.name, model_sha256=ident.sha256,
+                                                              version="test")).save(tmp_path / "fusion.npz")
+    roster = ",".join(f"S{s}" for s in ENROLLED)
+    runner = CliRunner()
+    base = ["recognize", "--source", str(video_file), "--roster", roster, "--json"]
+
+    by_flag = runner.invoke(app, [*base, "--gallery", str(fusion_gallery), "--embedder", "fusion",
+                                  "--config", str(tmp_path / "no-such.toml")])
+    assert by_flag.exit_code == 0, by_flag.output
+    check_decisions([json.loads(ln) for ln in by_flag.stdout.splitlines() if ln.strip()], None)
+
+    init = runner.invoke(app, ["init", "--school", "THPT-FUSION", "--out", str(tmp_path / "edge.toml"),
+                               "--data-dir", str(tmp_path / "var")])
+    assert init.exit_code == 0, init.output
+    with open(tmp_path / "edge.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[recognition]\nembedder = "fusion"\n')
+    by_config = runner.invoke(app, [*base, "--gallery", str(fusion_gallery), "--config", str(tmp_path / "edge.toml")])
+    assert by_config.exit_code == 0, by_config.output
+    check_decisions([json.loads(ln) for ln in by_config.stdout.splitlines() if ln.strip()], None)
+
+    # the school's MobileFaceNet gallery is not comparable with the fused embedder: refused, nothing decided
+    wrong = runner.invoke(app, [*base, "--gallery", str(gallery_file), "--config", str(tmp_path / "edge.toml")])
+    assert wrong.exit_code == 2 and "not the embedder in use" in wrong.stderr and wrong.stdout == ""
+    bad = runner.invoke(app, [*base, "--gallery", str(fusion_gallery), "--embedder", "arcface"])
+    assert bad.exit_code == 2 and "chọn một trong mfn, sface, fusion" in bad.stderr

@@ -30,25 +30,17 @@ from results_section import command_line, update_section  # noqa: E402
 from walkby import day_walkers, parse_face_px, setup  # noqa: E402
 from walkby_scene import FACE_PX, FPS, CropSource, WalkVideo  # noqa: E402
 
-from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX, FaceSizeTally, PipelineConfig  # noqa: E402
-from edge_agent.recognition.tracker import FaceTracker  # noqa: E402
+from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX, FaceSizeTally, face_sizes  # noqa: E402
 
 ALERT_SHARE = 0.5  # hardware/monitoring/prometheus/alerts.yml, EdgeCameraFacesTooSmall: more than half ...
 ALERT_MIN_TRACKS = 30  # ... of at least this many tracks
 
 
 def day_tally(analyzer, video: WalkVideo) -> tuple[FaceSizeTally, list[float]]:
-    """The pipeline's count of one day's video: every track that ends is added with its widest face."""
-    tracker, tally = FaceTracker(PipelineConfig().tracker), FaceSizeTally()
-    widths = []
-    for i in range(video.n_frames):
-        update = tracker.update(analyzer.detector.detect(video.frame(i)), i / FPS)
-        for track in update.finished:
-            tally.add(track.max_face_px)
-            widths.append(track.max_face_px)
-    for track in tracker.flush():
-        tally.add(track.max_face_px)
-        widths.append(track.max_face_px)
+    """The agent's count of one day's video (`edge-agent faces` runs the same function on a clip)."""
+    widths: list[float] = []
+    frames = ((video.frame(i), i / FPS) for i in range(video.n_frames))
+    tally = face_sizes(frames, analyzer.detector, on_track=lambda t: widths.append(t.max_face_px))
     return tally, widths
 
 

@@ -5,7 +5,7 @@ import typer
 from edge_agent.cli.backup import backup
 from edge_agent.cli.embed import embed
 from edge_agent.cli.gallery import gallery_app
-from edge_agent.cli.recognize import recognize
+from edge_agent.cli.recognize import faces, recognize
 from edge_agent.cli.service import init, run, status
 from edge_agent.cli.teachers import teacher_app
 
@@ -24,6 +24,7 @@ def demo() -> None:
 
 app.command("embed")(embed)
 app.command("recognize")(recognize)
+app.command("faces")(faces)
 app.command("run")(run)
 app.command("status")(status)
 app.command("init")(init)

@@ -110,6 +110,44 @@ def face_size_summary(tally) -> list[str]:
     return lines
 
 
+def faces(
+    source: Annotated[str, typer.Option("--source", help="Tệp video, số camera (0, 1...) hoặc rtsp://.")],
+    max_frames: Annotated[int | None, typer.Option("--max-frames", min=1,
+                                                   help="Dừng sau chừng này khung hình.")] = None,
+    width: Annotated[int, typer.Option("--width", min=160, help="Khung rộng hơn thì thu nhỏ lại.")] = 640,
+) -> None:
+    """Kiểm tra vị trí camera: khuôn mặt người đi qua rộng bao nhiêu px (không cần thư viện khuôn mặt).
+
+    Detection and tracking only, so a camera can be checked before any student is enrolled: one line per face
+    track (its widest face), then the summary and warning of `recognize` (hardware/README.md section 3)."""
+    from edge_agent.capture.sources import SourceError, VideoSource
+    from edge_agent.recognition.pipeline import PipelineConfig, face_sizes, make_detectors
+
+    store = ModelStore()
+    detector = make_detectors(store.path(store.default("detector").name), 1)[0]  # the agent's detector settings
+    frames_seen = 0
+
+    def counted(frames):
+        nonlocal frames_seen
+        for item in frames:
+            frames_seen += 1
+            yield item
+
+    def show(track) -> None:
+        print(f"Vệt {track.track_id}: mặt rộng nhất {track.max_face_px:.0f} px, "
+              f"{track.first_ts:.1f}-{track.last_ts:.1f} s", flush=True)
+
+    try:
+        tally = face_sizes(counted(VideoSource(source, max_width=width).frames(max_frames)), detector,
+                           PipelineConfig(), on_track=show)
+    except SourceError as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from exc
+    print(f"{frames_seen} khung hình, {tally.tracks} vệt khuôn mặt", file=sys.stderr)
+    for line in face_size_summary(tally) or ["Không thấy khuôn mặt nào: camera có nhìn vào chỗ học sinh đi qua?"]:
+        print(line, file=sys.stderr)
+
+
 def recognize(
     source: Annotated[str, typer.Option("--source", help="Tệp video, số camera (0, 1...) hoặc rtsp://.")],
     gallery: Annotated[Path, typer.Option("--gallery", help="Thư viện khuôn mặt đã cài (gallery.npz).")],

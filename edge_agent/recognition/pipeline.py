@@ -146,6 +146,27 @@ class PipelineStats:
     face_px: FaceSizeTally = field(default_factory=FaceSizeTally)  # ended tracks by their widest face
 
 
+def face_sizes(frames: Iterable[Frame], detector: YuNetDetector, config: PipelineConfig | None = None,
+               on_track: Callable[[Track], None] | None = None) -> FaceSizeTally:
+    """The placement check without recognition (no gallery needed: a camera checked before enrolment):
+    detection and tracking only, every track counted when it ends, as `RecognitionPipeline` counts it;
+    `on_track(track)` for each track that ended."""
+    cfg = config or PipelineConfig()
+    tracker, tally = FaceTracker(cfg.tracker), FaceSizeTally()
+
+    def ended(track: Track) -> None:
+        tally.add(track.max_face_px)
+        if on_track is not None:
+            on_track(track)
+
+    for frame, ts in frames:
+        for track in tracker.update(detector.detect(frame), ts).finished:
+            ended(track)
+    for track in tracker.flush():
+        ended(track)
+    return tally
+
+
 class RecognitionPipeline:
     """Tracking and voting state of one camera; feed frames in order."""
 

@@ -239,3 +239,41 @@ def test_recognize_cli_decides_with_the_schools_embedder(video_file, nuaa_photos
     assert wrong.exit_code == 2 and "not the embedder in use" in wrong.stderr and wrong.stdout == ""
     bad = runner.invoke(app, [*base, "--gallery", str(fusion_gallery), "--embedder", "arcface"])
     assert bad.exit_code == 2 and "chọn một trong mfn, sface, fusion" in bad.stderr
+
+
+def test_faces_checks_a_camera_before_anyone_is_enrolled(video_file, stream, tmp_path):
+    """`edge-agent faces`: detection and tracking only (no gallery, no config), one line per face track with its
+    widest face, and the placement summary: quiet for the 100-110 px walkers, a warning for the same walkers at
+    40 px; an unreadable source is a clear error."""
+    from edge_agent.demo.synthetic_stream import MovingFacesStream
+
+    near = CliRunner().invoke(app, ["faces", "--source", str(video_file)])
+    assert near.exit_code == 0, near.output
+    widths = [int(m) for m in re.findall(r"mặt rộng nhất (\d+) px", near.stdout)]
+    assert len(widths) >= 2 and all(0.6 * 100 <= w <= 1.1 * 110 for w in widths), near.stdout
+    assert f"{N_FRAMES} khung hình, {len(widths)} vệt khuôn mặt" in near.stderr
+    assert f"0/{len(widths)} vệt không lần nào rộng quá 60 px" in near.stderr and "Cảnh báo" not in near.stderr
+
+    far = MovingFacesStream([replace(f, size=40) for f in stream.faces])
+    path = tmp_path / "far.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, far.frame_size)
+    for i in range(N_FRAMES):
+        writer.write(far.frame(i))
+    writer.release()
+    res = CliRunner().invoke(app, ["faces", "--source", str(path)])
+    assert res.exit_code == 0, res.output
+    widths = [int(m) for m in re.findall(r"mặt rộng nhất (\d+) px", res.stdout)]
+    assert widths and all(0.6 * 40 <= w <= 1.1 * 40 for w in widths), res.stdout
+    assert f"{len(widths)}/{len(widths)} vệt không lần nào rộng quá 60 px" in res.stderr
+    assert "Cảnh báo: phần lớn khuôn mặt không rộng quá 60 px" in res.stderr
+
+    empty = tmp_path / "empty.avi"  # the corridor with nobody in it: said so, no summary
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, far.frame_size)
+    for _ in range(10):
+        writer.write(far.background)
+    writer.release()
+    res = CliRunner().invoke(app, ["faces", "--source", str(empty)])
+    assert res.exit_code == 0 and res.stdout == "" and "Không thấy khuôn mặt nào" in res.stderr
+
+    missing = CliRunner().invoke(app, ["faces", "--source", str(tmp_path / "none.mp4")])
+    assert missing.exit_code == 2 and "không tìm thấy tệp video" in missing.stderr

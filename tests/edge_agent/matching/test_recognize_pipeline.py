@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import pytest
@@ -82,15 +83,19 @@ def test_pipeline_decides_once_per_track(stream, school, thresholds, analyzer, m
     assert 0.6 * 100 <= tally.median() <= 1.1 * 110 and 0.6 * 100 <= tally.total_px / tally.tracks <= 1.1 * 110
 
 
+def write_video(path, frames, size) -> str:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, size)
+    assert writer.isOpened()
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def video_file(stream, tmp_path_factory):
-    path = tmp_path_factory.mktemp("video") / "corridor.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, stream.frame_size)
-    assert writer.isOpened()
-    for i in range(N_FRAMES):
-        writer.write(stream.frame(i))
-    writer.release()
-    return path
+    return Path(write_video(tmp_path_factory.mktemp("video") / "corridor.avi", stream.frames(N_FRAMES),
+                            stream.frame_size))
 
 
 @pytest.fixture(scope="module")
@@ -118,18 +123,24 @@ def test_recognize_cli_prints_one_json_line_per_track(video_file, gallery_file):
     assert "Cảnh báo" not in result.stderr
 
 
-def test_recognize_cli_warns_when_the_camera_sees_faces_too_small(stream, tmp_path, gallery_file):
-    """The same walkers at 40 px (a camera hung too far): every track's widest face is under the 60 px of
-    hardware/README.md section 3, and the installer is told so, with where to read why."""
+@pytest.fixture(scope="module")
+def far_stream(stream):
+    """The same walkers at 40 px: a camera hung too far."""
     from edge_agent.demo.synthetic_stream import MovingFacesStream
 
-    far = MovingFacesStream([replace(f, size=40) for f in stream.faces])
-    path = tmp_path / "far.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, far.frame_size)
-    for i in range(N_FRAMES):
-        writer.write(far.frame(i))
-    writer.release()
-    result = CliRunner().invoke(app, ["recognize", "--source", str(path), "--gallery", str(gallery_file),
+    return MovingFacesStream([replace(f, size=40) for f in stream.faces])
+
+
+@pytest.fixture(scope="module")
+def far_video(far_stream, tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("far") / "far.avi", far_stream.frames(N_FRAMES),
+                       far_stream.frame_size)
+
+
+def test_recognize_cli_warns_when_the_camera_sees_faces_too_small(far_video, gallery_file):
+    """The same walkers at 40 px (a camera hung too far): every track's widest face is under the 60 px of
+    hardware/README.md section 3, and the installer is told so, with where to read why."""
+    result = CliRunner().invoke(app, ["recognize", "--source", far_video, "--gallery", str(gallery_file),
                                       "--roster", ",".join(f"S{s}" for s in ENROLLED), "--json"])
     assert result.exit_code == 0, result.output
     decisions = [json.loads(ln) for ln in result.stdout.splitlines() if ln.strip()]
@@ -241,12 +252,10 @@ def test_recognize_cli_decides_with_the_schools_embedder(video_file, nuaa_photos
     assert bad.exit_code == 2 and "chọn một trong mfn, sface, fusion" in bad.stderr
 
 
-def test_faces_checks_a_camera_before_anyone_is_enrolled(video_file, stream, tmp_path):
+def test_faces_checks_a_camera_before_anyone_is_enrolled(video_file, far_video, far_stream, tmp_path):
     """`edge-agent faces`: detection and tracking only (no gallery, no config), one line per face track with its
     widest face, and the placement summary: quiet for the 100-110 px walkers, a warning for the same walkers at
     40 px; an unreadable source is a clear error."""
-    from edge_agent.demo.synthetic_stream import MovingFacesStream
-
     near = CliRunner().invoke(app, ["faces", "--source", str(video_file)])
     assert near.exit_code == 0, near.output
     widths = [int(m) for m in re.findall(r"mặt rộng nhất (\d+) px", near.stdout)]
@@ -254,25 +263,16 @@ def test_faces_checks_a_camera_before_anyone_is_enrolled(video_file, stream, tmp
     assert f"{N_FRAMES} khung hình, {len(widths)} vệt khuôn mặt" in near.stderr
     assert f"0/{len(widths)} vệt không lần nào rộng quá 60 px" in near.stderr and "Cảnh báo" not in near.stderr
 
-    far = MovingFacesStream([replace(f, size=40) for f in stream.faces])
-    path = tmp_path / "far.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, far.frame_size)
-    for i in range(N_FRAMES):
-        writer.write(far.frame(i))
-    writer.release()
-    res = CliRunner().invoke(app, ["faces", "--source", str(path)])
+    res = CliRunner().invoke(app, ["faces", "--source", far_video])
     assert res.exit_code == 0, res.output
     widths = [int(m) for m in re.findall(r"mặt rộng nhất (\d+) px", res.stdout)]
     assert widths and all(0.6 * 40 <= w <= 1.1 * 40 for w in widths), res.stdout
     assert f"{len(widths)}/{len(widths)} vệt không lần nào rộng quá 60 px" in res.stderr
     assert "Cảnh báo: phần lớn khuôn mặt không rộng quá 60 px" in res.stderr
 
-    empty = tmp_path / "empty.avi"  # the corridor with nobody in it: said so, no summary
-    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, far.frame_size)
-    for _ in range(10):
-        writer.write(far.background)
-    writer.release()
-    res = CliRunner().invoke(app, ["faces", "--source", str(empty)])
+    # the corridor with nobody in it: said so, no summary
+    empty = write_video(tmp_path / "empty.avi", [far_stream.background] * 10, far_stream.frame_size)
+    res = CliRunner().invoke(app, ["faces", "--source", empty])
     assert res.exit_code == 0 and res.stdout == "" and "Không thấy khuôn mặt nào" in res.stderr
 
     missing = CliRunner().invoke(app, ["faces", "--source", str(tmp_path / "none.mp4")])

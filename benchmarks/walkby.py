@@ -234,8 +234,7 @@ def run(args) -> dict:
             print(f"day {day} {c:6} {m:4}: named {figures['named']}/{figures['enrolled_walkers']}, wrong "
                   f"{figures['wrong_student']}, strangers {figures['strangers_named']}/{figures['strangers']}, "
                   f"review {figures['review']}, {ms:.1f} ms/frame, mixed tracks {figures['mixed_tracks']} "
-                  f"(misses in one: {figures['missed_in_mixed_track']})",
-                  file=sys.stderr, flush=True)
+                  f"(misses in one: {figures['missed_in_mixed_track']})", file=sys.stderr, flush=True)
         if args.save:  # a long run on a loaded machine keeps the days it has finished
             Path(args.save).write_text(json.dumps(summary(rows), default=float), encoding="utf-8")
     return summary(rows)
@@ -399,11 +398,9 @@ def markdown(r: dict, command: str) -> str:
                   "face boxes (an identity switch where paths cross). An accept counts for the named student's walker "
                   "when the track embedded frames of that walker's face; otherwise a track's decision counts for the "
                   "walker whose embedded frames carry most of its weight (quality ** 2, as the set decision weighs "
-                  "them). "
-                  "Enrolled walkers neither named nor sent to "
-                  f"review who spent >= {MIXED_FRAMES} frames in a track decided for someone else: {sum(lost)} of "
-                  f"{sum(x['enrolled_walkers'] - x['named'] - x['review'] for x in r['rows'])} such misses."
-]
+                  "them). Enrolled walkers neither named nor sent to review who spent >= "
+                  f"{MIXED_FRAMES} frames in a track decided for someone else: {sum(lost)} of "
+                  f"{sum(x['enrolled_walkers'] - x['named'] - x['review'] for x in r['rows'])} such misses."]
     who = [f"day {x['day']} {x['embedder']} {x['mode']}: {e[0]} as {e[1]} (set score {e[2]:.3f}, margin {e[3]:.3f}, "
            f"{e[4]}; the track's frames on each walker's face box: "
            + (", ".join(f"{p} {n}" for p, n in sorted(e[5].items(), key=lambda pn: -pn[1])) if len(e) > 5 else "n/a")

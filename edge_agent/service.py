@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import signal
-import statistics
 import threading
 import time
 from collections import Counter
@@ -457,9 +456,9 @@ class EdgeService:
             return {}
         from edge_agent.recognition.pipeline import MOUNT_MIN_FACE_PX  # loaded with the pipeline
 
-        widths = w.pipeline.stats.face_px.latest(200)
-        return {"face_tracks": len(widths), "small_face_tracks": sum(x <= MOUNT_MIN_FACE_PX for x in widths),
-                "median_face_px": round(statistics.median(widths), 1) if widths else None}
+        tracks, small, median = w.pipeline.stats.face_px.latest_figures(MOUNT_MIN_FACE_PX, last=200)
+        return {"face_tracks": tracks, "small_face_tracks": small,
+                "median_face_px": None if median is None else round(median, 1)}
 
     def status_extra(self) -> dict:
         """What the heartbeat tells the operations centre besides the outbox (called on the link's thread): each

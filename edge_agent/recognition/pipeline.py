@@ -109,10 +109,11 @@ class FaceSizeTally:
         """The widest faces of the latest `last` tracks or fewer, oldest first (a copy)."""
         return list(self.recent)[-last:] if last > 0 else []
 
-    def recent_at_most(self, bound: float, last: int = RECENT) -> tuple[int, int]:
-        """(the latest `last` tracks or fewer, how many of them were no wider than `bound`)."""
+    def latest_figures(self, bound: float, last: int = RECENT) -> tuple[int, int, float | None]:
+        """(the latest `last` tracks or fewer, how many of them were no wider than `bound`, their median widest
+        face or None): one camera's placement figures for `edge-agent status` and the heartbeat."""
         latest = self.latest(last)
-        return len(latest), sum(w <= bound for w in latest)
+        return len(latest), sum(w <= bound for w in latest), statistics.median(latest) if latest else None
 
     def median(self) -> float | None:
         """Median widest face of the latest tracks (None before any track ended)."""

@@ -223,7 +223,7 @@ def test_face_size_tally_bands_window_and_median():
     assert cumulative[40.0] == 1 and cumulative[48.0] == 2 and cumulative[60.0] == 3 and cumulative[80.0] == 4
     assert cumulative[float("inf")] == 5 and list(cumulative)[:-1] == list(FACE_PX_BOUNDS)
     assert tally.at_most(60.0) == 3 and tally.median() == 60.0
-    assert tally.recent_at_most(60.0) == (5, 3)
-    assert tally.recent_at_most(60.0, last=2) == (2, 1)  # 200 and 45: the latest two
+    assert tally.latest_figures(60.0) == (5, 3, 60.0)
+    assert tally.latest_figures(60.0, last=2) == (2, 1, 122.5)  # 200 and 45: the latest two
     assert tally.latest(2) == [200.0, 45.0] and tally.latest(0) == []
-    assert FaceSizeTally().median() is None and FaceSizeTally().recent_at_most(60.0) == (0, 0)
+    assert FaceSizeTally().median() is None and FaceSizeTally().latest_figures(60.0) == (0, 0, None)
